@@ -1,0 +1,63 @@
+"""The from-scratch path: one direction of one layer, run step by step with the cell equations.
+
+The input projection of every time step is one matmul before the loop; the loop then does the
+hidden matmul(s) of each step and the gate arithmetic of :mod:`gatedrnn.nn.cells`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .cells import CellKind, input_projection
+from .lengths import step_mask
+
+
+def scan_direction(kind: CellKind, x: Tensor, state: tuple[Tensor, ...], weight_ih: Tensor,
+                   weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
+                   lengths: Tensor | None, record_gates: bool):
+    """Run one direction over time-major ``x`` (T, B, I) from ``state`` (tuple of (B, H)).
+
+    With ``lengths``, sequence b only updates its state for t < lengths[b]; its outputs past that
+    are zero. Returns ``(output (T, B, H), final state tuple, gates or None)`` where gates maps
+    each gate name to a (T, B, H) tensor (zero at padded steps).
+    """
+    steps = x.shape[0]
+    x_proj = input_projection(x, weight_ih, bias_ih, bias_hh, kind)
+    carry = state if kind.has_cell_state else state[0]
+    mask = None
+    always_active = steps  # steps before which every sequence is still running: no masking
+    if lengths is not None:
+        mask = step_mask(lengths, steps).unsqueeze(-1)
+        always_active = int(lengths.min())
+
+    outputs: list[Tensor] = []
+    gate_steps: list[dict[str, Tensor]] = []
+    # unbind once: indexing x_proj[t] in the loop would make autograd build a (T, B, G*H)
+    # zero tensor per step in the backward pass (13x slower, measured).
+    for t, x_t in enumerate(x_proj.unbind(0)):
+        new_carry, h, gates = kind.step(x_t, carry, weight_hh, bias_hh)
+        if t >= always_active:
+            active = mask[t]
+            new_carry = _keep_where(active, new_carry, carry)
+        carry = new_carry
+        outputs.append(h)
+        if record_gates:
+            gate_steps.append(gates)
+
+    output = torch.stack(outputs)
+    if mask is not None and always_active < steps:
+        output = output * mask
+    final = carry if kind.has_cell_state else (carry,)
+    gates = None
+    if record_gates:
+        gates = {name: torch.stack([g[name] for g in gate_steps]) for name in gate_steps[0]}
+        if mask is not None:
+            gates = {name: value * mask for name, value in gates.items()}
+    return output, final, gates
+
+
+def _keep_where(active: Tensor, new, old):
+    if isinstance(new, tuple):
+        return tuple(torch.where(active, n, o) for n, o in zip(new, old))
+    return torch.where(active, new, old)
