@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from .cells import CellKind, cell_kind, check_choice
 from .fused import fused_direction, fused_stack, kernel_for
 from .init import apply_init
-from .lengths import check_lengths, reverse_within_lengths
+from .lengths import check_lengths, reverse_within_lengths, step_mask
 from .scan import scan_direction
 
 IMPLEMENTATIONS = ("auto", "fused", "scan")
@@ -245,6 +245,10 @@ class _RecurrentLayer(nn.Module):
                     use_fused: bool, record_gates: bool):
         """Layer by layer, direction by direction (variable lengths, or the from-scratch path)."""
         order = None
+        if lengths is not None:
+            # Padding may hold anything (NaN from torch.empty, say); zero it so that no padded
+            # value can reach a gradient through a product with a zero.
+            x = torch.where(step_mask(lengths, x.shape[0]).unsqueeze(-1), x, 0.0)
         if lengths is not None and use_fused:
             # The fused segments need the longest sequence first; undone at the end.
             lengths, order = torch.sort(lengths, descending=True, stable=True)

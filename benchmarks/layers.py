@@ -1,0 +1,163 @@
+"""Forward + backward time of recurrent layers: gatedrnn's paths against torch.nn and a naive LSTM.
+
+    python benchmarks/layers.py [--repeats 5] [--threads N] [--out results]
+
+Two settings (batch 64, input 100, hidden 256, length 200):
+  A. one layer, every sequence of length 200;
+  B. two bidirectional layers, lengths drawn uniformly from 100..200.
+Rows: torch.nn on the padded batch (the reference, ratio 1.0), torch.nn on a PackedSequence
+(B only), gatedrnn's default path, its from-scratch path, and a naive LSTM that applies four
+nn.Linear to [h, x] per step as the chapter writes it. Setting B's padded torch.nn row ignores
+the lengths (it computes wrong reverse states) and is there as the speed bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from common import markdown_table, time_call, write_results  # noqa: E402
+
+import gatedrnn  # noqa: E402
+from gatedrnn.runinfo import environment  # noqa: E402
+
+BATCH, STEPS, INPUT, HIDDEN = 64, 200, 100, 256
+
+
+class NaiveLSTMLayer(nn.Module):
+    """The chapter's LSTM: one nn.Linear per gate on the concatenation [h_{t-1}, x_t]."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.forget = nn.Linear(hidden_size + input_size, hidden_size)
+        self.input = nn.Linear(hidden_size + input_size, hidden_size)
+        self.candidate = nn.Linear(hidden_size + input_size, hidden_size)
+        self.output = nn.Linear(hidden_size + input_size, hidden_size)
+
+    def forward(self, x):  # x: (T, B, I)
+        h = x.new_zeros(x.shape[1], self.hidden_size)
+        c = torch.zeros_like(h)
+        outputs = []
+        for x_t in x.unbind(0):
+            hx = torch.cat([h, x_t], dim=1)
+            f = torch.sigmoid(self.forget(hx))
+            i = torch.sigmoid(self.input(hx))
+            c_tilde = torch.tanh(self.candidate(hx))
+            c = f * c + i * c_tilde
+            o = torch.sigmoid(self.output(hx))
+            h = o * torch.tanh(c)
+            outputs.append(h)
+        return torch.stack(outputs), (h, c)
+
+
+class NaiveLSTM(nn.Module):
+    """Stacked, optionally bidirectional (whole-batch reversal, as a naive reader would)."""
+
+    def __init__(self, input_size, hidden_size, num_layers, bidirectional):
+        super().__init__()
+        dirs = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(
+            nn.ModuleList(NaiveLSTMLayer(input_size if k == 0 else hidden_size * dirs, hidden_size)
+                          for _ in range(dirs))
+            for k in range(num_layers))
+
+    def forward(self, x):
+        finals = []
+        for directions in self.layers:
+            outs = []
+            for d, layer in enumerate(directions):
+                out, (h, c) = layer(x if d == 0 else x.flip(0))
+                outs.append(out if d == 0 else out.flip(0))
+                finals.append(h)
+            x = torch.cat(outs, dim=2)
+        return x, torch.stack(finals)
+
+
+def fwd_bwd(model, make_input, **kwargs):
+    def step():
+        model.zero_grad(set_to_none=True)
+        inp = make_input()
+        out, state = model(inp, **kwargs)
+        data = out.data if isinstance(out, nn.utils.rnn.PackedSequence) else out
+        h = state[0] if isinstance(state, tuple) else state
+        (data.sum() + h.sum()).backward()
+    return step
+
+
+def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeats, mode="LSTM"):
+    torch.manual_seed(0)
+    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional)
+    ref = getattr(nn, mode)(INPUT, HIDDEN, **kwargs)
+    ours = getattr(gatedrnn, mode)(INPUT, HIDDEN, **kwargs)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(STEPS, BATCH, INPUT, requires_grad=True)
+    rows = {}
+    rows[f"torch.nn.{mode}, padded batch"] = time_call(fwd_bwd(ref, lambda: x), repeats)
+    if lengths is not None:
+        rows[f"torch.nn.{mode}, PackedSequence"] = time_call(
+            fwd_bwd(ref, lambda: pack_padded_sequence(x, lengths, enforce_sorted=False)),
+            packed_repeats)
+    suffix = ", lengths" if lengths is not None else ""
+    rows[f"gatedrnn.{mode} default (fused){suffix}"] = time_call(
+        fwd_bwd(ours, lambda: x, lengths=lengths), repeats)
+    rows[f"gatedrnn.{mode} from scratch (scan){suffix}"] = time_call(
+        fwd_bwd(ours, lambda: x, lengths=lengths, impl="scan"), repeats)
+    if mode == "LSTM":
+        naive = NaiveLSTM(INPUT, HIDDEN, num_layers, bidirectional)
+        rows["naive per-gate LSTM (4 nn.Linear on [h, x]), padded"] = time_call(
+            fwd_bwd(naive, lambda: x), repeats)
+    if mode == "GRU":
+        cho = gatedrnn.GRU(INPUT, HIDDEN, variant="cho", **kwargs)
+        rows[f"gatedrnn.GRU variant='cho' (scan){suffix}"] = time_call(
+            fwd_bwd(cho, lambda: x, lengths=lengths), repeats)
+    reference = rows[f"torch.nn.{mode}, padded batch"]["median_s"]
+    for row in rows.values():
+        row["ratio_to_torch_padded"] = row["median_s"] / reference
+    return {"setting": name, "mode": mode, "num_layers": num_layers,
+            "bidirectional": bidirectional,
+            "lengths": None if lengths is None else {"min": int(lengths.min()),
+                                                     "max": int(lengths.max()),
+                                                     "distinct": int(lengths.unique().numel())},
+            "rows": rows}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--packed-repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", default=None, help="directory for layers.json (default results/)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(100, STEPS + 1, (BATCH,), generator=generator)
+    settings = [
+        run_setting("A: 1 layer, length 200", 1, False, None, args.repeats, args.packed_repeats),
+        run_setting("B: 2-layer bidirectional, lengths 100-200", 2, True, lengths, args.repeats,
+                    args.packed_repeats),
+        run_setting("C: GRU, 1 layer, length 200", 1, False, None, args.repeats,
+                    args.packed_repeats, mode="GRU"),
+    ]
+    table_rows = []
+    for s in settings:
+        for label, r in s["rows"].items():
+            table_rows.append([s["setting"], label, f"{r['median_s'] * 1e3:.0f}",
+                               f"{r['ratio_to_torch_padded']:.2f}"])
+    print(f"forward+backward, batch {BATCH}, input {INPUT}, hidden {HIDDEN}, "
+          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(markdown_table(["setting", "implementation", "ms (median)", "× torch.nn padded"],
+                         table_rows))
+    payload = {"benchmark": "layers", "batch": BATCH, "steps": STEPS, "input_size": INPUT,
+               "hidden_size": HIDDEN, "environment": environment(seed=0), "settings": settings}
+    print(f"wrote {write_results('layers', payload, args.out)}")
+
+
+if __name__ == "__main__":
+    main()
