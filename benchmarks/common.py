@@ -11,16 +11,24 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
-def time_call(fn, repeats: int, warmup: int = 1) -> dict:
-    """Run ``fn`` ``warmup`` times, then time it ``repeats`` times; seconds per call."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "repeats": repeats}
+def time_interleaved(calls: dict, repeats: int, warmup: int = 1) -> dict:
+    """Time several callables round-robin, so that a slow spell of the machine hits all alike.
+
+    ``calls`` maps a label to ``(fn, repeats_or_None)``; returns label → seconds per call.
+    """
+    for fn, _ in calls.values():
+        for _ in range(warmup):
+            fn()
+    times = {label: [] for label in calls}
+    for round_index in range(repeats):
+        for label, (fn, own_repeats) in calls.items():
+            if own_repeats is not None and round_index >= own_repeats:
+                continue
+            start = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - start)
+    return {label: {"median_s": statistics.median(t), "min_s": min(t), "repeats": len(t)}
+            for label, t in times.items()}
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import markdown_table, time_call, write_results  # noqa: E402
+from common import markdown_table, time_interleaved, write_results  # noqa: E402
 
 import gatedrnn  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
@@ -97,25 +97,25 @@ def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeat
     ours = getattr(gatedrnn, mode)(INPUT, HIDDEN, **kwargs)
     ours.load_state_dict(ref.state_dict())
     x = torch.randn(STEPS, BATCH, INPUT, requires_grad=True)
-    rows = {}
-    rows[f"torch.nn.{mode}, padded batch"] = time_call(fwd_bwd(ref, lambda: x), repeats)
+    calls = {f"torch.nn.{mode}, padded batch": (fwd_bwd(ref, lambda: x), None)}
     if lengths is not None:
-        rows[f"torch.nn.{mode}, PackedSequence"] = time_call(
+        calls[f"torch.nn.{mode}, PackedSequence"] = (
             fwd_bwd(ref, lambda: pack_padded_sequence(x, lengths, enforce_sorted=False)),
             packed_repeats)
     suffix = ", lengths" if lengths is not None else ""
-    rows[f"gatedrnn.{mode} default (fused){suffix}"] = time_call(
-        fwd_bwd(ours, lambda: x, lengths=lengths), repeats)
-    rows[f"gatedrnn.{mode} from scratch (scan){suffix}"] = time_call(
-        fwd_bwd(ours, lambda: x, lengths=lengths, impl="scan"), repeats)
+    calls[f"gatedrnn.{mode} default (fused){suffix}"] = (fwd_bwd(ours, lambda: x,
+                                                                 lengths=lengths), None)
+    calls[f"gatedrnn.{mode} from scratch (scan){suffix}"] = (
+        fwd_bwd(ours, lambda: x, lengths=lengths, impl="scan"), None)
     if mode == "LSTM":
         naive = NaiveLSTM(INPUT, HIDDEN, num_layers, bidirectional)
-        rows["naive per-gate LSTM (4 nn.Linear on [h, x]), padded"] = time_call(
-            fwd_bwd(naive, lambda: x), repeats)
+        calls["naive per-gate LSTM (4 nn.Linear on [h, x]), padded"] = (fwd_bwd(naive, lambda: x),
+                                                                        None)
     if mode == "GRU":
         cho = gatedrnn.GRU(INPUT, HIDDEN, variant="cho", **kwargs)
-        rows[f"gatedrnn.GRU variant='cho' (scan){suffix}"] = time_call(
-            fwd_bwd(cho, lambda: x, lengths=lengths), repeats)
+        calls[f"gatedrnn.GRU variant='cho' (scan){suffix}"] = (
+            fwd_bwd(cho, lambda: x, lengths=lengths), None)
+    rows = time_interleaved(calls, repeats)
     reference = rows[f"torch.nn.{mode}, padded batch"]["median_s"]
     for row in rows.values():
         row["ratio_to_torch_padded"] = row["median_s"] / reference

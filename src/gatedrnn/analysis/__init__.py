@@ -1,0 +1,1 @@
+"""Analysis on top of trained or untrained models: gradients, gates, plots."""
