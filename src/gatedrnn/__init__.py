@@ -4,4 +4,11 @@ from .nn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "__version__"]
+
+def load(path="runs/sentiment"):
+    """Load a trained sentiment checkpoint: ``gatedrnn.load(path).predict(["..."])``."""
+    from .sentiment import Predictor
+
+    return Predictor.load(path)
+
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "load", "__version__"]

@@ -83,5 +83,143 @@ def reproduce(quick, seeds, out, only):
     click.echo(f"\nreport: {out / 'report.md'}  ({payload['wall_seconds'] / 60:.1f} min)")
 
 
+# ---- sentiment -------------------------------------------------------------------------------
+
+
+@main.group()
+def sentiment():
+    """IMDb sentiment analysis: train, evaluate, predict."""
+
+
+def _preset_names():
+    from .sentiment import PRESETS
+    return list(PRESETS)
+
+
+@sentiment.command("train")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="aclImdb_v1.tar.gz or the aclImdb/ folder [default: download to the cache].")
+@click.option("--preset", type=click.Choice(_preset_names()), default="seed", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/sentiment"), show_default=True,
+              help="Writes OUT/best, OUT/last and OUT/metrics.jsonl.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--max-length", type=click.IntRange(min=1), default=None,
+              help="Truncate training reviews to this many tokens.")
+@click.option("--clip", type=click.FloatRange(min=0), default=None)
+@click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast (CPU AVX-512 BF16).")
+@click.option("--limit", type=click.IntRange(min=2), default=None,
+              help="Use only this many training reviews (quick trials).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
+                    bf16, limit, as_json):
+    """Train a classifier; Ctrl-C saves, and --resume continues."""
+    from .data.imdb import DatasetError
+    from .sentiment import train
+    from .train.checkpoint import CheckpointError
+    from .train.loop import TrainingDiverged
+
+    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
+                                   "max_length": max_length, "clip": clip, "bf16": bf16}.items()
+                 if v is not None}
+    try:
+        summary = train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
+                        limit=limit, log=lambda m: click.echo(m, err=True))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: progress saved in {out / 'last'}; continue with the same "
+                   "command and --resume", err=True)
+        sys.exit(130)
+    except (DatasetError, CheckpointError, TrainingDiverged, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"best validation accuracy {summary['best_valid_accuracy']:.4f}; "
+                   f"checkpoint: {out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
+
+
+def _load_predictor(checkpoint_path):
+    from .sentiment import Predictor
+    from .train.checkpoint import CheckpointError
+
+    try:
+        return Predictor.load(checkpoint_path)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@sentiment.command("evaluate")
+@click.argument("checkpoint", type=click.Path(path_type=Path), default=Path("runs/sentiment"))
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--split", type=click.Choice(["test", "validation"]), default="test",
+              show_default=True, help="validation = the split carved from train with --seed.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def sentiment_evaluate(checkpoint, data, split, seed, as_json):
+    """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix."""
+    from .data import imdb
+    from .sentiment import evaluate
+
+    predictor = _load_predictor(checkpoint)
+    try:
+        dataset = imdb.load(data)
+    except imdb.DatasetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    reviews = (dataset.test if split == "test"
+               else imdb.validation_split(dataset.train, 0.1, seed)[1])
+    report = evaluate(predictor, [r.text for r in reviews], [r.label for r in reviews])
+    report["split"] = split
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"{split}: {report['count']} reviews, accuracy {report['accuracy']:.4f}, "
+               f"loss {report['loss']:.4f}")
+    click.echo(f"{'class':<8} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
+    for name, m in report["per_class"].items():
+        click.echo(f"{name:<8} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} "
+                   f"{m['support']:>8}")
+    labels = report["confusion_matrix"]["labels"]
+    click.echo("confusion (rows true, columns predicted): " + ", ".join(labels))
+    for name, row in zip(labels, report["confusion_matrix"]["rows_true_cols_predicted"]):
+        click.echo(f"  {name:<6} " + " ".join(f"{v:>7}" for v in row))
+
+
+@sentiment.command("predict")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="One text per line.")
+@click.option("--jsonl", is_flag=True, help="One JSON object per text.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+def sentiment_predict(checkpoint, texts, file, jsonl, batch_size):
+    """Label texts given as arguments, in --file, or on standard input (one per line)."""
+    lines = list(texts)
+    if file is not None:
+        raw = file.read_bytes()
+        try:
+            content = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            click.echo(f"warning: {file} is not valid UTF-8 (byte {exc.start}); undecodable "
+                       "bytes were replaced by U+FFFD", err=True)
+            content = raw.decode("utf-8", errors="replace")
+        lines += content.splitlines()
+    if not texts and file is None:
+        lines += [line.rstrip("\n") for line in sys.stdin]
+    if not lines:
+        raise click.UsageError("no text to label: give TEXTS, --file, or lines on stdin")
+    predictor = _load_predictor(checkpoint)
+    for text, result in zip(lines, predictor.predict(lines, batch_size=batch_size)):
+        if jsonl:
+            click.echo(json.dumps({"text": text, **result}, ensure_ascii=False))
+        else:
+            note = "  (empty text)" if result["empty"] else ""
+            preview = text if len(text) <= 60 else text[:57] + "..."
+            click.echo(f"{result['label']}\t{result['confidence']:.3f}\t{preview}{note}")
+
+
 if __name__ == "__main__":
     main()

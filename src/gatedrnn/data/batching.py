@@ -1,0 +1,100 @@
+"""Length-bucketed batches of token-id sequences, padded, with their lengths.
+
+Padding every batch to its longest review wastes most of the compute on IMDb (73% with the
+chapter's recipe, measured). Bucketing sorts sequences by length inside large shuffled pools, so
+each batch holds near-equal lengths, then shuffles the order of the batches.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Batch:
+    tokens: Tensor        # (B, T) int64, padded with pad_index
+    lengths: Tensor       # (B,) int64
+    labels: Tensor | None  # (B,) int64 or None
+    indices: list[int]    # positions of these sequences in the data set
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum())
+
+
+def collate(sequences: Sequence[Sequence[int]], labels: Sequence[int] | None = None,
+            indices: list[int] | None = None, pad_index: int = 0,
+            max_length: int | None = None) -> Batch:
+    """Pad ``sequences`` to the longest (after truncation to ``max_length``) into one Batch.
+
+    Empty sequences become one pad token with length 1: a model must see at least one step, and
+    every prediction must still come out (the caller decides what an empty text means).
+    """
+    if max_length is not None and max_length < 1:
+        raise ValueError(f"max_length must be >= 1, got {max_length}")
+    cut = [list(s[:max_length]) if max_length else list(s) for s in sequences]
+    lengths = [max(1, len(s)) for s in cut]
+    tokens = torch.full((len(cut), max(lengths)), pad_index, dtype=torch.long)
+    for row, seq in enumerate(cut):
+        if seq:
+            tokens[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    return Batch(tokens, torch.tensor(lengths, dtype=torch.long),
+                 None if labels is None else torch.tensor(list(labels), dtype=torch.long),
+                 list(indices) if indices is not None else list(range(len(cut))))
+
+
+def bucket_batches(lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0,
+                   pool_batches: int = 50) -> list[list[int]]:
+    """Index batches of near-equal length.
+
+    With ``shuffle``, indices are shuffled, cut into pools of ``pool_batches`` batches, sorted by
+    length inside each pool, batched, and the batches shuffled. Without, sequences are sorted by
+    length once (for evaluation: the least padding, deterministic).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = list(range(len(lengths)))
+    if not shuffle:
+        order.sort(key=lambda i: lengths[i])
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng = random.Random(seed)
+    rng.shuffle(order)
+    pool = batch_size * pool_batches
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start:start + pool], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def padded_batches(lengths: Sequence[int], batch_size: int, seed: int = 0) -> list[list[int]]:
+    """Shuffled batches with no bucketing: the chapter's recipe (pads to each batch's longest)."""
+    order = list(range(len(lengths)))
+    random.Random(seed).shuffle(order)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def iterate(encoded: Sequence[Sequence[int]], labels: Sequence[int] | None,
+            batches: list[list[int]], pad_index: int = 0,
+            max_length: int | None = None) -> Iterator[Batch]:
+    for index_batch in batches:
+        yield collate([encoded[i] for i in index_batch],
+                      None if labels is None else [labels[i] for i in index_batch],
+                      index_batch, pad_index, max_length)
+
+
+def padding_share(lengths: Sequence[int], batches: list[list[int]],
+                  max_length: int | None = None) -> float:
+    """Fraction of the padded positions in ``batches`` that are padding."""
+    real = padded = 0
+    for batch in batches:
+        sizes = [min(lengths[i], max_length) if max_length else lengths[i] for i in batch]
+        real += sum(sizes)
+        padded += max(sizes) * len(sizes)
+    return 1 - real / padded if padded else 0.0

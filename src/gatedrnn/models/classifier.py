@@ -1,0 +1,96 @@
+"""SentimentClassifier: embedding → recurrent encoder → pooling → (BatchNorm) → dropout → linear."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import GRU, LSTM, RNN
+from .pooling import POOLINGS, make_pooling
+
+ENCODERS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+
+
+@dataclass
+class ClassifierConfig:
+    """Everything needed to rebuild a SentimentClassifier (stored as config.json)."""
+
+    vocab_size: int
+    num_classes: int = 2
+    embedding_dim: int = 100
+    hidden_size: int = 256
+    num_layers: int = 2
+    bidirectional: bool = True
+    mode: str = "LSTM"
+    dropout: float = 0.5
+    embedding_dropout: float = 0.0
+    pooling: str = "last"
+    batch_norm: bool = False
+    padding_idx: int | None = 0
+    init: str = "default"
+
+    def __post_init__(self):
+        if self.mode not in ENCODERS:
+            raise ValueError(f"mode must be one of {', '.join(ENCODERS)}, got {self.mode!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        for name in ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClassifierConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown classifier config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+class SentimentClassifier(nn.Module):
+    """Text classifier over token ids (B, T) with their lengths.
+
+    The encoder receives ``lengths``, so padding never reaches a real state and each reverse
+    direction starts at its review's own last token.
+    """
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim,
+                                      padding_idx=config.padding_idx)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        layer_dropout = config.dropout if config.num_layers > 1 else 0.0
+        self.encoder = ENCODERS[config.mode](
+            config.embedding_dim, config.hidden_size, num_layers=config.num_layers,
+            bidirectional=config.bidirectional, batch_first=True, dropout=layer_dropout,
+            init=config.init, **({"chrono_t_max": 500} if config.init == "chrono" else {}))
+        self.directions = 2 if config.bidirectional else 1
+        features = config.hidden_size * self.directions
+        self.pooling = make_pooling(config.pooling, features)
+        self.norm = nn.BatchNorm1d(features) if config.batch_norm else nn.Identity()
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(features, config.num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor, *, return_attention: bool = False):
+        embedded = self.embedding_dropout(self.embedding(tokens))
+        output, state = self.encoder(embedded, lengths=lengths)
+        h_n = state[0] if isinstance(state, tuple) else state
+        pooled, attention = self.pooling(output, lengths, h_n, self.directions)
+        logits = self.head(self.dropout(self.norm(pooled)))
+        return (logits, attention) if return_attention else logits
+
+    @torch.no_grad()
+    def load_embeddings(self, vectors: Tensor, freeze: bool = False) -> None:
+        """Copy pretrained vectors (vocab_size, embedding_dim) into the embedding."""
+        if tuple(vectors.shape) != tuple(self.embedding.weight.shape):
+            raise ValueError(f"embedding vectors must have shape "
+                             f"{tuple(self.embedding.weight.shape)}, got {tuple(vectors.shape)}")
+        self.embedding.weight.copy_(vectors)
+        self.embedding.weight.requires_grad_(not freeze)

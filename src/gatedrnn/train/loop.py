@@ -1,0 +1,323 @@
+"""Training loop for sequence classifiers: bucketing, clipping, LR schedules, early stopping,
+checkpoints (best and last), resume, NaN guard, progress with tokens/s, JSONL metrics, and
+data-parallel runs under ``torchrun`` (DDP over gloo on CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data.batching import Batch, bucket_batches, collate, padded_batches
+from . import checkpoint
+
+SCHEDULERS = ("none", "plateau", "onecycle", "cosine")
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    clip: float | None = 5.0
+    scheduler: str = "none"         # plateau: ReduceLROnPlateau on validation loss
+    patience: int | None = None     # early stop after this many epochs without a better val acc
+    bucketing: bool = True          # False: the chapter's pad-to-longest batches
+    max_length: int | None = None   # truncate sequences (tokens) during training
+    seed: int = 0
+    bf16: bool = False              # bfloat16 autocast for the forward pass (CPU or GPU)
+    eval_batch_size: int = 256
+
+    def __post_init__(self):
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, "
+                             f"got {self.scheduler!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+
+
+@dataclass
+class Encoded:
+    """A labelled data set as token-id lists."""
+
+    sequences: list[list[int]]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(s) for s in self.sequences]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Distributed:
+    """Rank and world size from torchrun's environment; a no-op in a single process."""
+
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        return nn.parallel.DistributedDataParallel(model)
+
+    def sum(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        tensor = torch.tensor(values, dtype=torch.float64)
+        torch.distributed.all_reduce(tensor)
+        return tensor.tolist()
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+
+def classification_loss(model: nn.Module, batch: Batch):
+    logits = model(batch.tokens, batch.lengths)
+    loss = F.cross_entropy(logits.float(), batch.labels)
+    correct = (logits.argmax(1) == batch.labels).sum().item()
+    return loss, correct, len(batch.labels)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool = False,
+             pad_index: int = 0) -> dict:
+    """Loss and accuracy over ``data``, batched by length (least padding)."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    for indices in bucket_batches(data.lengths, batch_size, shuffle=False):
+        batch = collate([data.sequences[i] for i in indices], [data.labels[i] for i in indices],
+                        indices, pad_index)
+        with _autocast(bf16):
+            loss, right, n = classification_loss(model, batch)
+        total_loss += loss.item() * n
+        correct += right
+        count += n
+    model.train(was_training)
+    return {"loss": total_loss / max(1, count), "accuracy": correct / max(1, count),
+            "count": count}
+
+
+def _autocast(bf16: bool):
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+
+
+class Trainer:
+    """Fits ``model`` on ``train`` with model selection on ``valid`` and writes ``out_dir``:
+
+    ``best/`` (the checkpoint with the best validation accuracy), ``last/`` (the latest, with the
+    optimizer state, for ``resume``) and ``metrics.jsonl`` (one line per epoch).
+    """
+
+    def __init__(self, model: nn.Module, config: FitConfig, train: Encoded, valid: Encoded,
+                 out_dir: str | Path, checkpoint_config: dict, vocab_tokens: list[str],
+                 show_progress: bool = True, log=print):
+        self.model = model
+        self.config = config
+        self.train_data = train
+        self.valid_data = valid
+        self.out_dir = Path(out_dir)
+        self.checkpoint_config = checkpoint_config
+        self.vocab_tokens = vocab_tokens
+        self.show_progress = show_progress
+        self.log = log
+        self.dist = Distributed()
+        self.optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
+                                          lr=config.lr, weight_decay=config.weight_decay)
+        self.steps_per_epoch = len(self._batches(0))
+        self.scheduler = self._make_scheduler()
+        self.epoch = 0            # epochs completed
+        self.batch_in_epoch = 0   # batches done in the current epoch (after a Ctrl-C)
+        self.best_accuracy = -1.0
+        self.epochs_without_improvement = 0
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _make_scheduler(self):
+        c = self.config
+        if c.scheduler == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.5,
+                                                              patience=0)
+        if c.scheduler == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(
+                self.optimizer, max_lr=c.lr, epochs=c.epochs, steps_per_epoch=self.steps_per_epoch,
+                pct_start=0.2)
+        if c.scheduler == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.optimizer, T_max=c.epochs * self.steps_per_epoch)
+        return None
+
+    def _batches(self, epoch: int) -> list[list[int]]:
+        c = self.config
+        per_rank = max(1, c.batch_size // self.dist.world)  # same effective batch as one process
+        lengths = self.train_data.lengths
+        if c.max_length:
+            lengths = [min(n, c.max_length) for n in lengths]
+        seed = c.seed * 1000 + epoch
+        batches = (bucket_batches(lengths, per_rank, shuffle=True, seed=seed) if c.bucketing
+                   else padded_batches(lengths, per_rank, seed=seed))
+        if self.dist.world > 1:
+            usable = len(batches) // self.dist.world * self.dist.world  # equal count per rank
+            batches = batches[self.dist.rank:usable:self.dist.world]
+        return batches
+
+    # -- resume --------------------------------------------------------------------------------
+
+    def resume(self) -> bool:
+        """Restore from ``out_dir/last``; False if there is nothing to resume."""
+        last = self.out_dir / "last"
+        state = checkpoint.load_training_state(last) if last.exists() else None
+        if state is None:
+            return False
+        saved_config = checkpoint.read_config(last)
+        if saved_config.get("model") != self.checkpoint_config.get("model"):
+            raise checkpoint.CheckpointError(
+                f"{last} was trained with a different model configuration; start a new run "
+                f"with another --out, or train without --resume")
+        if checkpoint.load_vocab_tokens(last) != self.vocab_tokens:
+            raise checkpoint.CheckpointError(f"{last} was trained with a different vocabulary")
+        changed = [k for k, v in asdict(self.config).items()
+                   if state.get("fit_config", {}).get(k, v) != v and k != "epochs"]
+        if changed:
+            self.log(f"note: resuming restores the saved optimizer and schedule; these settings "
+                     f"differ from the saved run and only some take effect: {', '.join(changed)}")
+        self.model.load_state_dict(checkpoint.load_weights(last))
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = state["epoch"]
+        self.batch_in_epoch = state["batch_in_epoch"]
+        self.best_accuracy = state["best_accuracy"]
+        self.epochs_without_improvement = state["epochs_without_improvement"]
+        torch.set_rng_state(state["torch_rng"])
+        return True
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def fit(self) -> dict:
+        c = self.config
+        model = self.dist.wrap(self.model)
+        history = []
+        try:
+            while self.epoch < c.epochs:
+                train_metrics = self._train_epoch(model)
+                valid = evaluate(self.model, self.valid_data, c.eval_batch_size, c.bf16)
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.scheduler.step(valid["loss"])
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                improved = valid["accuracy"] > self.best_accuracy
+                if improved:
+                    self.best_accuracy = valid["accuracy"]
+                    self.epochs_without_improvement = 0
+                else:
+                    self.epochs_without_improvement += 1
+                record = {"epoch": self.epoch, **train_metrics,
+                          "valid_loss": valid["loss"], "valid_accuracy": valid["accuracy"],
+                          "lr": self.optimizer.param_groups[0]["lr"], "best": improved}
+                history.append(record)
+                self._save(record, best=improved)
+                self.log(f"epoch {self.epoch}/{c.epochs}: train loss {record['train_loss']:.4f} "
+                         f"acc {record['train_accuracy']:.4f} | valid loss {valid['loss']:.4f} "
+                         f"acc {valid['accuracy']:.4f} | {record['tokens_per_s']:.0f} tokens/s"
+                         + (" | best" if improved else ""))
+                if c.patience is not None and self.epochs_without_improvement >= c.patience:
+                    self.log(f"early stop: no better validation accuracy for {c.patience} epochs")
+                    break
+        except KeyboardInterrupt:
+            self._save({"epoch": self.epoch, "interrupted_at_batch": self.batch_in_epoch},
+                       best=False)
+            raise
+        return {"history": history, "best_valid_accuracy": self.best_accuracy}
+
+    def _train_epoch(self, model: nn.Module) -> dict:
+        c = self.config
+        batches = self._batches(self.epoch)
+        skip = self.batch_in_epoch
+        self.model.train()
+        total_loss, correct, count, tokens = 0.0, 0, 0, 0
+        started = time.perf_counter()
+        bar = tqdm(total=len(batches), initial=skip, unit="batch", leave=False,
+                   desc=f"epoch {self.epoch + 1}/{c.epochs}",
+                   disable=not (self.show_progress and self.dist.main), dynamic_ncols=True)
+        for indices in batches[skip:]:
+            batch = collate([self.train_data.sequences[i] for i in indices],
+                            [self.train_data.labels[i] for i in indices], indices,
+                            max_length=c.max_length)
+            with _autocast(c.bf16):
+                loss, right, n = classification_loss(model, batch)
+            if not math.isfinite(loss.item()):
+                raise TrainingDiverged(
+                    f"the training loss became {loss.item()} in epoch {self.epoch + 1}, batch "
+                    f"{self.batch_in_epoch + 1}; the last good checkpoint is kept in "
+                    f"{self.out_dir / 'last'}. Lower --lr or set --clip")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
+            self.optimizer.step()
+            if self.scheduler is not None and not isinstance(
+                    self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step()
+            self.batch_in_epoch += 1
+            total_loss += loss.item() * n
+            correct += right
+            count += n
+            tokens += batch.num_tokens
+            elapsed = time.perf_counter() - started
+            bar.update()
+            bar.set_postfix(loss=f"{total_loss / count:.3f}", acc=f"{correct / count:.3f}",
+                            tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
+        bar.close()
+        total_loss, correct, count, tokens = self.dist.sum([total_loss, correct, count, tokens])
+        elapsed = time.perf_counter() - started
+        return {"train_loss": total_loss / max(1, count), "train_accuracy": correct / max(1, count),
+                "train_seconds": elapsed, "tokens_per_s": tokens / max(elapsed, 1e-9)}
+
+    def _save(self, metrics: dict, best: bool) -> None:
+        if not self.dist.main:
+            return
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "best_accuracy": self.best_accuracy,
+            "epochs_without_improvement": self.epochs_without_improvement,
+            "torch_rng": torch.get_rng_state(), "fit_config": asdict(self.config),
+        }
+        weights = self.model.state_dict()
+        checkpoint.save(self.out_dir / "last", config=self.checkpoint_config, state_dict=weights,
+                        vocab_tokens=self.vocab_tokens, metrics=metrics, training_state=state)
+        if best:
+            checkpoint.save(self.out_dir / "best", config=self.checkpoint_config,
+                            state_dict=weights, vocab_tokens=self.vocab_tokens, metrics=metrics)
+        if "valid_accuracy" in metrics:
+            with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(metrics) + "\n")

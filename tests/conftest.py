@@ -1,0 +1,74 @@
+"""Small fixture data sets built by the tests themselves (same layout as the real ones)."""
+
+import io
+import random
+import tarfile
+from pathlib import Path
+
+import pytest
+
+POSITIVE = ["great", "wonderful", "loved", "brilliant", "superb", "moving", "best"]
+NEGATIVE = ["awful", "boring", "hated", "terrible", "worst", "dull", "waste"]
+NEUTRAL = ["the", "film", "movie", "plot", "actor", "scene", "story", "was", "a", "and", "it",
+           "this", "of", "director", "music"]
+
+
+def fake_review(rng: random.Random, label: int) -> str:
+    cue = POSITIVE if label == 1 else NEGATIVE
+    words = [rng.choice(NEUTRAL) for _ in range(rng.randint(6, 30))]
+    for _ in range(rng.randint(1, 3)):
+        words.insert(rng.randrange(len(words) + 1), rng.choice(cue))
+    text = " ".join(words).capitalize() + "."
+    if rng.random() < 0.3:
+        text += "<br /><br />" + "It's \"really\" (truly) " + rng.choice(cue) + "!"
+    return text
+
+
+def imdb_files(per_class: int = 40, unsup: int = 10, seed: int = 0) -> dict[str, bytes]:
+    """{relative path: bytes} of a miniature aclImdb tree."""
+    rng = random.Random(seed)
+    files = {"aclImdb/README": b"fixture\n"}
+    review_id = 0
+    for split in ("train", "test"):
+        for kind, label in (("neg", 0), ("pos", 1)):
+            for _ in range(per_class):
+                stars = rng.choice([1, 2, 3, 4]) if label == 0 else rng.choice([7, 8, 9, 10])
+                files[f"aclImdb/{split}/{kind}/{review_id}_{stars}.txt"] = \
+                    fake_review(rng, label).encode("utf-8")
+                review_id += 1
+    for i in range(unsup):
+        files[f"aclImdb/train/unsup/{i}_0.txt"] = fake_review(rng, i % 2).encode("utf-8")
+    return files
+
+
+def write_archive(path: Path, files: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_folder(root: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return root / "aclImdb"
+
+
+@pytest.fixture(scope="session")
+def imdb_archive(tmp_path_factory) -> Path:
+    return write_archive(tmp_path_factory.mktemp("imdb") / "aclImdb_v1.tar.gz", imdb_files())
+
+
+@pytest.fixture(scope="session")
+def trained_sentiment(tmp_path_factory, imdb_archive) -> Path:
+    """A tiny classifier trained once on the fixture archive; returns its output directory."""
+    from gatedrnn.sentiment import train
+
+    out = tmp_path_factory.mktemp("sentiment_run")
+    train(imdb_archive, "tiny", out, overrides={"epochs": 8}, show_progress=False,
+          log=lambda m: None)
+    return out

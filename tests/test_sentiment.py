@@ -1,0 +1,249 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import gatedrnn
+from gatedrnn.cli import main
+from gatedrnn.data.batching import collate
+from gatedrnn.models.classifier import ClassifierConfig, SentimentClassifier
+from gatedrnn.sentiment import Predictor, evaluate, train
+from gatedrnn.train import checkpoint
+from gatedrnn.train.loop import TrainingDiverged
+
+QUIET = {"show_progress": False, "log": lambda m: None}
+
+
+# ---- model -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
+def test_padding_never_changes_a_prediction(pooling):
+    torch.manual_seed(0)
+    model = SentimentClassifier(ClassifierConfig(vocab_size=50, embedding_dim=8, hidden_size=6,
+                                                 num_layers=2, pooling=pooling, dropout=0.0))
+    model.eval()
+    tokens = torch.randint(2, 50, (3, 9))
+    lengths = torch.tensor([9, 4, 6])
+    other = tokens.clone()
+    for b, n in enumerate(lengths.tolist()):
+        other[b, n:] = torch.randint(2, 50, (9 - n,))  # garbage where padding should be
+    torch.testing.assert_close(model(tokens, lengths), model(other, lengths))
+    alone = model(tokens[1:2, :4], lengths[1:2])
+    torch.testing.assert_close(model(tokens, lengths)[1:2], alone, atol=1e-5, rtol=0)
+
+
+def test_attention_weights_sum_to_one_and_skip_padding():
+    model = SentimentClassifier(ClassifierConfig(vocab_size=20, embedding_dim=4, hidden_size=4,
+                                                 num_layers=1, pooling="attention"))
+    _, weights = model(torch.randint(2, 20, (2, 5)), torch.tensor([5, 2]),
+                       return_attention=True)
+    torch.testing.assert_close(weights.sum(1), torch.ones(2))
+    assert weights[1, 2:].abs().max() == 0
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        ClassifierConfig(vocab_size=10, pooling="sum")
+    with pytest.raises(ValueError, match="unknown classifier config keys: colour"):
+        ClassifierConfig.from_dict({"vocab_size": 10, "colour": "red"})
+
+
+# ---- training, checkpoints, prediction --------------------------------------------------------
+
+
+def test_tiny_model_learns_the_fixture(trained_sentiment, imdb_archive):
+    from gatedrnn.data import imdb
+    lines = [json.loads(l) for l in (trained_sentiment / "metrics.jsonl").read_text().splitlines()]
+    assert [l["epoch"] for l in lines] == list(range(1, 9))
+    assert lines[-1]["train_loss"] < lines[0]["train_loss"]
+    predictor = Predictor.load(trained_sentiment)
+    test = imdb.load(imdb_archive).test
+    report = evaluate(predictor, [r.text for r in test], [r.label for r in test])
+    assert report["accuracy"] >= 0.9
+    assert set(report["per_class"]) == {"neg", "pos"}
+    assert sum(map(sum, report["confusion_matrix"]["rows_true_cols_predicted"])) == len(test)
+
+
+def test_checkpoint_round_trip_gives_identical_probabilities(trained_sentiment):
+    best = trained_sentiment / "best"
+    for name in ("config.json", "model.safetensors", "vocab.json", "metrics.json"):
+        assert (best / name).exists()
+    predictor = gatedrnn.load(trained_sentiment)
+    config = checkpoint.read_config(best)
+    model = SentimentClassifier(ClassifierConfig.from_dict(config["model"]))
+    model.load_state_dict(checkpoint.load_weights(best))
+    model.eval()
+    encoded = predictor.vocab.encode(["a", "wonderful", ",", "brilliant", "film"])
+    batch = collate([encoded])
+    expected = torch.softmax(model(batch.tokens, batch.lengths), 1)[0]
+    got = predictor.probabilities(["A wonderful, brilliant film"])[0]
+    torch.testing.assert_close(got, expected)
+
+
+def test_predict_labels_empty_and_huge_texts(trained_sentiment):
+    predictor = Predictor.load(trained_sentiment)
+    results = predictor.predict(["brilliant wonderful loved it", "awful boring waste", "",
+                                 "   ", "great " * 100_000])
+    assert [r["label"] for r in results[:2]] == ["pos", "neg"]
+    assert results[2]["empty"] and results[3]["empty"] and not results[4]["empty"]
+    for r in results:
+        assert abs(sum(r["probabilities"].values()) - 1) < 1e-5
+        assert 0.5 <= r["confidence"] <= 1
+    assert results[4]["label"] == "pos"
+    with pytest.raises(TypeError, match="texts must be strings"):
+        predictor.predict([None])
+
+
+def test_resume_continues_after_an_interrupted_epoch(tmp_path, imdb_archive, monkeypatch):
+    import gatedrnn.train.loop as loop
+    out = tmp_path / "run"
+    calls = {"n": 0}
+    real_collate = loop.collate
+
+    def interrupting_collate(*args, **kwargs):
+        calls["n"] += 1
+        # 72 training reviews in batches of 32 = 3 batches per epoch, then 1 validation batch:
+        # call 7 is the third training batch of epoch 2.
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return real_collate(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "collate", interrupting_collate)
+    with pytest.raises(KeyboardInterrupt):
+        train(imdb_archive, "tiny", out, overrides={"epochs": 3, "batch_size": 32}, **QUIET)
+    state = checkpoint.load_training_state(out / "last")
+    assert (state["epoch"], state["batch_in_epoch"]) == (1, 2)
+    monkeypatch.setattr(loop, "collate", real_collate)
+    messages = []
+    summary = train(imdb_archive, "tiny", out, overrides={"epochs": 3, "batch_size": 32},
+                    resume=True, show_progress=False, log=messages.append)
+    assert any("resumed" in m and "after epoch 1, batch 2" in m for m in messages)
+    assert [h["epoch"] for h in summary["history"]] == [2, 3]
+    epochs = [json.loads(l)["epoch"] for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3]
+
+
+def test_resume_refuses_a_different_model(tmp_path, imdb_archive):
+    out = tmp_path / "run"
+    train(imdb_archive, "tiny", out, overrides={"epochs": 1}, **QUIET)
+    with pytest.raises(checkpoint.CheckpointError, match="different model configuration"):
+        train(imdb_archive, "tiny", out, model_overrides={"hidden_size": 8}, resume=True,
+              **QUIET)
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path,
+                                                                          imdb_archive,
+                                                                          monkeypatch):
+    import gatedrnn.train.loop as loop
+    out = tmp_path / "run"
+    train(imdb_archive, "tiny", out, overrides={"epochs": 1}, **QUIET)
+    good = (out / "last" / "model.safetensors").read_bytes()
+    real_loss = loop.classification_loss
+
+    def nan_loss(model, batch):
+        loss, right, n = real_loss(model, batch)
+        return loss * float("nan"), right, n
+
+    monkeypatch.setattr(loop, "classification_loss", nan_loss)
+    with pytest.raises(TrainingDiverged, match="loss became nan.*last good checkpoint"):
+        train(imdb_archive, "tiny", out, overrides={"epochs": 3}, resume=True, **QUIET)
+    assert (out / "last" / "model.safetensors").read_bytes() == good
+    Predictor.load(out / "last")
+
+
+def test_wrong_or_broken_checkpoints_are_named(tmp_path, trained_sentiment):
+    with pytest.raises(checkpoint.CheckpointError, match="train one with"):
+        Predictor.load(tmp_path / "missing")
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_sentiment / "best", broken)
+    (broken / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(checkpoint.CheckpointError, match="corrupt or truncated"):
+        Predictor.load(broken)
+    mixed = tmp_path / "mixed"
+    shutil.copytree(trained_sentiment / "best", mixed)
+    vocab = json.loads((mixed / "vocab.json").read_text())
+    vocab["itos"][5], vocab["itos"][6] = vocab["itos"][6], vocab["itos"][5]
+    (mixed / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(checkpoint.CheckpointError, match="does not match the vocabulary"):
+        Predictor.load(mixed)
+    other_task = tmp_path / "tagger"
+    shutil.copytree(trained_sentiment / "best", other_task)
+    config = json.loads((other_task / "config.json").read_text())
+    config["task"] = "tagger"
+    (other_task / "config.json").write_text(json.dumps(config))
+    with pytest.raises(checkpoint.CheckpointError, match="'tagger' checkpoint"):
+        Predictor.load(other_task)
+    reshaped = tmp_path / "reshaped"
+    shutil.copytree(trained_sentiment / "best", reshaped)
+    config = json.loads((reshaped / "config.json").read_text())
+    config["model"]["hidden_size"] = 32
+    (reshaped / "config.json").write_text(json.dumps(config))
+    with pytest.raises(checkpoint.CheckpointError, match="does not fit config.json"):
+        Predictor.load(reshaped)
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+
+def test_cli_predict_from_arguments_file_and_stdin(tmp_path, trained_sentiment):
+    runner = CliRunner()
+    result = runner.invoke(main, ["sentiment", "predict", str(trained_sentiment),
+                                  "loved it, brilliant", "awful and boring"])
+    assert result.exit_code == 0, result.output
+    assert [line.split("\t")[0] for line in result.output.splitlines()] == ["pos", "neg"]
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes("superb moving film\nterrible caf\xe9 waste\n".encode("utf-8")
+                      + b"bad byte \xff here\n")
+    result = runner.invoke(main, ["sentiment", "predict", str(trained_sentiment), "--file",
+                                  str(texts), "--jsonl"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(l) for l in result.stdout.splitlines()]
+    assert [l["label"] for l in lines[:2]] == ["pos", "neg"] and len(lines) == 3
+    assert "not valid UTF-8" in result.stderr
+    result = runner.invoke(main, ["sentiment", "predict", str(trained_sentiment)],
+                           input="wonderful\n\n")
+    assert result.exit_code == 0 and "(empty text)" in result.output
+    result = runner.invoke(main, ["sentiment", "predict", str(tmp_path / "none"), "x"])
+    assert result.exit_code != 0 and "no checkpoint" in result.output
+
+
+def test_cli_train_and_evaluate(tmp_path, imdb_archive):
+    runner = CliRunner()
+    out = tmp_path / "cli_run"
+    result = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
+                                  "tiny", "--out", str(out), "--epochs", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "best_valid_accuracy" in json.loads(result.stdout)
+    result = runner.invoke(main, ["sentiment", "evaluate", str(out), "--data", str(imdb_archive),
+                                  "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["count"] == 80 and "confusion_matrix" in report
+    result = runner.invoke(main, ["sentiment", "evaluate", str(out), "--data", str(imdb_archive)])
+    assert "precision" in result.output and "confusion" in result.output
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"nope")
+    result = runner.invoke(main, ["sentiment", "train", "--data", str(bad), "--out",
+                                  str(tmp_path / "x")])
+    assert result.exit_code != 0 and "truncated or corrupt" in result.output
+
+
+def test_torchrun_two_processes(tmp_path, imdb_archive):
+    """The same command under torchrun --nproc_per_node 2 (DDP over gloo) trains and saves."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_port", "29531", "-m", "gatedrnn.cli", "sentiment", "train",
+               "--data", str(imdb_archive), "--preset", "tiny", "--out", str(out),
+               "--epochs", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # written once (rank 0), not once per process
+    Predictor.load(out)
