@@ -146,8 +146,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     good = (out / "last" / "model.safetensors").read_bytes()
     real_loss = loop.classification_loss
 
-    def nan_loss(model, batch):
-        loss, right, n = real_loss(model, batch)
+    def nan_loss(model, batch, device="cpu"):
+        loss, right, n = real_loss(model, batch, device)
         return loss * float("nan"), right, n
 
     monkeypatch.setattr(loop, "classification_loss", nan_loss)

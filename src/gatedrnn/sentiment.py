@@ -82,8 +82,9 @@ def encode_texts(texts: list[str], vocab: Vocab) -> list[list[int]]:
 
 def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, seed: int = 0,
           resume: bool = False, validation_fraction: float = 0.1, overrides: dict | None = None,
-          model_overrides: dict | None = None, limit: int | None = None, download: bool = True,
-          show_progress: bool = True, log=print) -> dict:
+          model_overrides: dict | None = None, vocab_size: int | None = None,
+          limit: int | None = None, download: bool = True, show_progress: bool = True,
+          log=print) -> dict:
     """Train a sentiment classifier on IMDb; returns the training summary.
 
     ``data`` is the archive, the aclImdb folder, or None for the cached/downloaded copy.
@@ -101,7 +102,7 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
         train_reviews = _balanced_subset(train_reviews, limit, seed)
         valid_reviews = _balanced_subset(valid_reviews, max(2, limit // 5), seed)
     train_tokens = [basic_english(r.text) for r in train_reviews]
-    vocab = Vocab.build(train_tokens, max_size=chosen.vocab_size)
+    vocab = Vocab.build(train_tokens, max_size=vocab_size or chosen.vocab_size)
     train_set = Encoded([vocab.encode(t) for t in train_tokens], [r.label for r in train_reviews])
     valid_set = Encoded(encode_texts([r.text for r in valid_reviews], vocab),
                         [r.label for r in valid_reviews])
@@ -127,7 +128,18 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
     summary = trainer.fit()
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
+    summary["peak_rss_mb"] = peak_rss_mb()
+    summary["train_tokens_per_epoch"] = sum(
+        min(n, fit_config.max_length) if fit_config.max_length else n for n in train_set.lengths)
     return summary
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux and macOS)."""
+    import resource
+    import sys
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _balanced_subset(reviews, n: int, seed: int):

@@ -32,7 +32,12 @@ def kernel_for(mode: str, nonlinearity: str = "tanh"):
 def _call(kernel, x: Tensor, hx: tuple[Tensor, ...], weights: list[Tensor], has_bias: bool,
           num_layers: int = 1, dropout: float = 0.0, training: bool = False,
           bidirectional: bool = False):
-    """Call a fused kernel on time-major input; ``hx`` holds (L*D, B, H) tensors."""
+    """Call a fused kernel on time-major input; ``hx`` holds (L*D, B, H) tensors.
+
+    ``training`` is the kernel's mode: with dropout 0 it changes no number, but cuDNN only keeps
+    what its backward pass needs in training mode, so one-layer calls set it whenever autograd
+    is recording.
+    """
     if len(hx) == 2:
         output, h, c = kernel(x, hx, weights, has_bias, num_layers, dropout, training,
                               bidirectional, False)
@@ -45,8 +50,13 @@ def _call(kernel, x: Tensor, hx: tuple[Tensor, ...], weights: list[Tensor], has_
 def fused_stack(kernel, x: Tensor, hx: tuple[Tensor, ...], weights: list[Tensor],
                 has_bias: bool, num_layers: int, dropout: float, training: bool,
                 bidirectional: bool):
-    """All layers and directions in one fused call (every sequence has length T)."""
-    return _call(kernel, x, hx, weights, has_bias, num_layers, dropout, training, bidirectional)
+    """All layers and directions in one fused call (every sequence has length T).
+
+    Outside training, dropout is off and the kernel still runs in its training mode when
+    gradients are wanted: cuDNN refuses a backward pass otherwise (torch.nn.LSTM fails there).
+    """
+    return _call(kernel, x, hx, weights, has_bias, num_layers, dropout if training else 0.0,
+                 training or torch.is_grad_enabled(), bidirectional)
 
 
 def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[Tensor],
@@ -65,7 +75,8 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
     """
     hx = tuple(s.unsqueeze(0) for s in state)
     if lengths is None:
-        output, final = _call(kernel, x, hx, weights, has_bias)
+        output, final = _call(kernel, x, hx, weights, has_bias,
+                              training=torch.is_grad_enabled())
         return output, tuple(f.squeeze(0) for f in final)
 
     steps, batch = x.shape[:2]
@@ -79,7 +90,8 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
     for end in ends:
         seg_x = x[start:end, :running]
         seg_hx = tuple(h[:, :running] for h in hx)
-        output, hx = _call(kernel, seg_x, seg_hx, weights, has_bias)
+        output, hx = _call(kernel, seg_x, seg_hx, weights, has_bias,
+                           training=torch.is_grad_enabled())
         outputs.append(F.pad(output, (0, 0, 0, batch - running)))
         still_running = sum(1 for n in lens if n > end)
         if has_cell:

@@ -38,6 +38,7 @@ class FitConfig:
     seed: int = 0
     bf16: bool = False              # bfloat16 autocast for the forward pass (CPU or GPU)
     eval_batch_size: int = 256
+    device: str = "cpu"
 
     def __post_init__(self):
         if self.scheduler not in SCHEDULERS:
@@ -96,16 +97,17 @@ class Distributed:
             torch.distributed.barrier()
 
 
-def classification_loss(model: nn.Module, batch: Batch):
-    logits = model(batch.tokens, batch.lengths)
-    loss = F.cross_entropy(logits.float(), batch.labels)
-    correct = (logits.argmax(1) == batch.labels).sum().item()
-    return loss, correct, len(batch.labels)
+def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu"):
+    labels = batch.labels.to(device)
+    logits = model(batch.tokens.to(device), batch.lengths.to(device))
+    loss = F.cross_entropy(logits.float(), labels)
+    correct = (logits.argmax(1) == labels).sum().item()
+    return loss, correct, len(labels)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool = False,
-             pad_index: int = 0) -> dict:
+             pad_index: int = 0, device: str = "cpu") -> dict:
     """Loss and accuracy over ``data``, batched by length (least padding)."""
     was_training = model.training
     model.eval()
@@ -113,8 +115,8 @@ def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool 
     for indices in bucket_batches(data.lengths, batch_size, shuffle=False):
         batch = collate([data.sequences[i] for i in indices], [data.labels[i] for i in indices],
                         indices, pad_index)
-        with _autocast(bf16):
-            loss, right, n = classification_loss(model, batch)
+        with _autocast(bf16, device):
+            loss, right, n = classification_loss(model, batch, device)
         total_loss += loss.item() * n
         correct += right
         count += n
@@ -123,10 +125,10 @@ def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool 
             "count": count}
 
 
-def _autocast(bf16: bool):
+def _autocast(bf16: bool, device: str = "cpu"):
     if not bf16:
         return contextlib.nullcontext()
-    return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
 
 class Trainer:
@@ -149,6 +151,7 @@ class Trainer:
         self.show_progress = show_progress
         self.log = log
         self.dist = Distributed()
+        self.model.to(config.device)
         self.optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
                                           lr=config.lr, weight_decay=config.weight_decay)
         self.steps_per_epoch = len(self._batches(0))
@@ -209,6 +212,7 @@ class Trainer:
             self.log(f"note: resuming restores the saved optimizer and schedule; these settings "
                      f"differ from the saved run and only some take effect: {', '.join(changed)}")
         self.model.load_state_dict(checkpoint.load_weights(last))
+        self.model.to(self.config.device)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
@@ -228,7 +232,8 @@ class Trainer:
         try:
             while self.epoch < c.epochs:
                 train_metrics = self._train_epoch(model)
-                valid = evaluate(self.model, self.valid_data, c.eval_batch_size, c.bf16)
+                valid = evaluate(self.model, self.valid_data, c.eval_batch_size, c.bf16,
+                                 device=c.device)
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     self.scheduler.step(valid["loss"])
                 self.epoch += 1
@@ -271,8 +276,8 @@ class Trainer:
             batch = collate([self.train_data.sequences[i] for i in indices],
                             [self.train_data.labels[i] for i in indices], indices,
                             max_length=c.max_length)
-            with _autocast(c.bf16):
-                loss, right, n = classification_loss(model, batch)
+            with _autocast(c.bf16, c.device):
+                loss, right, n = classification_loss(model, batch, c.device)
             if not math.isfinite(loss.item()):
                 raise TrainingDiverged(
                     f"the training loss became {loss.item()} in epoch {self.epoch + 1}, batch "
