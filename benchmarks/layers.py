@@ -6,21 +6,24 @@ Two settings (batch 64, input 100, hidden 256, length 200):
   A. one layer, every sequence of length 200;
   B. two bidirectional layers, lengths drawn uniformly from 100..200.
 Rows: torch.nn on the padded batch (the reference, ratio 1.0), torch.nn on a PackedSequence
-(B only), gatedrnn's default path, its from-scratch path, and a naive LSTM that applies four
-nn.Linear to [h, x] per step as the chapter writes it. Setting B's padded torch.nn row ignores
-the lengths (it computes wrong reverse states) and is there as the speed bar.
+(B only; timed both inside this process and alone in a fresh one, because its speed depends on
+what ran before it), gatedrnn's default path, its from-scratch path, and a naive LSTM that
+applies four nn.Linear to [h, x] per step as the chapter writes it. Setting B's padded torch.nn
+row ignores the lengths (it computes wrong reverse states) and is there as the speed bar.
+Implementations are timed round-robin, so a slow spell of the machine hits all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import markdown_table, time_interleaved, write_results  # noqa: E402
 
 import gatedrnn  # noqa: E402
@@ -127,6 +130,34 @@ def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeat
             "rows": rows}
 
 
+def packed_in_fresh_process(repeats: int) -> dict:
+    """torch.nn's PackedSequence time measured alone in a new Python process.
+
+    In one process, the packed path's time depends on what ran before it (13-14 s fresh, 3-6 s
+    after other recurrent work, measured): both numbers are reported.
+    """
+    import json
+    import subprocess
+    here = str(Path(__file__).resolve().parent)
+    code = (f"import json, sys; sys.path.insert(0, {here!r}); import layers; "
+            f"print(json.dumps(layers.packed_alone({repeats})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def packed_alone(repeats: int) -> dict:
+    torch.manual_seed(0)
+    ref = nn.LSTM(INPUT, HIDDEN, num_layers=2, bidirectional=True)
+    x = torch.randn(STEPS, BATCH, INPUT, requires_grad=True)
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(100, STEPS + 1, (BATCH,), generator=generator)
+    calls = {"packed": (fwd_bwd(ref, lambda: pack_padded_sequence(x, lengths,
+                                                                 enforce_sorted=False)), None),
+             "padded": (fwd_bwd(ref, lambda: x), None)}
+    return time_interleaved(calls, repeats, warmup=0)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -145,6 +176,11 @@ def main(argv=None):
         run_setting("C: GRU, 1 layer, length 200", 1, False, None, args.repeats,
                     args.packed_repeats, mode="GRU"),
     ]
+    fresh = packed_in_fresh_process(args.packed_repeats)
+    b_rows = settings[1]["rows"]
+    b_rows["torch.nn.LSTM, PackedSequence, alone in a fresh process"] = {
+        **fresh["packed"],
+        "ratio_to_torch_padded": fresh["packed"]["median_s"] / fresh["padded"]["median_s"]}
     table_rows = []
     for s in settings:
         for label, r in s["rows"].items():
