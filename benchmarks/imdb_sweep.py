@@ -1,5 +1,9 @@
 """Model selection for the `fast` preset: train candidate settings, compare VALIDATION accuracy.
 
+One run on an NVIDIA H200 (2026-11-28, `--device cuda`, 3 epochs each) gave: max pooling 88.88%,
+mean 89.92%, attention 90.88%, no truncation 87.84%, hidden 256 89.44% (then the device time
+ran out); the preset now uses attention pooling.
+
     python benchmarks/imdb_sweep.py --data ../shared/data/aclImdb_v1.tar.gz [--device cuda]
 
 Never looks at the test set. On a GPU the times are not CPU times; the table also reports the
@@ -24,7 +28,7 @@ from gatedrnn.sentiment import train  # noqa: E402
 CANDIDATES = {
     "fast as defined": ({}, {}, None),
     "no truncation": ({"max_length": None}, {}, None),
-    "attention pooling": ({}, {"pooling": "attention"}, None),
+    "max pooling": ({}, {"pooling": "max"}, None),
     "mean pooling": ({}, {"pooling": "mean"}, None),
     "hidden 256": ({}, {"hidden_size": 256}, None),
     "4 epochs": ({"epochs": 4}, {}, None),

@@ -58,12 +58,15 @@ PRESETS = {
         fit={"epochs": 8, "batch_size": 64, "lr": 1e-3, "clip": 5.0, "scheduler": "plateau",
              "patience": 2}),
     # Our recipe for accuracy per CPU-minute.
+    # Chosen on the validation split (benchmarks/imdb_sweep.py): attention pooling 90.9% vs
+    # max 88.9%, mean 89.9%; no truncation, hidden 256 did not help.
     "fast": Preset(
-        "one BiLSTM layer of 128 over 25k-word vocab, max+mean pooling is replaced by max "
-        "pooling, reviews cut to 400 tokens in training, batch 32, Adam 2e-3 one-cycle, 3 epochs",
+        "one BiLSTM layer of 128 over a 25k-word vocab, attention pooling, embedding dropout "
+        "0.2, reviews cut to 400 tokens in training, batch 32, Adam 2e-3 one-cycle, 3 epochs",
         vocab_size=25_000,
         model={"embedding_dim": 128, "hidden_size": 128, "num_layers": 1, "bidirectional": True,
-               "dropout": 0.5, "embedding_dropout": 0.2, "pooling": "max", "padding_idx": 0},
+               "dropout": 0.5, "embedding_dropout": 0.2, "pooling": "attention",
+               "padding_idx": 0},
         fit={"epochs": 3, "batch_size": 32, "lr": 2e-3, "clip": 1.0, "scheduler": "onecycle",
              "max_length": 400}),
     # A smoke-test size for CI and examples.
