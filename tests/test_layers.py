@@ -30,6 +30,32 @@ def loss_of(output, finals):
     return total / max(1.0, output.shape[0] * output.shape[1] / 10)
 
 
+def assert_matches_torch(mode, ours, ref, x, lengths=None, hx=None, batch_first=False, **kwargs):
+    """Outputs, final states and every gradient of ``ours`` equal ``ref`` (torch.nn, run on a
+    PackedSequence when there are lengths), to ATOL."""
+    x_ref = x.clone().requires_grad_()
+    if lengths is None:
+        out_ref, h_ref = ref(x_ref, hx)
+    else:
+        packed = pack_padded_sequence(x_ref, lengths, batch_first=batch_first,
+                                      enforce_sorted=False)
+        out_ref, h_ref = ref(packed, hx)
+        out_ref, _ = pad_packed_sequence(out_ref, batch_first=batch_first,
+                                         total_length=x.shape[1 if batch_first else 0])
+    x_ours = x.clone().requires_grad_()
+    out, h = ours(x_ours, hx, lengths=lengths, **kwargs)
+
+    torch.testing.assert_close(out, out_ref, atol=ATOL, rtol=0)
+    for a, b in zip(states_of(mode, h), states_of(mode, h_ref)):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+    grads_ref = torch.autograd.grad(loss_of(out_ref, states_of(mode, h_ref)),
+                                    [x_ref, *ref.parameters()])
+    grads = torch.autograd.grad(loss_of(out, states_of(mode, h)), [x_ours, *ours.parameters()])
+    names = ["input"] + [n for n, _ in ours.named_parameters()]
+    for name, g, g_ref in zip(names, grads, grads_ref):
+        torch.testing.assert_close(g, g_ref, atol=ATOL, rtol=0, msg=lambda m: f"{name}: {m}")
+
+
 config = st.fixed_dictionaries({
     "mode": st.sampled_from(MODES),
     "num_layers": st.integers(1, 3),
@@ -65,28 +91,7 @@ def test_layers_match_torch_nn_outputs_states_and_gradients(cfg):
         h0 = torch.randn(stacked, batch, cfg["hidden"])
         hx = (h0, torch.randn_like(h0)) if mode == "LSTM" else h0
 
-    x_ref = x.clone().requires_grad_()
-    if lengths is None:
-        out_ref, h_ref = ref(x_ref, hx)
-    else:
-        packed = pack_padded_sequence(x_ref, lengths, batch_first=cfg["batch_first"],
-                                      enforce_sorted=False)
-        out_ref, h_ref = ref(packed, hx)
-        out_ref, _ = pad_packed_sequence(out_ref, batch_first=cfg["batch_first"],
-                                         total_length=steps)
-    x_ours = x.clone().requires_grad_()
-    out, h = ours(x_ours, hx, lengths=lengths, impl=cfg["impl"])
-
-    torch.testing.assert_close(out, out_ref, atol=ATOL, rtol=0)
-    for a, b in zip(states_of(mode, h), states_of(mode, h_ref)):
-        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
-
-    grads_ref = torch.autograd.grad(loss_of(out_ref, states_of(mode, h_ref)),
-                                    [x_ref, *ref.parameters()])
-    grads = torch.autograd.grad(loss_of(out, states_of(mode, h)), [x_ours, *ours.parameters()])
-    names = ["input"] + [n for n, _ in ours.named_parameters()]
-    for name, g, g_ref in zip(names, grads, grads_ref):
-        torch.testing.assert_close(g, g_ref, atol=ATOL, rtol=0, msg=lambda m: f"{name}: {m}")
+    assert_matches_torch(mode, ours, ref, x, lengths, hx, cfg["batch_first"], impl=cfg["impl"])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -307,20 +312,7 @@ def test_many_distinct_lengths_match_torch_including_cell_state_gradients(mode, 
     ours, ref = make_pair(mode, 4, 6, num_layers=2, bidirectional=bidirectional)
     lengths = torch.randint(1, 31, (24,))
     lengths[0] = 30
-    x = torch.randn(30, 24, 4)
-    x_ref = x.clone().requires_grad_()
-    out_ref, h_ref = ref(pack_padded_sequence(x_ref, lengths, enforce_sorted=False))
-    out_ref, _ = pad_packed_sequence(out_ref, total_length=30)
-    x_ours = x.clone().requires_grad_()
-    out, h = ours(x_ours, lengths=lengths, impl="fused")
-    torch.testing.assert_close(out, out_ref, atol=ATOL, rtol=0)
-    for a, b in zip(states_of(mode, h), states_of(mode, h_ref)):
-        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
-    grads_ref = torch.autograd.grad(loss_of(out_ref, states_of(mode, h_ref)),
-                                    [x_ref, *ref.parameters()])
-    grads = torch.autograd.grad(loss_of(out, states_of(mode, h)), [x_ours, *ours.parameters()])
-    for g, g_ref in zip(grads, grads_ref):
-        torch.testing.assert_close(g, g_ref, atol=ATOL, rtol=0)
+    assert_matches_torch(mode, ours, ref, torch.randn(30, 24, 4), lengths, impl="fused")
 
 
 def test_segment_ends_start_at_the_shortest_and_end_at_the_longest():

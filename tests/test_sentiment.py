@@ -165,27 +165,27 @@ def test_wrong_or_broken_checkpoints_are_named(tmp_path, trained_sentiment):
     (broken / "model.safetensors").write_bytes(b"\x00" * 10)
     with pytest.raises(checkpoint.CheckpointError, match="corrupt or truncated"):
         Predictor.load(broken)
-    mixed = tmp_path / "mixed"
-    shutil.copytree(trained_sentiment / "best", mixed)
-    vocab = json.loads((mixed / "vocab.json").read_text())
-    vocab["itos"][5], vocab["itos"][6] = vocab["itos"][6], vocab["itos"][5]
-    (mixed / "vocab.json").write_text(json.dumps(vocab))
+    mixed = _copy_and_edit(trained_sentiment / "best", tmp_path / "mixed", "vocab.json",
+                           lambda v: v["itos"].insert(5, v["itos"].pop(6)))
     with pytest.raises(checkpoint.CheckpointError, match="does not match the vocabulary"):
         Predictor.load(mixed)
-    other_task = tmp_path / "tagger"
-    shutil.copytree(trained_sentiment / "best", other_task)
-    config = json.loads((other_task / "config.json").read_text())
-    config["task"] = "tagger"
-    (other_task / "config.json").write_text(json.dumps(config))
+    other_task = _copy_and_edit(trained_sentiment / "best", tmp_path / "tagger", "config.json",
+                                lambda c: c.update(task="tagger"))
     with pytest.raises(checkpoint.CheckpointError, match="'tagger' checkpoint"):
         Predictor.load(other_task)
-    reshaped = tmp_path / "reshaped"
-    shutil.copytree(trained_sentiment / "best", reshaped)
-    config = json.loads((reshaped / "config.json").read_text())
-    config["model"]["hidden_size"] = 32
-    (reshaped / "config.json").write_text(json.dumps(config))
+    reshaped = _copy_and_edit(trained_sentiment / "best", tmp_path / "reshaped", "config.json",
+                              lambda c: c["model"].update(hidden_size=32))
     with pytest.raises(checkpoint.CheckpointError, match="does not fit config.json"):
         Predictor.load(reshaped)
+
+
+def _copy_and_edit(source, target, name, edit):
+    """Copy a checkpoint and change one of its JSON files in place with ``edit``."""
+    shutil.copytree(source, target)
+    content = json.loads((target / name).read_text())
+    edit(content)
+    (target / name).write_text(json.dumps(content))
+    return target
 
 
 # ---- command line ----------------------------------------------------------------------------
