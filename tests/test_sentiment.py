@@ -98,6 +98,8 @@ def test_predict_labels_empty_and_huge_texts(trained_sentiment):
     assert results[4]["label"] == "pos"
     with pytest.raises(TypeError, match="texts must be strings"):
         predictor.predict([None])
+    with pytest.warns(UserWarning, match="1 text.*longer than 1,000,000 characters were cut"):
+        assert predictor.predict(["great " * 200_000])[0]["label"] == "pos"
 
 
 def test_resume_continues_after_an_interrupted_epoch(tmp_path, imdb_archive, monkeypatch):

@@ -65,7 +65,6 @@ def experiment(name, quick, seeds, out, as_json):
               help="Run only these experiments (repeatable).")
 def reproduce(quick, seeds, out, only):
     """Run every experiment; write report.md, results.json and the figures."""
-    from .experiments.claims import evaluate_claims  # noqa: F401  (fail early if broken)
     from .experiments.reproduce import reproduce as run_all
 
     out = out or Path("reproduce") / ("quick" if quick else "full")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from .train.loop import Encoded, FitConfig, Trainer
 DEFAULT_OUT = Path("runs/sentiment")
 TASK = "sentiment"
 TOKENIZER = "basic_english"
-MAX_TEXT_CHARS = 1_000_000  # longer texts are cut (with a warning) before tokenising
+MAX_TEXT_CHARS = 1_000_000  # longer texts are cut, with a warning, before tokenising
 
 
 @dataclass
@@ -208,11 +209,15 @@ class Predictor:
     @torch.inference_mode()
     def probabilities(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
         """(N, classes) probabilities; texts are batched by length internally."""
-        encoded = []
+        encoded, cut = [], 0
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}")
+            cut += len(text) > MAX_TEXT_CHARS
             encoded.append(self.vocab.encode(basic_english(text[:MAX_TEXT_CHARS])))
+        if cut:
+            warnings.warn(f"{cut} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
+                          "that length before prediction", stacklevel=2)
         out = torch.empty(len(texts), len(self.labels))
         for indices in bucket_batches([len(e) for e in encoded], batch_size, shuffle=False):
             batch = collate([encoded[i] for i in indices], None, indices)

@@ -15,21 +15,13 @@ import numpy as np
 import torch
 
 from ..analysis import plots
+from ..analysis.gates import class_separation
 from .base import ExperimentResult, adjust, ensure_dir, fair_recipe
 from .runner import train_on_task
 
 NAME = "gates"
 LENGTH = 50
 TOP_UNITS = 8
-
-
-def class_separation(final_state: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per unit: variance of the class means / total variance (0 = ignores the class, 1 = only it)."""
-    total = final_state.var(axis=0) + 1e-12
-    means = np.stack([final_state[labels == k].mean(axis=0) for k in np.unique(labels)])
-    counts = np.array([(labels == k).sum() for k in np.unique(labels)])
-    between = (counts[:, None] * (means - final_state.mean(axis=0)) ** 2).sum(0) / len(labels)
-    return between / total
 
 
 def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: bool = True,
