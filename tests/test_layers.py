@@ -334,25 +334,3 @@ def test_nan_in_padding_reaches_neither_outputs_nor_gradients(impl):
     (out.sum() + h.sum() + c.sum()).backward()
     assert torch.isfinite(out).all() and torch.isfinite(c).all()
     assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
-
-
-@pytest.mark.parametrize("masked", [False, True])
-def test_hand_derived_lstm_backward_passes_gradcheck(masked):
-    """gatedrnn.nn.bptt.LSTMScan's backward against finite differences, float64."""
-    from gatedrnn.nn.bptt import LSTMScan
-    torch.manual_seed(10)
-    steps, batch, hidden = 5, 3, 4
-    x_proj = torch.randn(steps, batch, 4 * hidden, dtype=torch.double, requires_grad=True)
-    h0 = torch.randn(batch, hidden, dtype=torch.double, requires_grad=True)
-    c0 = torch.randn(batch, hidden, dtype=torch.double, requires_grad=True)
-    weight = torch.randn(4 * hidden, hidden, dtype=torch.double, requires_grad=True)
-    mask = None
-    if masked:
-        lengths = torch.tensor([5, 2, 4])
-        mask = (torch.arange(steps).unsqueeze(1) < lengths).unsqueeze(-1)
-
-    def run(x_proj, h0, c0, weight):
-        output, h, c, _, _ = LSTMScan.apply(x_proj, h0, c0, weight, mask)
-        return output, h, c
-
-    assert torch.autograd.gradcheck(run, (x_proj, h0, c0, weight))

@@ -1,8 +1,7 @@
 """The from-scratch path: one direction of one layer, run step by step with the cell equations.
 
 The input projection of every time step is one matmul before the loop; the loop then does the
-hidden matmul(s) of each step and the gate arithmetic of :mod:`gatedrnn.nn.cells`. The LSTM's
-backward pass is derived by hand (:mod:`gatedrnn.nn.bptt`); RNN and GRU use autograd.
+hidden matmul(s) of each step and the gate arithmetic of :mod:`gatedrnn.nn.cells`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .bptt import LSTMScan
 from .cells import CellKind, input_projection
 from .lengths import step_mask
 
@@ -26,15 +24,12 @@ def scan_direction(kind: CellKind, x: Tensor, state: tuple[Tensor, ...], weight_
     """
     steps = x.shape[0]
     x_proj = input_projection(x, weight_ih, bias_ih, bias_hh, kind)
+    carry = state if kind.has_cell_state else state[0]
     mask = None
     always_active = steps  # steps before which every sequence is still running: no masking
     if lengths is not None:
         mask = step_mask(lengths, steps).unsqueeze(-1)
         always_active = int(lengths.min())
-    if kind.name == "LSTM":
-        return _lstm_scan(x_proj, state, weight_hh, mask if always_active < steps else None,
-                          record_gates)
-    carry = state[0]
 
     outputs: list[Tensor] = []
     gate_steps: list[dict[str, Tensor]] = []
@@ -44,7 +39,7 @@ def scan_direction(kind: CellKind, x: Tensor, state: tuple[Tensor, ...], weight_
         new_carry, h, gates = kind.step(x_t, carry, weight_hh, bias_hh)
         if t >= always_active:
             active = mask[t]
-            new_carry = torch.where(active, new_carry, carry)
+            new_carry = _keep_where(active, new_carry, carry)
         carry = new_carry
         outputs.append(h)
         if record_gates:
@@ -53,7 +48,7 @@ def scan_direction(kind: CellKind, x: Tensor, state: tuple[Tensor, ...], weight_
     output = torch.stack(outputs)
     if mask is not None and always_active < steps:
         output = output * mask
-    final = (carry,)
+    final = carry if kind.has_cell_state else (carry,)
     gates = None
     if record_gates:
         gates = {name: torch.stack([g[name] for g in gate_steps]) for name in gate_steps[0]}
@@ -62,14 +57,7 @@ def scan_direction(kind: CellKind, x: Tensor, state: tuple[Tensor, ...], weight_
     return output, final, gates
 
 
-def _lstm_scan(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor,
-               mask: Tensor | None, record_gates: bool):
-    """The LSTM runs through :class:`LSTMScan`: same equations, hand-derived backward pass."""
-    output, h, c, gates, cells = LSTMScan.apply(x_proj, state[0], state[1], weight_hh, mask)
-    recorded = None
-    if record_gates:
-        i, f, c_tilde, o = gates.chunk(4, dim=2)
-        recorded = {"f": f, "i": i, "c_tilde": c_tilde, "c": cells, "o": o, "h": output}
-        if mask is not None:
-            recorded = {name: value * mask for name, value in recorded.items()}
-    return output, (h, c), recorded
+def _keep_where(active: Tensor, new, old):
+    if isinstance(new, tuple):
+        return tuple(torch.where(active, n, o) for n, o in zip(new, old))
+    return torch.where(active, new, old)
