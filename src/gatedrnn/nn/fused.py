@@ -63,8 +63,8 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
                     has_bias: bool, lengths: Tensor | None, max_segments: int = 8):
     """One direction of one layer over ``x`` (T, B, I) from ``state`` (tuple of (B, H)).
 
-    With ``lengths``, the batch must be sorted by length, longest first, and ``x`` must be finite
-    at padded steps. Returns ``(output (T, B, H) with zeros past each length, final states)``.
+    With ``lengths``, ``x`` must be finite at padded steps, and an LSTM batch must be sorted by
+    length, longest first (RNN and GRU batches may come in any order). Returns ``(output (T, B, H) with zeros past each length, final states)``.
 
     Outputs at real steps never depend on later (padded) steps, so a fused call over padding is
     exact for them, and h_n is the output at each sequence's last step. Only an LSTM's c_n needs
@@ -81,9 +81,9 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
 
     steps, batch = x.shape[:2]
     lens = lengths.tolist()
-    if any(a < b for a, b in zip(lens, lens[1:])):
-        raise ValueError("fused_direction needs lengths sorted longest first")
     has_cell = len(hx) == 2
+    if has_cell and any(a < b for a, b in zip(lens, lens[1:])):
+        raise ValueError("fused_direction needs an LSTM batch sorted longest first")
     ends = _segment_ends(sorted(set(lens)), max_segments if has_cell else 1)
     outputs, cells = [], []
     start, running = 0, batch

@@ -249,8 +249,8 @@ class _RecurrentLayer(nn.Module):
             # Padding may hold anything (NaN from torch.empty, say); zero it so that no padded
             # value can reach a gradient through a product with a zero.
             x = torch.where(step_mask(lengths, x.shape[0]).unsqueeze(-1), x, 0.0)
-        if lengths is not None and use_fused:
-            # The fused segments need the longest sequence first; undone at the end.
+        if lengths is not None and use_fused and self.kind.has_cell_state:
+            # The LSTM's fused segments need the longest sequence first; undone at the end.
             lengths, order = torch.sort(lengths, descending=True, stable=True)
             x = x[:, order]
             states = tuple(s[:, order] for s in states)
