@@ -179,6 +179,23 @@ def test_bucket_batches_cover_every_index_once_with_little_padding():
     assert bucket_batches(lengths, 32, seed=0) == batches
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_bucket_batches_respect_a_token_budget(shuffle):
+    import random
+    rng = random.Random(1)
+    lengths = [rng.randint(1, 3000) for _ in range(1000)] + [9000]  # one longer than the budget
+    batches = bucket_batches(lengths, 256, shuffle=shuffle, max_tokens=8192)
+    assert sorted(i for b in batches for i in b) == list(range(1001))
+    for batch in batches:
+        assert len(batch) <= 256
+        assert len(batch) * max(lengths[i] for i in batch) <= 8192 or len(batch) == 1
+    assert [1000] in batches  # too long for the budget: alone, never dropped
+    short = bucket_batches([5] * 1000, 256, shuffle=shuffle, max_tokens=8192)
+    assert max(len(b) for b in short) == 256  # the row cap still applies to short sequences
+    with pytest.raises(ValueError, match="max_tokens"):
+        bucket_batches(lengths, 8, max_tokens=0)
+
+
 def test_collate_pads_truncates_and_keeps_empty_sequences():
     batch = collate([[5, 6, 7], [], [8]], [1, 0, 1], pad_index=0)
     assert batch.tokens.tolist() == [[5, 6, 7], [0, 0, 0], [8, 0, 0]]

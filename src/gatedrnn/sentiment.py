@@ -207,7 +207,8 @@ class Predictor:
         return cls(model, vocab, config.get("labels", list(imdb.LABELS)), str(directory))
 
     @torch.inference_mode()
-    def probabilities(self, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+    def probabilities(self, texts: list[str], batch_size: int = 64,
+                      max_tokens: int = 32_768) -> torch.Tensor:
         """(N, classes) probabilities; texts are batched by length internally."""
         encoded, cut = [], 0
         for text in texts:
@@ -219,7 +220,8 @@ class Predictor:
             warnings.warn(f"{cut} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
                           "that length before prediction", stacklevel=2)
         out = torch.empty(len(texts), len(self.labels))
-        for indices in bucket_batches([len(e) for e in encoded], batch_size, shuffle=False):
+        lengths = [len(e) for e in encoded]
+        for indices in bucket_batches(lengths, batch_size, shuffle=False, max_tokens=max_tokens):
             batch = collate([encoded[i] for i in indices], None, indices)
             out[indices] = F.softmax(self.model(batch.tokens, batch.lengths).float(), dim=1)
         return out

@@ -38,6 +38,7 @@ class FitConfig:
     seed: int = 0
     bf16: bool = False              # bfloat16 autocast for the forward pass (CPU or GPU)
     eval_batch_size: int = 256
+    eval_max_tokens: int = 32_768   # padded tokens per evaluation batch (bounds peak memory)
     device: str = "cpu"
 
     def __post_init__(self):
@@ -107,12 +108,12 @@ def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu"):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool = False,
-             pad_index: int = 0, device: str = "cpu") -> dict:
+             pad_index: int = 0, device: str = "cpu", max_tokens: int | None = 32_768) -> dict:
     """Loss and accuracy over ``data``, batched by length (least padding)."""
     was_training = model.training
     model.eval()
     total_loss, correct, count = 0.0, 0, 0
-    for indices in bucket_batches(data.lengths, batch_size, shuffle=False):
+    for indices in bucket_batches(data.lengths, batch_size, shuffle=False, max_tokens=max_tokens):
         batch = collate([data.sequences[i] for i in indices], [data.labels[i] for i in indices],
                         indices, pad_index)
         with _autocast(bf16, device):
@@ -233,7 +234,7 @@ class Trainer:
             while self.epoch < c.epochs:
                 train_metrics = self._train_epoch(model)
                 valid = evaluate(self.model, self.valid_data, c.eval_batch_size, c.bf16,
-                                 device=c.device)
+                                 device=c.device, max_tokens=c.eval_max_tokens)
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     self.scheduler.step(valid["loss"])
                 self.epoch += 1
