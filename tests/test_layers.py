@@ -334,3 +334,31 @@ def test_nan_in_padding_reaches_neither_outputs_nor_gradients(impl):
     (out.sum() + h.sum() + c.sum()).backward()
     assert torch.isfinite(out).all() and torch.isfinite(c).all()
     assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
+
+
+@pytest.mark.parametrize("impl", ["fused", "scan"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_skipping_the_cell_state_changes_no_output_h_n_or_gradient(impl, batch_first):
+    """need_cell_state=False (one fused call per direction, any batch order) returns c_n None
+    and exactly what the full path returns for everything else, gradients included."""
+    torch.manual_seed(10)
+    layer = gatedrnn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=batch_first)
+    lengths = torch.tensor([2, 7, 4, 7, 1, 5])  # unsorted, many distinct lengths
+    x = torch.randn(6, 7, 3) if batch_first else torch.randn(7, 6, 3)
+    results = []
+    for need in (True, False):
+        x_in = x.clone().requires_grad_()
+        layer.zero_grad()
+        out, (h, c) = layer(x_in, lengths=lengths, impl=impl, need_cell_state=need)
+        (out.sin().sum() + h.cos().sum()).backward()
+        results.append((out, h, c, x_in.grad, [p.grad.clone() for p in layer.parameters()]))
+    (out_a, h_a, c_a, gx_a, gp_a), (out_b, h_b, c_b, gx_b, gp_b) = results
+    assert c_a is not None and c_b is None
+    torch.testing.assert_close(out_b, out_a, atol=ATOL, rtol=0)
+    torch.testing.assert_close(h_b, h_a, atol=ATOL, rtol=0)
+    torch.testing.assert_close(gx_b, gx_a, atol=ATOL, rtol=0)
+    for a, b in zip(gp_a, gp_b):
+        torch.testing.assert_close(b, a, atol=ATOL, rtol=0)
+    # Unbatched input and the no-lengths path return None for c_n too.
+    _, (h1, c1) = gatedrnn.LSTM(3, 5)(torch.randn(4, 3), need_cell_state=False)
+    assert c1 is None and h1.shape == (1, 5)

@@ -220,5 +220,173 @@ def sentiment_predict(checkpoint, texts, file, jsonl, batch_size):
             click.echo(f"{result['label']}\t{result['confidence']:.3f}\t{preview}{note}")
 
 
+# ---- tagger ----------------------------------------------------------------------------------
+
+
+@main.group()
+def tagger():
+    """Part-of-speech tagging on Universal Dependencies (English EWT): train, evaluate, predict."""
+
+
+def _tagger_presets():
+    from .tagging import PRESETS
+    return list(PRESETS)
+
+
+@tagger.command("train")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Folder with en_ewt-ud-{train,dev,test}.conllu "
+              "[default: download the release to the cache].")
+@click.option("--preset", type=click.Choice(_tagger_presets()), default="bilstm",
+              show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/tagger"), show_default=True,
+              help="Writes OUT/best, OUT/last and OUT/metrics.jsonl.")
+@click.option("--mode", type=click.Choice(["LSTM", "GRU", "RNN"]), default=None,
+              help="Recurrent cell of the sentence encoder.")
+@click.option("--unidirectional", is_flag=True, help="Left-to-right sentence encoder only.")
+@click.option("--hidden-size", type=click.IntRange(min=1), default=None)
+@click.option("--char-encoder", type=click.Choice(["lstm", "cnn", "none"]), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Use only the first LIMIT training sentences (quick trials).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def tagger_train(data, preset, out, mode, unidirectional, hidden_size, char_encoder, seed, resume,
+                 epochs, lr, batch_size, limit, as_json):
+    """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues."""
+    from .data.download import DownloadError
+    from .data.ud import ConlluError
+    from .tagging import train
+    from .train.checkpoint import CheckpointError
+    from .train.loop import TrainingDiverged
+
+    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size}.items()
+                 if v is not None}
+    model_overrides = {k: v for k, v in {"mode": mode, "hidden_size": hidden_size,
+                                         "char_encoder": char_encoder}.items() if v is not None}
+    if unidirectional:
+        model_overrides["bidirectional"] = False
+    try:
+        summary = train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
+                        model_overrides=model_overrides, limit=limit,
+                        log=lambda m: click.echo(m, err=True))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: progress saved in {out / 'last'}; continue with the same "
+                   "command and --resume", err=True)
+        sys.exit(130)
+    except (ConlluError, DownloadError, FileNotFoundError, CheckpointError, TrainingDiverged,
+            ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"best dev UPOS accuracy {summary['best_valid_accuracy']:.4f}; checkpoint: "
+                   f"{out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
+
+
+def _load_tagger(checkpoint_path):
+    from .tagging import Tagger
+    from .train.checkpoint import CheckpointError
+
+    try:
+        return Tagger.load(checkpoint_path)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@tagger.command("evaluate")
+@click.argument("checkpoint", type=click.Path(path_type=Path), default=Path("runs/tagger"))
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Treebank folder [default: the cached release].")
+@click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
+@click.option("--conllu", "conllu_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), default=None, help="Evaluate on this CoNLL-U file instead.")
+@click.option("--json", "as_json", is_flag=True)
+def tagger_evaluate(checkpoint, data, split, conllu_file, as_json):
+    """UPOS/XPOS accuracy overall and on words unseen in training, and per UPOS tag."""
+    from .data import ud
+    from .data.download import DownloadError
+    from .tagging import evaluate
+
+    model = _load_tagger(checkpoint)
+    try:
+        sentences = (ud.read_conllu(conllu_file) if conllu_file
+                     else ud.load(data).split(split))
+        report = evaluate(model, sentences)
+    except (ud.ConlluError, DownloadError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    report["split"] = str(conllu_file) if conllu_file else split
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    oov = report["oov_upos_accuracy"]
+    click.echo(f"{report['split']}: {report['sentences']} sentences, {report['tokens']} tokens")
+    click.echo(f"UPOS {report['upos_accuracy']:.4f}  XPOS {report['xpos_accuracy']:.4f}")
+    click.echo(f"unseen words ({report['oov_tokens']}, {report['oov_rate']:.1%}): UPOS "
+               + (f"{oov:.4f}  XPOS {report['oov_xpos_accuracy']:.4f}" if oov is not None
+                  else "—"))
+    click.echo(f"{'UPOS':<6} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
+    for tag, m in report["per_upos"].items():
+        click.echo(f"{tag:<6} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} "
+                   f"{m['support']:>8}")
+
+
+@tagger.command("predict")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Raw text, or with --tokenized one sentence per line.")
+@click.option("--tokenized", is_flag=True,
+              help="Input is pre-tokenised: one sentence per line, tokens separated by spaces.")
+@click.option("--conllu", "conllu_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), default=None, help="Tag the words of this CoNLL-U file.")
+@click.option("--format", "output_format", type=click.Choice(["conllu", "json"]),
+              default="conllu", show_default=True)
+def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_format):
+    """Tag TEXTS, --file, --conllu, or standard input; print CoNLL-U or JSON lines.
+
+    Raw text is split into sentences at . ! ? followed by a capital letter, and into tokens
+    following UD English conventions (do n't, it 's, punctuation apart; see the README).
+    """
+    from .data import ud
+    from .tagging import tokenize
+
+    if conllu_file is not None:
+        try:
+            sentences = ud.read_conllu(conllu_file)
+        except ud.ConlluError as exc:
+            raise click.ClickException(str(exc)) from exc
+    else:
+        if file is not None:
+            raw = file.read_bytes()
+            try:
+                content = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                click.echo(f"warning: {file} is not valid UTF-8 (byte {exc.start}); undecodable "
+                           "bytes were replaced by U+FFFD", err=True)
+                content = raw.decode("utf-8", errors="replace")
+        elif texts:
+            content = "\n".join(texts)
+        else:
+            content = sys.stdin.read()
+        token_lists = ([line.split() for line in content.splitlines() if line.split()]
+                       if tokenized else tokenize(content))
+        sentences = [ud.Sentence(tokens, [], []) for tokens in token_lists]
+    if not sentences:
+        raise click.UsageError("no text to tag: give TEXTS, --file, --conllu, or text on stdin")
+    model = _load_tagger(checkpoint)
+    tagged = model.tag([s.forms for s in sentences])
+    if output_format == "json":
+        for result in tagged:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    click.echo(ud.write_conllu(sentences, [r["upos"] for r in tagged],
+                               [r["xpos"] for r in tagged]), nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -80,7 +80,8 @@ class SentimentClassifier(nn.Module):
 
     def forward(self, tokens: Tensor, lengths: Tensor, *, return_attention: bool = False):
         embedded = self.embedding_dropout(self.embedding(tokens))
-        output, state = self.encoder(embedded, lengths=lengths)
+        # Pooling reads h_n at most: skipping the LSTM's c_n keeps each direction one kernel call.
+        output, state = self.encoder(embedded, lengths=lengths, need_cell_state=False)
         h_n = state[0] if isinstance(state, tuple) else state
         pooled, attention = self.pooling(output, lengths, h_n, self.directions)
         logits = self.head(self.dropout(self.norm(pooled)))

@@ -60,7 +60,8 @@ def fused_stack(kernel, x: Tensor, hx: tuple[Tensor, ...], weights: list[Tensor]
 
 
 def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[Tensor],
-                    has_bias: bool, lengths: Tensor | None, max_segments: int = 8):
+                    has_bias: bool, lengths: Tensor | None, max_segments: int = 8,
+                    need_cell_state: bool = True):
     """One direction of one layer over ``x`` (T, B, I) from ``state`` (tuple of (B, H)).
 
     With ``lengths``, ``x`` must be finite at padded steps, and an LSTM batch must be sorted by
@@ -71,7 +72,8 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
     more: the batch is cut into at most ``max_segments`` segments at sequence ends (the first
     one where the shortest sequence ends); each segment is one fused call over the sequences
     still running, and a sequence that ends inside a segment gets its c by re-running the cell
-    equations from the segment's start with the h values the call produced.
+    equations from the segment's start with the h values the call produced. Without
+    ``need_cell_state`` an LSTM is one call in any batch order, and its c_n comes back as None.
     """
     hx = tuple(s.unsqueeze(0) for s in state)
     if lengths is None:
@@ -81,7 +83,7 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
 
     steps, batch = x.shape[:2]
     lens = lengths.tolist()
-    has_cell = len(hx) == 2
+    has_cell = len(hx) == 2 and need_cell_state
     if has_cell and any(a < b for a, b in zip(lens, lens[1:])):
         raise ValueError("fused_direction needs an LSTM batch sorted longest first")
     ends = _segment_ends(sorted(set(lens)), max_segments if has_cell else 1)
@@ -112,7 +114,7 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
     last = (lengths - 1).view(1, batch, 1).expand(1, batch, output.shape[2])
     h_n = output.gather(0, last)[0]
     if not has_cell:
-        return output, (h_n,)
+        return output, ((h_n,) if len(hx) == 1 else (h_n, None))
     # Sequences end shortest first, i.e. from the back of the sorted batch.
     return output, (h_n, torch.cat(cells[::-1]))
 

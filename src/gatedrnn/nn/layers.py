@@ -121,7 +121,7 @@ class _RecurrentLayer(nn.Module):
     # -- forward -----------------------------------------------------------------------------
 
     def forward(self, input, hx=None, *, lengths=None, return_gates: bool = False,
-                impl: str | None = None):
+                impl: str | None = None, need_cell_state: bool = True):
         """Run the stack over a sequence batch.
 
         Args:
@@ -131,6 +131,9 @@ class _RecurrentLayer(nn.Module):
             lengths: optional 1-D tensor of the B sequence lengths of a padded batch, any order.
             return_gates: also return the gate activations (from-scratch path).
             impl: override the layer's ``impl`` for this call.
+            need_cell_state: LSTM only. False returns ``c_n`` as None; with ``lengths`` on the
+                fused path, each direction is then one kernel call instead of up to eight
+                segments (the exact c_n of a sequence that ends early is what costs).
 
         Returns:
             ``output, h_n`` (LSTM: ``output, (h_n, c_n)``), plus ``gates`` when ``return_gates``:
@@ -161,13 +164,16 @@ class _RecurrentLayer(nn.Module):
                                          self.bidirectional)
             gates = None
         else:
-            output, finals, gates = self._run_layers(x, states, lengths, use_fused, return_gates)
+            output, finals, gates = self._run_layers(x, states, lengths, use_fused, return_gates,
+                                                     need_cell_state)
+        if self.kind.has_cell_state and not need_cell_state:
+            finals = (finals[0], None)
 
         if packed:
             output = _repack(output, input)
         elif not batched:
             output = output.squeeze(1)
-            finals = tuple(f.squeeze(1) for f in finals)
+            finals = tuple(None if f is None else f.squeeze(1) for f in finals)
         elif self.batch_first:
             output = output.transpose(0, 1)
         if gates is not None:
@@ -242,14 +248,15 @@ class _RecurrentLayer(nn.Module):
         return states if batched else tuple(s.unsqueeze(1) for s in states)
 
     def _run_layers(self, x: Tensor, states: tuple[Tensor, ...], lengths: Tensor | None,
-                    use_fused: bool, record_gates: bool):
+                    use_fused: bool, record_gates: bool, need_cell_state: bool = True):
         """Layer by layer, direction by direction (variable lengths, or the from-scratch path)."""
         order = None
         if lengths is not None:
             # Padding may hold anything (NaN from torch.empty, say); zero it so that no padded
             # value can reach a gradient through a product with a zero.
             x = torch.where(step_mask(lengths, x.shape[0]).unsqueeze(-1), x, 0.0)
-        if lengths is not None and use_fused and self.kind.has_cell_state:
+        exact_cell = self.kind.has_cell_state and need_cell_state
+        if lengths is not None and use_fused and exact_cell:
             # The LSTM's fused segments need the longest sequence first; undone at the end.
             lengths, order = torch.sort(lengths, descending=True, stable=True)
             x = x[:, order]
@@ -270,7 +277,7 @@ class _RecurrentLayer(nn.Module):
                            else reverse_within_lengths(layer_input, lengths))
                 if use_fused:
                     out, final = fused_direction(self._kernel(), seq, state, weights, self.bias,
-                                                 lengths)
+                                                 lengths, need_cell_state=exact_cell)
                     gates = None
                 else:
                     w_ih, w_hh = weights[0], weights[1]
@@ -292,12 +299,13 @@ class _RecurrentLayer(nn.Module):
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
 
         output = layer_input
-        stacked = tuple(torch.stack([f[i] for f in finals]) for i in range(len(states)))
+        stacked = tuple(None if finals[0][i] is None else torch.stack([f[i] for f in finals])
+                        for i in range(len(states)))
         if order is not None:
             inverse = torch.empty_like(order)
             inverse[order] = torch.arange(order.numel(), device=order.device)
             output = output[:, inverse]
-            stacked = tuple(s[:, inverse] for s in stacked)
+            stacked = tuple(None if s is None else s[:, inverse] for s in stacked)
             all_gates = {k: {n: g[:, inverse] for n, g in v.items()} for k, v in all_gates.items()}
         return output, stacked, (all_gates if record_gates else None)
 

@@ -1,4 +1,4 @@
-"""Training loop for sequence classifiers: bucketing, clipping, LR schedules, early stopping,
+"""Training loop for sequence models (classifiers and taggers): bucketing, clipping, LR schedules, early stopping,
 checkpoints (best and last), resume, NaN guard, progress with tokens/s, JSONL metrics, and
 data-parallel runs under ``torchrun`` (DDP over gloo on CPU).
 """
@@ -106,18 +106,33 @@ def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu"):
     return loss, correct, len(labels)
 
 
+class ClassificationTask:
+    """One label per sequence: how the Trainer batches an Encoded set and scores a batch.
+
+    Another task (the tagger's) supplies the same two methods; ``loss`` returns the loss, the
+    number of correct predictions and the number of predictions (sequences or tokens).
+    """
+
+    def collate(self, data: Encoded, indices: list[int], max_length: int | None = None):
+        return collate([data.sequences[i] for i in indices], [data.labels[i] for i in indices],
+                       indices, max_length=max_length)
+
+    def loss(self, model: nn.Module, batch, device: str = "cpu"):
+        return classification_loss(model, batch, device)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool = False,
-             pad_index: int = 0, device: str = "cpu", max_tokens: int | None = 32_768) -> dict:
+             device: str = "cpu", max_tokens: int | None = 32_768, task=None) -> dict:
     """Loss and accuracy over ``data``, batched by length (least padding)."""
+    task = task or ClassificationTask()
     was_training = model.training
     model.eval()
     total_loss, correct, count = 0.0, 0, 0
     for indices in bucket_batches(data.lengths, batch_size, shuffle=False, max_tokens=max_tokens):
-        batch = collate([data.sequences[i] for i in indices], [data.labels[i] for i in indices],
-                        indices, pad_index)
+        batch = task.collate(data, indices)
         with _autocast(bf16, device):
-            loss, right, n = classification_loss(model, batch, device)
+            loss, right, n = task.loss(model, batch, device)
         total_loss += loss.item() * n
         correct += right
         count += n
@@ -141,8 +156,9 @@ class Trainer:
 
     def __init__(self, model: nn.Module, config: FitConfig, train: Encoded, valid: Encoded,
                  out_dir: str | Path, checkpoint_config: dict, vocab_tokens: list[str],
-                 show_progress: bool = True, log=print):
+                 show_progress: bool = True, log=print, task=None):
         self.model = model
+        self.task = task or ClassificationTask()
         self.config = config
         self.train_data = train
         self.valid_data = valid
@@ -234,7 +250,7 @@ class Trainer:
             while self.epoch < c.epochs:
                 train_metrics = self._train_epoch(model)
                 valid = evaluate(self.model, self.valid_data, c.eval_batch_size, c.bf16,
-                                 device=c.device, max_tokens=c.eval_max_tokens)
+                                 device=c.device, max_tokens=c.eval_max_tokens, task=self.task)
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     self.scheduler.step(valid["loss"])
                 self.epoch += 1
@@ -274,11 +290,9 @@ class Trainer:
                    desc=f"epoch {self.epoch + 1}/{c.epochs}",
                    disable=not (self.show_progress and self.dist.main), dynamic_ncols=True)
         for indices in batches[skip:]:
-            batch = collate([self.train_data.sequences[i] for i in indices],
-                            [self.train_data.labels[i] for i in indices], indices,
-                            max_length=c.max_length)
+            batch = self.task.collate(self.train_data, indices, c.max_length)
             with _autocast(c.bf16, c.device):
-                loss, right, n = classification_loss(model, batch, c.device)
+                loss, right, n = self.task.loss(model, batch, c.device)
             if not math.isfinite(loss.item()):
                 raise TrainingDiverged(
                     f"the training loss became {loss.item()} in epoch {self.epoch + 1}, batch "

@@ -1,0 +1,204 @@
+"""Universal Dependencies treebanks in CoNLL-U: reading (with the ``conllu`` library) and download.
+
+Only syntactic words are kept: multiword-token ranges (``3-4  don't``) and empty nodes
+(``8.1``) are skipped, since their tags would otherwise be counted next to the words they
+span or stand in for. Each sentence keeps its words' forms, UPOS and XPOS tags.
+
+    treebank = load("../shared/data/ud_english_ewt")   # or None: the cached/downloaded copy
+    treebank.train[0].forms, treebank.train[0].upos
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import conllu
+
+from .download import DownloadError, cache_dir, fetch, file_digest
+
+SPLITS = ("train", "dev", "test")
+TREEBANK = "UD_English-EWT"
+FILE_PATTERN = "en_ewt-ud-{split}.conllu"
+DEFAULT_RELEASE = "r2.16"
+RAW_URL = "https://raw.githubusercontent.com/UniversalDependencies/{treebank}/{release}/{file}"
+NO_TAG = "_"  # CoNLL-U's empty field: a treebank without XPOS has "_" in that column
+
+# sha256 of the files as downloaded, by release tag. A release missing here is downloaded,
+# its checksums recorded in the cache (checksums.json) and verified on every later use.
+KNOWN_SHA256: dict[str, dict[str, str]] = {}
+
+
+class ConlluError(ValueError):
+    """A CoNLL-U file is malformed; the message names the file and the line."""
+
+
+@dataclass
+class Sentence:
+    forms: list[str]
+    upos: list[str]
+    xpos: list[str]
+    sent_id: str | None = None
+    text: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.forms)
+
+
+@dataclass
+class Treebank:
+    train: list[Sentence] = field(default_factory=list)
+    dev: list[Sentence] = field(default_factory=list)
+    test: list[Sentence] = field(default_factory=list)
+    source: str = ""
+
+    def split(self, name: str) -> list[Sentence]:
+        if name not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {name!r}")
+        return getattr(self, name)
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+
+def read_conllu(path: str | Path) -> list[Sentence]:
+    """All sentences of a CoNLL-U file (syntactic words only)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConlluError(f"{path}: not UTF-8 text (byte {exc.start}); CoNLL-U files are "
+                          "UTF-8") from exc
+    return parse_conllu(text, str(path))
+
+
+def parse_conllu(text: str, name: str = "<string>") -> list[Sentence]:
+    """Sentences of CoNLL-U ``text``; ``name`` is used in error messages."""
+    sentences, block, block_start = [], [], 1
+    lines = text.splitlines()
+    for number, line in enumerate([*lines, ""], 1):
+        if line.strip():
+            if not block:
+                block_start = number
+            if not line.startswith("#"):
+                _check_token_line(line, name, number)
+            block.append(line)
+            continue
+        if block:
+            sentence = _parse_block(block, name, block_start)
+            if sentence is not None:
+                sentences.append(sentence)
+            block = []
+    return sentences
+
+
+def _check_token_line(line: str, name: str, number: int) -> None:
+    # The conllu library accepts a line with missing columns silently; a tagger would then
+    # train on None tags, so the shape is checked here where the line number is known.
+    columns = line.split("\t")
+    if len(columns) != 10:
+        raise ConlluError(f"{name}:{number}: expected 10 tab-separated columns, got "
+                          f"{len(columns)}: {line[:80]!r}")
+    word_id = columns[0]
+    plain = word_id.isdigit()
+    if not (plain or _is_range(word_id) or _is_empty_node(word_id)):
+        raise ConlluError(f"{name}:{number}: ID {word_id!r} is neither a word number, a "
+                          "range like 3-4 nor an empty node like 8.1")
+    if plain and (not columns[1] or not columns[3] or columns[3] == NO_TAG):
+        raise ConlluError(f"{name}:{number}: word {word_id} has no form or no UPOS tag")
+
+
+def _is_range(word_id: str) -> bool:
+    parts = word_id.split("-")
+    return len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
+def _is_empty_node(word_id: str) -> bool:
+    parts = word_id.split(".")
+    return len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
+def _parse_block(block: list[str], name: str, start: int) -> Sentence | None:
+    try:
+        (tokens,) = conllu.parse("\n".join(block) + "\n\n")
+    except Exception as exc:  # conllu raises ParseException and ValueError subclasses
+        raise ConlluError(f"{name}:{start}-{start + len(block) - 1}: {exc}") from exc
+    words = [t for t in tokens if isinstance(t["id"], int)]  # ranges and empty nodes are tuples
+    if not words:
+        return None
+    return Sentence(forms=[t["form"] for t in words], upos=[t["upos"] for t in words],
+                    xpos=[t["xpos"] or NO_TAG for t in words],
+                    sent_id=tokens.metadata.get("sent_id"), text=tokens.metadata.get("text"))
+
+
+def write_conllu(sentences: list[Sentence], upos: list[list[str]] | None = None,
+                 xpos: list[list[str]] | None = None) -> str:
+    """CoNLL-U text of ``sentences`` with (predicted) tags; unknown columns are ``_``."""
+    out = io.StringIO()
+    for index, sentence in enumerate(sentences):
+        if sentence.sent_id:
+            out.write(f"# sent_id = {sentence.sent_id}\n")
+        out.write(f"# text = {sentence.text or ' '.join(sentence.forms)}\n")
+        tags_u = upos[index] if upos is not None else sentence.upos
+        tags_x = xpos[index] if xpos is not None else sentence.xpos
+        for position, form in enumerate(sentence.forms):
+            u = tags_u[position] if tags_u else NO_TAG
+            x = tags_x[position] if tags_x else NO_TAG
+            out.write(f"{position + 1}\t{form}\t_\t{u}\t{x}\t_\t_\t_\t_\t_\n")
+        out.write("\n")
+    return out.getvalue()
+
+
+# ---- locating and downloading ---------------------------------------------------------------
+
+
+def load(data: str | Path | None = None, release: str = DEFAULT_RELEASE, download: bool = True,
+         show_progress: bool = True) -> Treebank:
+    """UD English EWT from ``data`` (a folder with the three .conllu files), or from the cache,
+    downloading the ``release`` tag's files from the treebank's GitHub repository if needed."""
+    if data is not None:
+        folder = Path(data)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} is not a folder; pass the folder that holds "
+                                    f"{', '.join(FILE_PATTERN.format(split=s) for s in SPLITS)}")
+    else:
+        folder = download_release(release, show_progress=show_progress) if download else \
+            cache_dir() / f"{TREEBANK}-{release}"
+    paths = {split: folder / FILE_PATTERN.format(split=split) for split in SPLITS}
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"missing treebank file(s): {', '.join(missing)}. Pass the folder "
+                                "of UD English EWT with --data, or let gatedrnn download it")
+    return Treebank(**{split: read_conllu(path) for split, path in paths.items()},
+                    source=str(folder))
+
+
+def download_release(release: str = DEFAULT_RELEASE, directory: Path | None = None,
+                     show_progress: bool = True) -> Path:
+    """The three files of ``release`` (a tag such as ``r2.16``) in the cache; returns the folder.
+
+    Files are verified against KNOWN_SHA256 where the release is listed there; otherwise the
+    first download's checksums are recorded (checksums.json) and every later use is checked
+    against them, so a file changed in the cache is caught.
+    """
+    folder = Path(directory) if directory else cache_dir() / f"{TREEBANK}-{release}"
+    folder.mkdir(parents=True, exist_ok=True)
+    record_path = folder / "checksums.json"
+    recorded = json.loads(record_path.read_text()) if record_path.exists() else {}
+    known = KNOWN_SHA256.get(release, {})
+    for split in SPLITS:
+        name = FILE_PATTERN.format(split=split)
+        url = RAW_URL.format(treebank=TREEBANK, release=release, file=name)
+        expected = known.get(split)
+        path = fetch(url, name, ("sha256", expected) if expected else None, folder,
+                     show_progress=show_progress)
+        actual = file_digest(path)
+        wanted = expected or recorded.get(split)
+        if wanted and actual != wanted:
+            raise DownloadError(f"{path}: sha256 {actual} does not match {wanted}; delete the "
+                                "file to download it again")
+        recorded[split] = actual
+    record_path.write_text(json.dumps(recorded, indent=2) + "\n")
+    return folder

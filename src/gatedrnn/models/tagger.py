@@ -1,0 +1,139 @@
+"""SequenceTagger: word embedding + character encoder → recurrent encoder → one softmax per tag set.
+
+Characters give every word a representation, including words never seen in training (their word
+embedding is ``<unk>``): a BiLSTM (or a CNN) reads each distinct word of a batch once, and the
+result is looked up for every occurrence. Word dropout replaces known words by ``<unk>`` while
+training, so the model learns to tag from characters and context when the word is unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import GRU, LSTM, RNN
+
+ENCODERS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+CHAR_ENCODERS = ("lstm", "cnn", "none")
+UNK_INDEX = 1
+
+
+@dataclass
+class TaggerConfig:
+    """Everything needed to rebuild a SequenceTagger (stored in config.json)."""
+
+    vocab_size: int
+    num_chars: int
+    num_upos: int
+    num_xpos: int = 0            # 0: no XPOS head
+    word_dim: int = 100
+    char_encoder: str = "lstm"
+    char_dim: int = 32
+    char_hidden: int = 64        # per direction for the char BiLSTM; filters for the CNN
+    hidden_size: int = 256
+    num_layers: int = 2
+    bidirectional: bool = True
+    mode: str = "LSTM"
+    dropout: float = 0.33
+    word_dropout: float = 0.25
+
+    def __post_init__(self):
+        if self.mode not in ENCODERS:
+            raise ValueError(f"mode must be one of {', '.join(ENCODERS)}, got {self.mode!r}")
+        if self.char_encoder not in CHAR_ENCODERS:
+            raise ValueError(f"char_encoder must be one of {', '.join(CHAR_ENCODERS)}, got "
+                             f"{self.char_encoder!r}")
+        for name in ("vocab_size", "num_chars", "num_upos", "word_dim", "hidden_size",
+                     "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TaggerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown tagger config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+class CharLSTM(nn.Module):
+    """A word's final forward and backward states over its characters."""
+
+    def __init__(self, num_chars: int, char_dim: int, hidden: int):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.lstm = LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.output_size = 2 * hidden
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        _, (h_n, _) = self.lstm(self.embedding(chars), lengths=lengths, need_cell_state=False)
+        return torch.cat([h_n[0], h_n[1]], dim=1)
+
+
+class CharCNN(nn.Module):
+    """Max over positions of width-3 convolutions of the character embeddings."""
+
+    def __init__(self, num_chars: int, char_dim: int, filters: int):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, filters, kernel_size=3, padding=1)
+        self.output_size = filters
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        features = torch.relu(self.conv(self.embedding(chars).transpose(1, 2)))  # (U, F, L)
+        positions = torch.arange(chars.shape[1], device=chars.device)
+        padded = positions[None, :] >= lengths[:, None]
+        return features.masked_fill(padded[:, None, :], 0.0).amax(dim=2)  # ReLU ≥ 0: 0 is neutral
+
+
+class SequenceTagger(nn.Module):
+    """Tags every token of (B, T) word ids; returns UPOS logits (B, T, U) and XPOS logits or None.
+
+    ``chars`` (W, L) holds the characters of the W distinct word forms of the batch and
+    ``char_lengths`` (W,) their lengths; ``form_index`` (B, T) points each token at its row.
+    """
+
+    def __init__(self, config: TaggerConfig):
+        super().__init__()
+        self.config = config
+        self.word_embedding = nn.Embedding(config.vocab_size, config.word_dim, padding_idx=0)
+        self.char_encoder = (CharLSTM(config.num_chars, config.char_dim, config.char_hidden)
+                             if config.char_encoder == "lstm" else
+                             CharCNN(config.num_chars, config.char_dim, config.char_hidden)
+                             if config.char_encoder == "cnn" else None)
+        features = config.word_dim + (self.char_encoder.output_size if self.char_encoder else 0)
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.encoder = ENCODERS[config.mode](
+            features, config.hidden_size, num_layers=config.num_layers, batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        encoded = config.hidden_size * (2 if config.bidirectional else 1)
+        self.output_dropout = nn.Dropout(config.dropout)
+        self.upos_head = nn.Linear(encoded, config.num_upos)
+        self.xpos_head = nn.Linear(encoded, config.num_xpos) if config.num_xpos else None
+
+    def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
+                char_lengths: Tensor | None = None, form_index: Tensor | None = None):
+        if self.training and self.config.word_dropout > 0:
+            dropped = torch.rand(words.shape, device=words.device) < self.config.word_dropout
+            words = words.masked_fill(dropped & (words > UNK_INDEX), UNK_INDEX)
+        features = [self.word_embedding(words)]
+        if self.char_encoder is not None:
+            if chars is None or char_lengths is None or form_index is None:
+                raise ValueError("this tagger reads characters: pass chars, char_lengths and "
+                                 "form_index (see gatedrnn.tagging.collate_sentences)")
+            features.append(self.char_encoder(chars, char_lengths)[form_index])
+        encoded, _ = self.encoder(self.input_dropout(torch.cat(features, dim=-1)),
+                                  lengths=lengths, need_cell_state=False)
+        encoded = self.output_dropout(encoded)
+        return self.upos_head(encoded), (self.xpos_head(encoded) if self.xpos_head else None)

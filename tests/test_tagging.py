@@ -1,0 +1,290 @@
+import json
+import random
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from gatedrnn.cli import main
+from gatedrnn.data import ud
+from gatedrnn.models.tagger import SequenceTagger, TaggerConfig
+from gatedrnn.tagging import (Tagger, TaggerVocab, collate_sentences, encode, evaluate, tokenize,
+                              train)
+from gatedrnn.train.checkpoint import CheckpointError
+
+SAMPLE = """# newdoc id = doc1
+# sent_id = s1
+# text = I don't like it.
+1	I	I	PRON	PRP	_	3	nsubj	_	_
+2-3	don't	_	_	_	_	_	_	_	_
+2	do	do	AUX	VBP	_	4	aux	_	_
+3	n't	not	PART	RB	_	4	advmod	_	_
+4	like	like	VERB	VB	_	0	root	_	_
+5	it	it	PRON	PRP	_	4	obj	_	_
+6	.	.	PUNCT	.	_	4	punct	_	_
+
+# sent_id = s2
+1	Sue	Sue	PROPN	NNP	_	2	nsubj	_	_
+2	left	leave	VERB	VBD	_	0	root	_	_
+2.1	left	leave	VERB	VBD	_	_	_	_	_
+3	early	early	ADV	RB	_	2	advmod	_	_
+"""
+
+# A tiny language: the tag of "run"/"fish" depends on its left context (DET → NOUN).
+WORDS = {"DET": ["the", "a"], "NOUN": ["dog", "cat", "fish", "run"], "VERB": ["sees", "likes"],
+         "ADJ": ["big", "red"], "PUNCT": ["."], "PRON": ["she", "he"]}
+XPOS = {"DET": "DT", "NOUN": "NN", "VERB": "VBZ", "ADJ": "JJ", "PUNCT": ".", "PRON": "PRP"}
+
+
+def _sentence(rng):
+    pattern = rng.choice([["DET", "NOUN", "VERB", "DET", "ADJ", "NOUN", "PUNCT"],
+                          ["PRON", "VERB", "DET", "NOUN", "PUNCT"],
+                          ["DET", "ADJ", "NOUN", "VERB", "PRON", "PUNCT"]])
+    return [(rng.choice(WORDS[t]), t) for t in pattern]
+
+
+def _conllu(sentences, prefix):
+    lines = []
+    for n, sentence in enumerate(sentences):
+        lines.append(f"# sent_id = {prefix}-{n}")
+        for i, (form, tag) in enumerate(sentence, 1):
+            lines.append(f"{i}\t{form}\t{form}\t{tag}\t{XPOS[tag]}\t_\t0\tdep\t_\t_")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def treebank_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ud")
+    rng = random.Random(0)
+    for split, n in (("train", 120), ("dev", 30), ("test", 30)):
+        text = _conllu([_sentence(rng) for _ in range(n)], split)
+        (folder / ud.FILE_PATTERN.format(split=split)).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained_tagger(treebank_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tagger")
+    summary = train(treebank_dir, "tiny", out, overrides={"epochs": 12}, show_progress=False,
+                    log=lambda m: None)
+    return out, summary
+
+
+# ---- reading CoNLL-U ----------------------------------------------------------------------
+
+
+def test_conllu_keeps_syntactic_words_only_and_reads_metadata():
+    sentences = ud.parse_conllu(SAMPLE)
+    assert [s.forms for s in sentences] == [["I", "do", "n't", "like", "it", "."],
+                                            ["Sue", "left", "early"]]
+    assert sentences[0].upos == ["PRON", "AUX", "PART", "VERB", "PRON", "PUNCT"]
+    assert sentences[1].xpos == ["NNP", "VBD", "RB"]  # the empty node 2.1 is not counted
+    assert sentences[0].sent_id == "s1" and sentences[0].text == "I don't like it."
+
+
+@pytest.mark.parametrize("line, message", [
+    ("1\tcat\tcat\tNOUN\n", "expected 10 tab-separated columns, got 4"),
+    ("x\tcat\tcat\tNOUN\tNN\t_\t0\troot\t_\t_\n", "ID 'x'"),
+    ("1\tcat\tcat\t_\tNN\t_\t0\troot\t_\t_\n", "word 1 has no form or no UPOS"),
+])
+def test_malformed_lines_name_the_file_and_line(tmp_path, line, message):
+    path = tmp_path / "bad.conllu"
+    path.write_text("# sent_id = a\n1\tok\tok\tADJ\tJJ\t_\t0\troot\t_\t_\n\n# c\n" + line)
+    with pytest.raises(ud.ConlluError, match=f"bad.conllu:5: {message}"):
+        ud.read_conllu(path)
+
+
+def test_non_utf8_conllu_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.conllu"
+    path.write_bytes("1\tcafé\tcafé\tNOUN\tNN\t_\t0\troot\t_\t_\n\n".encode("latin-1"))
+    with pytest.raises(ud.ConlluError, match="not UTF-8"):
+        ud.read_conllu(path)
+
+
+def test_write_conllu_round_trips_through_the_reader():
+    sentences = ud.parse_conllu(SAMPLE)
+    again = ud.parse_conllu(ud.write_conllu(sentences))
+    assert [(s.forms, s.upos, s.xpos, s.sent_id) for s in again] == \
+           [(s.forms, s.upos, s.xpos, s.sent_id) for s in sentences]
+
+
+def test_load_names_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="en_ewt-ud-train.conllu"):
+        ud.load(tmp_path)
+
+
+def test_download_verifies_recorded_checksums(tmp_path, monkeypatch):
+    """The first download's sha256 is recorded; a file changed later in the cache is caught."""
+    def fake_fetch(url, name, checksum, folder, show_progress=True):
+        path = folder / name
+        if not path.exists():
+            path.write_text(_conllu([[("a", "DET")]], name))
+        return path
+    monkeypatch.setattr(ud, "fetch", fake_fetch)
+    folder = ud.download_release("r0.0", directory=tmp_path)
+    recorded = json.loads((folder / "checksums.json").read_text())
+    assert set(recorded) == set(ud.SPLITS)
+    (folder / "en_ewt-ud-dev.conllu").write_text("tampered")
+    with pytest.raises(ud.DownloadError, match="does not match"):
+        ud.download_release("r0.0", directory=tmp_path)
+
+
+# ---- tokenizer, batching, model -----------------------------------------------------------
+
+
+def test_tokenizer_follows_ud_english_conventions():
+    assert tokenize("I don't think it's U.S. policy. Can't you see?") == [
+        ["I", "do", "n't", "think", "it", "'s", "U.S.", "policy", "."],
+        ["Ca", "n't", "you", "see", "?"]]
+    assert tokenize("Mail me@x.com or see https://x.org/a?b=1, it costs $3.50.") == [
+        ["Mail", "me@x.com", "or", "see", "https://x.org/a?b=1", ",", "it", "costs", "$",
+         "3.50", "."]]
+    assert tokenize("  \n\n") == []
+
+
+def test_collate_shares_characters_between_occurrences_and_ignores_padding():
+    sentences = [ud.Sentence(["the", "cat", "the"], ["DET", "NOUN", "DET"], ["DT", "NN", "DT"]),
+                 ud.Sentence(["cat"], ["NOUN"], ["NN"])]
+    vocab = TaggerVocab.build(sentences)
+    batch = collate_sentences(encode(sentences, vocab), [0, 1], vocab)
+    assert batch.chars.shape[0] == 3  # padding row + "the" + "cat"
+    assert batch.form_index[0, 0] == batch.form_index[0, 2]  # "the" twice, one row
+    assert batch.form_index[0, 1] == batch.form_index[1, 0]  # "cat" in both sentences
+    assert batch.upos[1, 1:].eq(-100).all() and batch.lengths.tolist() == [3, 1]
+
+
+def test_unknown_words_get_a_character_representation():
+    config = TaggerConfig(vocab_size=10, num_chars=20, num_upos=3, char_encoder="lstm",
+                          word_dim=4, char_dim=4, char_hidden=3, hidden_size=5, num_layers=1)
+    model = SequenceTagger(config).eval()
+    words = torch.tensor([[1, 1]])  # both <unk>
+    chars = torch.tensor([[0, 0, 0], [2, 3, 4], [5, 6, 0]])
+    out, _ = model(words, torch.tensor([2]), chars, torch.tensor([1, 3, 2]),
+                   torch.tensor([[1, 2]]))
+    assert not torch.allclose(out[0, 0], out[0, 1])  # same word id, different spelling
+    with pytest.raises(ValueError, match="pass chars"):
+        model(words, torch.tensor([2]))
+
+
+@pytest.mark.parametrize("encoder", ["lstm", "cnn", "none"])
+def test_tagger_gradients_reach_every_parameter(encoder):
+    torch.manual_seed(0)
+    config = TaggerConfig(vocab_size=10, num_chars=20, num_upos=3, num_xpos=4,
+                          char_encoder=encoder, word_dim=4, char_dim=4, char_hidden=3,
+                          hidden_size=5, num_layers=2, word_dropout=0.0)
+    model = SequenceTagger(config)
+    upos, xpos = model(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]),
+                       torch.tensor([[0, 0], [2, 3], [4, 0], [5, 6], [7, 8], [9, 9]]),
+                       torch.tensor([1, 2, 1, 2, 2, 2]), torch.tensor([[1, 2, 3], [4, 5, 0]]))
+    assert upos.shape == (2, 3, 3) and xpos.shape == (2, 3, 4)
+    (upos.sum() + xpos.sum()).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+# ---- training, checkpoints, prediction ----------------------------------------------------
+
+
+def test_tiny_tagger_fits_the_training_set(trained_tagger, treebank_dir):
+    out, summary = trained_tagger
+    tagger = Tagger.load(out)
+    report = evaluate(tagger, ud.load(treebank_dir).train)
+    assert report["upos_accuracy"] > 0.97, report
+    assert report["xpos_accuracy"] > 0.97
+    assert summary["history"][-1]["train_loss"] < summary["history"][0]["train_loss"]
+    # Context decides: "run" after a determiner is a noun.
+    tagged = tagger.tag([["the", "run", "sees", "a", "big", "fish", "."]])[0]
+    assert tagged["upos"][1] == "NOUN" and tagged["xpos"][1] == "NN"
+
+
+def test_evaluate_reports_unseen_words_and_per_tag_scores(trained_tagger):
+    tagger = Tagger.load(trained_tagger[0])
+    sentences = [ud.Sentence(["the", "zebra", "sees", "she", "."],
+                             ["DET", "NOUN", "VERB", "PRON", "PUNCT"],
+                             ["DT", "NN", "VBZ", "PRP", "."])]
+    report = evaluate(tagger, sentences)
+    assert report["oov_tokens"] == 1 and report["tokens"] == 5
+    assert set(report["per_upos"]) >= {"DET", "NOUN", "VERB", "PRON", "PUNCT"}
+    assert report["per_upos"]["DET"]["support"] == 1
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate(tagger, [])
+
+
+def test_tag_rejects_raw_strings_and_handles_empty_sentences(trained_tagger):
+    tagger = Tagger.load(trained_tagger[0])
+    with pytest.raises(TypeError, match="tokenize"):
+        tagger.tag(["the dog sees a cat"])
+    assert tagger.tag([[]])[0] == {"tokens": [], "upos": [], "xpos": []}
+
+
+def test_resume_continues_from_the_last_epoch(treebank_dir, tmp_path):
+    train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 1}, show_progress=False,
+          log=lambda m: None)
+    messages = []
+    summary = train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 2}, resume=True,
+                    show_progress=False, log=messages.append)
+    assert any("resumed" in m and "after epoch 1" in m for m in messages)
+    assert [h["epoch"] for h in summary["history"]] == [2]
+
+
+def test_loading_a_wrong_or_mixed_checkpoint_is_a_clear_error(trained_tagger, tmp_path):
+    import shutil
+    out = trained_tagger[0]
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        Tagger.load(tmp_path / "nowhere")
+    mixed = tmp_path / "mixed"
+    shutil.copytree(out / "best", mixed)
+    vocab = json.loads((mixed / "vocab.json").read_text())
+    vocab["itos"][2], vocab["itos"][3] = vocab["itos"][3], vocab["itos"][2]
+    (mixed / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(CheckpointError, match="does not match"):
+        Tagger.load(mixed)
+    config = json.loads((out / "best" / "config.json").read_text())
+    config["task"] = "sentiment"
+    wrong = tmp_path / "wrong"
+    shutil.copytree(out / "best", wrong)
+    (wrong / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="not a tagger"):
+        Tagger.load(wrong)
+
+
+def test_cli_predict_raw_tokenized_and_conllu(trained_tagger, tmp_path):
+    out = str(trained_tagger[0])
+    runner = CliRunner()
+    raw = runner.invoke(main, ["tagger", "predict", out, "She likes the red fish."])
+    assert raw.exit_code == 0, raw.output
+    sentences = ud.parse_conllu(raw.output)
+    assert sentences[0].forms == ["She", "likes", "the", "red", "fish", "."]
+    assert sentences[0].upos[-1] == "PUNCT"
+
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("the dog sees a cat .\n\nhe likes the fish .\n")
+    listed = runner.invoke(main, ["tagger", "predict", out, "--file", str(tokens), "--tokenized",
+                                  "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [r["tokens"][1] for r in rows] == ["dog", "likes"]
+    assert rows[0]["upos"][:2] == ["DET", "NOUN"]
+
+    source = tmp_path / "in.conllu"
+    source.write_text(SAMPLE)
+    tagged = runner.invoke(main, ["tagger", "predict", out, "--conllu", str(source)])
+    assert tagged.exit_code == 0, tagged.output
+    assert [s.forms for s in ud.parse_conllu(tagged.output)] == \
+           [s.forms for s in ud.parse_conllu(SAMPLE)]
+    assert "sent_id = s1" in tagged.output
+
+    bad = tmp_path / "bad.conllu"
+    bad.write_text("1\tx\n\n")
+    failed = runner.invoke(main, ["tagger", "predict", out, "--conllu", str(bad)])
+    assert failed.exit_code != 0 and "bad.conllu:1" in failed.output
+
+
+def test_cli_evaluate_json(trained_tagger, treebank_dir):
+    result = CliRunner().invoke(main, ["tagger", "evaluate", str(trained_tagger[0]), "--data",
+                                       str(treebank_dir), "--split", "dev", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["split"] == "dev" and report["tokens"] > 100
+    assert 0.9 < report["upos_accuracy"] <= 1.0
