@@ -72,3 +72,41 @@ def trained_sentiment(tmp_path_factory, imdb_archive) -> Path:
     train(imdb_archive, "tiny", out, overrides={"epochs": 8}, show_progress=False,
           log=lambda m: None)
     return out
+
+
+# ---- UD treebank fixture ----
+
+UD_PATTERN = "en_ewt-ud-{split}.conllu"
+
+# A tiny language: the tag of "run"/"fish" depends on its left context (DET → NOUN).
+WORDS = {"DET": ["the", "a"], "NOUN": ["dog", "cat", "fish", "run"], "VERB": ["sees", "likes"],
+         "ADJ": ["big", "red"], "PUNCT": ["."], "PRON": ["she", "he"]}
+XPOS = {"DET": "DT", "NOUN": "NN", "VERB": "VBZ", "ADJ": "JJ", "PUNCT": ".", "PRON": "PRP"}
+
+
+def _sentence(rng):
+    pattern = rng.choice([["DET", "NOUN", "VERB", "DET", "ADJ", "NOUN", "PUNCT"],
+                          ["PRON", "VERB", "DET", "NOUN", "PUNCT"],
+                          ["DET", "ADJ", "NOUN", "VERB", "PRON", "PUNCT"]])
+    return [(rng.choice(WORDS[t]), t) for t in pattern]
+
+
+def conllu_text(sentences, prefix):
+    lines = []
+    for n, sentence in enumerate(sentences):
+        lines.append(f"# sent_id = {prefix}-{n}")
+        for i, (form, tag) in enumerate(sentence, 1):
+            lines.append(f"{i}\t{form}\t{form}\t{tag}\t{XPOS[tag]}\t_\t0\tdep\t_\t_")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def ud_treebank(tmp_path_factory) -> Path:
+    """A tiny UD-style treebank folder (train/dev/test .conllu) in a made-up language."""
+    folder = tmp_path_factory.mktemp("ud")
+    rng = random.Random(0)
+    for split, n in (("train", 120), ("dev", 30), ("test", 30)):
+        text = conllu_text([_sentence(rng) for _ in range(n)], split)
+        (folder / UD_PATTERN.format(split=split)).write_text(text, encoding="utf-8")
+    return folder

@@ -112,4 +112,32 @@ def test_cli_experiment_and_reproduce(tmp_path):
     result = runner.invoke(main, ["experiment", "nonsense"])
     assert result.exit_code != 0 and "nonsense" in result.output
     assert set(EXPERIMENTS) == {"params", "gradient-flow", "long-dependency", "lstm-vs-gru",
-                                "bidirectional", "gates"}
+                                "bidirectional", "gates", "bidirectional-pos"}
+
+
+def test_bidirectional_pos_on_a_tiny_treebank(tmp_path, ud_treebank):
+    from gatedrnn.experiments import bidirectional_pos
+    result = bidirectional_pos.run(tmp_path, quick=True, show_progress=False, data=ud_treebank,
+                                   overrides={"hidden": 8, "epochs": 1, "limit": None})
+    _check(result, tmp_path, 2)
+    assert {(r["cell"], r["direction"]) for r in result.rows} == {
+        (cell, d) for cell in ("LSTM", "GRU")
+        for d in ("unidirectional", "bidirectional", "unidirectional, same params")}
+    by = {(r["cell"], r["direction"]): r for r in result.rows}
+    bi, wide = by[("LSTM", "bidirectional")], by[("LSTM", "unidirectional, same params")]
+    assert abs(wide["encoder params"] - bi["encoder params"]) / bi["encoder params"] < 0.1
+    claims = evaluate_claims({"bidirectional-pos": result})
+    assert len(claims) == 1 and claims[0].experiment == "bidirectional-pos"
+
+
+def test_bidirectional_pos_without_a_treebank_says_how_to_get_one(tmp_path, monkeypatch):
+    from gatedrnn.experiments.reproduce import default_experiments
+    monkeypatch.setenv("GATEDRNN_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("GATEDRNN_UD_DIR", raising=False)
+    result = CliRunner().invoke(main, ["experiment", "bidirectional-pos", "--quick",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "GATEDRNN_UD_DIR" in result.output
+    messages = []
+    assert "bidirectional-pos" not in default_experiments(False, log=messages.append)
+    assert "skipping bidirectional-pos" in messages[0]
+    assert "bidirectional-pos" not in default_experiments(True)

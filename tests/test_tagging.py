@@ -1,5 +1,4 @@
 import json
-import random
 
 import pytest
 import torch
@@ -11,6 +10,8 @@ from gatedrnn.models.tagger import SequenceTagger, TaggerConfig
 from gatedrnn.tagging import (Tagger, TaggerVocab, collate_sentences, encode, evaluate, tokenize,
                               train)
 from gatedrnn.train.checkpoint import CheckpointError
+
+from conftest import conllu_text
 
 SAMPLE = """# newdoc id = doc1
 # sent_id = s1
@@ -30,37 +31,9 @@ SAMPLE = """# newdoc id = doc1
 3	early	early	ADV	RB	_	2	advmod	_	_
 """
 
-# A tiny language: the tag of "run"/"fish" depends on its left context (DET → NOUN).
-WORDS = {"DET": ["the", "a"], "NOUN": ["dog", "cat", "fish", "run"], "VERB": ["sees", "likes"],
-         "ADJ": ["big", "red"], "PUNCT": ["."], "PRON": ["she", "he"]}
-XPOS = {"DET": "DT", "NOUN": "NN", "VERB": "VBZ", "ADJ": "JJ", "PUNCT": ".", "PRON": "PRP"}
-
-
-def _sentence(rng):
-    pattern = rng.choice([["DET", "NOUN", "VERB", "DET", "ADJ", "NOUN", "PUNCT"],
-                          ["PRON", "VERB", "DET", "NOUN", "PUNCT"],
-                          ["DET", "ADJ", "NOUN", "VERB", "PRON", "PUNCT"]])
-    return [(rng.choice(WORDS[t]), t) for t in pattern]
-
-
-def _conllu(sentences, prefix):
-    lines = []
-    for n, sentence in enumerate(sentences):
-        lines.append(f"# sent_id = {prefix}-{n}")
-        for i, (form, tag) in enumerate(sentence, 1):
-            lines.append(f"{i}\t{form}\t{form}\t{tag}\t{XPOS[tag]}\t_\t0\tdep\t_\t_")
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
 @pytest.fixture(scope="module")
-def treebank_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ud")
-    rng = random.Random(0)
-    for split, n in (("train", 120), ("dev", 30), ("test", 30)):
-        text = _conllu([_sentence(rng) for _ in range(n)], split)
-        (folder / ud.FILE_PATTERN.format(split=split)).write_text(text, encoding="utf-8")
-    return folder
+def treebank_dir(ud_treebank):
+    return ud_treebank
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +92,7 @@ def test_download_verifies_recorded_checksums(tmp_path, monkeypatch):
     def fake_fetch(url, name, checksum, folder, show_progress=True):
         path = folder / name
         if not path.exists():
-            path.write_text(_conllu([[("a", "DET")]], name))
+            path.write_text(conllu_text([[("a", "DET")]], name))
         return path
     monkeypatch.setattr(ud, "fetch", fake_fetch)
     folder = ud.download_release("r0.0", directory=tmp_path)

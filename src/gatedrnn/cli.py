@@ -35,13 +35,20 @@ def _experiment_names():
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs/experiments"), show_default=True,
               help="Directory for the figures and NAME.json.")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Treebank folder for bidirectional-pos [default: "
+              "$GATEDRNN_UD_DIR or the cached download].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result table as JSON.")
-def experiment(name, quick, seeds, out, as_json):
+def experiment(name, quick, seeds, out, data, as_json):
     """Run one of the chapter's experiments and print its table."""
     from .experiments.reproduce import run_experiment
     from .runinfo import environment
 
-    result = run_experiment(name, out, quick=quick, seeds=seeds, show_progress=True)
+    try:
+        result = run_experiment(name, out, quick=quick, seeds=seeds, show_progress=True,
+                                data=data)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
     payload = {**result.to_json(), "environment": environment(seed=0)}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
@@ -63,14 +70,18 @@ def experiment(name, quick, seeds, out, as_json):
               help="Output directory [default: reproduce/quick or reproduce/full].")
 @click.option("--only", multiple=True, type=click.Choice(_experiment_names()),
               help="Run only these experiments (repeatable).")
-def reproduce(quick, seeds, out, only):
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="UD English EWT folder: adds bidirectional-pos to the full run "
+              "[default: $GATEDRNN_UD_DIR or the cached download, skipped if neither].")
+def reproduce(quick, seeds, out, only, data):
     """Run every experiment; write report.md, results.json and the figures."""
     from .experiments.reproduce import reproduce as run_all
 
     out = out or Path("reproduce") / ("quick" if quick else "full")
     try:
         payload = run_all(out, quick=quick, seeds=seeds, show_progress=True,
-                          only=list(only) or None, log=lambda m: click.echo(m, err=True))
+                          only=list(only) or None, log=lambda m: click.echo(m, err=True),
+                          data=data)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: finished experiments are in {out}/results.json and "
                    f"{out}/report.md", err=True)

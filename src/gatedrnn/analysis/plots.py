@@ -114,12 +114,13 @@ def gate_heatmaps(gates: dict, path, title: str, units: int = 32) -> str:
     return save(fig, path)
 
 
-def grouped_bars(groups: dict, path, ylabel: str, title: str, chance: float | None = None) -> str:
+def grouped_bars(groups: dict, path, ylabel: str, title: str, chance: float | None = None,
+                 ylim: tuple[float, float] | None = None) -> str:
     """groups: {group label: {bar label: (mean, std)}}."""
     labels = list(groups)
     bars = sorted({b for g in groups.values() for b in g})
     width = 0.8 / max(1, len(bars))
-    fig, ax = plt.subplots(figsize=(max(5, 2.5 * len(labels)), 4))
+    fig, ax = plt.subplots(figsize=(min(16, max(5, 2.5 * len(labels))), 4))
     x = np.arange(len(labels))
     for i, bar in enumerate(bars):
         means = [groups[g].get(bar, (np.nan, 0))[0] for g in labels]
@@ -127,7 +128,9 @@ def grouped_bars(groups: dict, path, ylabel: str, title: str, chance: float | No
         ax.bar(x + i * width - 0.4 + width / 2, means, width, yerr=stds, capsize=3, label=bar)
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle="--", label="chance")
-    ax.set_xticks(x, labels)
+    ax.set_xticks(x, labels, rotation=45 if len(labels) > 8 else 0)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)

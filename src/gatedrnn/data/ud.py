@@ -154,10 +154,26 @@ def write_conllu(sentences: list[Sentence], upos: list[list[str]] | None = None,
 # ---- locating and downloading ---------------------------------------------------------------
 
 
+def locate(data: str | Path | None = None, release: str = DEFAULT_RELEASE) -> Path | None:
+    """The treebank folder to use without downloading: ``data``, else ``$GATEDRNN_UD_DIR``,
+    else the cached release; None when none of them holds the three files."""
+    import os
+    candidates = [Path(data)] if data is not None else [
+        *([Path(os.environ["GATEDRNN_UD_DIR"])] if os.environ.get("GATEDRNN_UD_DIR") else []),
+        cache_dir() / f"{TREEBANK}-{release}"]
+    for folder in candidates:
+        if all((folder / FILE_PATTERN.format(split=s)).exists() for s in SPLITS):
+            return folder
+    return None
+
+
 def load(data: str | Path | None = None, release: str = DEFAULT_RELEASE, download: bool = True,
          show_progress: bool = True) -> Treebank:
-    """UD English EWT from ``data`` (a folder with the three .conllu files), or from the cache,
-    downloading the ``release`` tag's files from the treebank's GitHub repository if needed."""
+    """UD English EWT from ``data`` (a folder with the three .conllu files), else
+    ``$GATEDRNN_UD_DIR``, else the cache, downloading the ``release`` tag's files from the
+    treebank's GitHub repository if needed."""
+    if data is None:
+        data = locate(None, release)
     if data is not None:
         folder = Path(data)
         if not folder.is_dir():

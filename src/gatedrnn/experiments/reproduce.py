@@ -10,38 +10,58 @@ from pathlib import Path
 import torch
 
 from ..runinfo import environment
-from . import bidirectional, gates, gradient_flow, long_dependency, lstm_vs_gru, params
+from ..data import ud
+from . import (bidirectional, bidirectional_pos, gates, gradient_flow, long_dependency,
+               lstm_vs_gru, params)
 from .base import ExperimentResult, ensure_dir
 from .claims import evaluate_claims
 
 EXPERIMENTS = {module.NAME: module for module in
-               (params, gradient_flow, long_dependency, lstm_vs_gru, bidirectional, gates)}
+               (params, gradient_flow, long_dependency, lstm_vs_gru, bidirectional, gates,
+                bidirectional_pos)}
 
 
 def run_experiment(name: str, out_dir, quick: bool = False, seeds: int | None = None,
-                   show_progress: bool = True, overrides: dict | None = None) -> ExperimentResult:
-    """Run one experiment; ``overrides`` replaces recipe fields (e.g. steps) in every run."""
+                   show_progress: bool = True, overrides: dict | None = None,
+                   data=None) -> ExperimentResult:
+    """Run one experiment; ``overrides`` replaces recipe fields (e.g. steps) in every run.
+    ``data`` is the data set folder of an experiment on real data (bidirectional-pos)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     torch.manual_seed(0)
-    return EXPERIMENTS[name].run(out_dir, quick=quick, seeds=seeds, show_progress=show_progress,
-                                 overrides=overrides)
+    module = EXPERIMENTS[name]
+    extra = {"data": data} if getattr(module, "NEEDS_DATA", None) else {}
+    return module.run(out_dir, quick=quick, seeds=seeds, show_progress=show_progress,
+                      overrides=overrides, **extra)
+
+
+def default_experiments(quick: bool, data=None, log=print) -> list[str]:
+    """Every synthetic experiment; in full mode also those on real data whose data is here."""
+    names = [n for n, m in EXPERIMENTS.items() if not getattr(m, "NEEDS_DATA", None)]
+    if quick:
+        return names
+    if ud.locate(data) is not None:
+        return [*names, bidirectional_pos.NAME]
+    log(f"skipping {bidirectional_pos.NAME}: UD English EWT not found (pass --data FOLDER or "
+        "set GATEDRNN_UD_DIR)")
+    return names
 
 
 def reproduce(out_dir, quick: bool = False, seeds: int | None = None, show_progress: bool = True,
-              only: list[str] | None = None, log=print, overrides: dict | None = None) -> dict:
+              only: list[str] | None = None, log=print, overrides: dict | None = None,
+              data=None) -> dict:
     """Run the experiments (all, or ``only``), then write the report; returns the results dict.
 
     results.json is rewritten after each experiment, so an interrupted run keeps what finished.
     """
     out = ensure_dir(out_dir)
-    names = only or list(EXPERIMENTS)
+    names = only or default_experiments(quick, data, log)
     started = time.perf_counter()
     results: dict[str, ExperimentResult] = {}
     for index, name in enumerate(names, 1):
         log(f"[{index}/{len(names)}] {name} ...")
         result = run_experiment(name, out, quick=quick, seeds=seeds, show_progress=show_progress,
-                                overrides=overrides)
+                                overrides=overrides, data=data)
         results[name] = result
         log(f"[{index}/{len(names)}] {name} done in {result.seconds:.0f} s")
         _write(out, results, quick, seeds, time.perf_counter() - started, overrides)
