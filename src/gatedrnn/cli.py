@@ -399,5 +399,116 @@ def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_forma
                                [r["xpos"] for r in tagged]), nl=False)
 
 
+# ---- serve, explain, export ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("checkpoints", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+def serve(checkpoints, host, port):
+    """Serve checkpoints over HTTP: /predict, /tag, /explain, /health, the page at /, /docs.
+
+    Without CHECKPOINTS it serves runs/sentiment and runs/tagger, where they exist.
+    """
+    import uvicorn
+
+    from .serve.app import build
+    from .train.checkpoint import CheckpointError
+
+    try:
+        app = build(list(checkpoints) or None)
+    except (CheckpointError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"serving {', '.join(m['name'] for m in _model_names(app))} on "
+               f"http://{host}:{port}/ (API docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _model_names(app):
+    from fastapi.testclient import TestClient
+    return TestClient(app).get("/health").json()["models"]
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("text", nargs=-1, required=True)
+@click.option("--units", type=click.IntRange(0, 64), default=4, show_default=True,
+              help="Hidden units to list in the gate summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole explanation as JSON.")
+def explain(checkpoint, text, units, as_json):
+    """Colour TEXT's tokens by their contribution to the decision; summarise the gates."""
+    from .analysis.explain import explain as run_explain
+
+    predictor = _load_predictor(checkpoint)
+    result = run_explain(predictor, " ".join(text), units=units)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{result['label']} ({100 * result['confidence']:.1f}%)")
+    scale = max([abs(c) for c in result["contributions"]] + [1e-9])
+    words = []
+    for token, value in zip(result["tokens"], result["contributions"]):
+        strength = abs(value) / scale
+        base = (46, 160, 67) if value >= 0 else (214, 39, 40)
+        colour = tuple(int(255 + strength * (c - 255)) for c in base)  # white → full colour
+        words.append(click.style(f" {token} ", bg=colour, fg="black"))
+    click.echo("".join(words))
+    target = result["contribution_target"]
+    click.echo(f"green: towards {target}, red: against (gradient × input on the embeddings)")
+    ranked = sorted(zip(result["contributions"], result["tokens"]))
+    if ranked:
+        click.echo("strongest for " + target + ": " + ", ".join(
+            f"{t} {c:+.2f}" for c, t in ranked[::-1][:5] if c > 0))
+        click.echo("strongest against: " + ", ".join(f"{t} {c:+.2f}" for c, t in ranked[:5]
+                                                     if c < 0))
+    for key, gates in result["gates"].items():
+        parts = []
+        for name, values in gates.items():
+            if not values:
+                continue
+            mean = sum(values) / len(values)
+            low = min(range(len(values)), key=values.__getitem__)
+            parts.append(f"{name} mean {mean:.2f} (lowest {values[low]:.2f} at "
+                         f"'{result['tokens'][low]}')")
+        if parts:
+            click.echo(f"{result['mode']} {key}: " + "; ".join(parts))
+    for unit in result["units"]:
+        values = unit["values"]
+        peak = max(range(len(values)), key=lambda i: abs(values[i]))
+        click.echo(f"unit {unit['unit']}: peaks at '{result['tokens'][peak]}' "
+                   f"({values[peak]:+.2f})")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="Where to write the .onnx file.")
+@click.option("--opset", type=click.IntRange(min=14), default=17, show_default=True)
+@click.option("--no-check", is_flag=True, help="Skip the onnxruntime parity check.")
+def export(checkpoint, onnx_path, opset, no_check):
+    """Export a classifier or tagger checkpoint to ONNX (any batch size and length)."""
+    from .export import check_parity, export_onnx
+    from .train.checkpoint import CheckpointError
+
+    try:
+        info = export_onnx(checkpoint, onnx_path, opset)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {onnx_path} ({info['task']}): inputs {', '.join(info['inputs'])}; "
+               f"outputs {', '.join(info['outputs'])}")
+    if no_check:
+        return
+    try:
+        worst = check_parity(onnx_path, info["graph"], [info["example"]])
+    except ImportError:
+        click.echo("onnxruntime is not installed: parity not checked "
+                   "(pip install onnxruntime)", err=True)
+        return
+    click.echo(f"onnxruntime vs PyTorch: max |difference| {worst:.2e}")
+    if worst > 1e-4:
+        raise click.ClickException(f"the exported graph differs from PyTorch by {worst:.2e}")
+
+
 if __name__ == "__main__":
     main()

@@ -80,12 +80,20 @@ class SentimentClassifier(nn.Module):
 
     def forward(self, tokens: Tensor, lengths: Tensor, *, return_attention: bool = False):
         embedded = self.embedding_dropout(self.embedding(tokens))
+        logits, attention, _ = self.from_embeddings(embedded, lengths)
+        return (logits, attention) if return_attention else logits
+
+    def from_embeddings(self, embedded: Tensor, lengths: Tensor, *, return_gates: bool = False):
+        """Logits, attention weights (or None) and gates (or None) from embedded tokens; the
+        entry point for explanations, which need gradients with respect to the embeddings."""
         # Pooling reads h_n at most: skipping the LSTM's c_n keeps each direction one kernel call.
-        output, state = self.encoder(embedded, lengths=lengths, need_cell_state=False)
+        result = self.encoder(embedded, lengths=lengths, need_cell_state=False,
+                              return_gates=return_gates)
+        output, state = result[0], result[1]
         h_n = state[0] if isinstance(state, tuple) else state
         pooled, attention = self.pooling(output, lengths, h_n, self.directions)
         logits = self.head(self.dropout(self.norm(pooled)))
-        return (logits, attention) if return_attention else logits
+        return logits, attention, (result[2] if return_gates else None)
 
     @torch.no_grad()
     def load_embeddings(self, vectors: Tensor, freeze: bool = False) -> None:

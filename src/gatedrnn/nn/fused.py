@@ -82,11 +82,19 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
         return output, tuple(f.squeeze(0) for f in final)
 
     steps, batch = x.shape[:2]
-    lens = lengths.tolist()
     has_cell = len(hx) == 2 and need_cell_state
-    if has_cell and any(a < b for a, b in zip(lens, lens[1:])):
+    if not has_cell:
+        # One call over every step: outputs at real steps never see the padding after them.
+        # (No data-dependent Python here, so this path also traces for ONNX export.)
+        output, _ = _call(kernel, x, hx, weights, has_bias, training=torch.is_grad_enabled())
+        output = torch.where(step_mask(lengths, steps).unsqueeze(-1), output, 0.0)
+        last = (lengths - 1).view(1, batch, 1).expand(1, batch, output.shape[2])
+        h_n = output.gather(0, last)[0]
+        return output, ((h_n,) if len(hx) == 1 else (h_n, None))
+    lens = lengths.tolist()
+    if any(a < b for a, b in zip(lens, lens[1:])):
         raise ValueError("fused_direction needs an LSTM batch sorted longest first")
-    ends = _segment_ends(sorted(set(lens)), max_segments if has_cell else 1)
+    ends = _segment_ends(sorted(set(lens)), max_segments)
     outputs, cells = [], []
     start, running = 0, batch
     for end in ends:
@@ -96,16 +104,16 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
                            training=torch.is_grad_enabled())
         outputs.append(F.pad(output, (0, 0, 0, batch - running)))
         still_running = sum(1 for n in lens if n > end)
-        if has_cell:
-            ended_here = sum(1 for n in lens if n >= end)  # [still_running, ended_here): n == end
-            piece = [hx[1][0, still_running:ended_here]]
-            if ended_here < running:  # [ended_here, running): ended before the segment's end
-                inside = lengths[ended_here:running] - start
-                piece.append(_cell_state_at(seg_x[:, ended_here - running:],
-                                            output[:, ended_here - running:],
-                                            tuple(h[0, ended_here:running] for h in seg_hx),
-                                            weights, has_bias, inside))
-            cells.append(torch.cat(piece))
+        # Sequences that ended in this segment: [still_running, running), their exact c.
+        ended_here = sum(1 for n in lens if n >= end)  # [still_running, ended_here): n == end
+        piece = [hx[1][0, still_running:ended_here]]
+        if ended_here < running:  # [ended_here, running): ended before the segment's end
+            inside = lengths[ended_here:running] - start
+            piece.append(_cell_state_at(seg_x[:, ended_here - running:],
+                                        output[:, ended_here - running:],
+                                        tuple(h[0, ended_here:running] for h in seg_hx),
+                                        weights, has_bias, inside))
+        cells.append(torch.cat(piece))
         start, running = end, still_running
     output = torch.cat(outputs)
     if start < steps:
@@ -113,8 +121,6 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
     output = torch.where(step_mask(lengths, steps).unsqueeze(-1), output, 0.0)
     last = (lengths - 1).view(1, batch, 1).expand(1, batch, output.shape[2])
     h_n = output.gather(0, last)[0]
-    if not has_cell:
-        return output, ((h_n,) if len(hx) == 1 else (h_n, None))
     # Sequences end shortest first, i.e. from the back of the sorted batch.
     return output, (h_n, torch.cat(cells[::-1]))
 

@@ -152,7 +152,11 @@ class _RecurrentLayer(nn.Module):
             x, batched = self._as_time_major(input)
         steps, batch = x.shape[:2]
         states = self._initial_states(hx, batch, batched, x)
-        if lengths is not None:
+        if lengths is not None and torch.jit.is_tracing():
+            # Tracing (ONNX export) records one graph for every batch: no data-dependent checks
+            # or shortcuts, the lengths path always (exact for equal lengths too).
+            lengths = lengths.to(device=x.device, dtype=torch.int64)
+        elif lengths is not None:
             lengths = check_lengths(lengths, batch, steps, x.device)
             if bool((lengths == steps).all()):
                 lengths = None  # nothing is padded: take the plain path

@@ -1,0 +1,79 @@
+"""Why a sentiment classifier decided what it did: per-token contributions, attention, gates.
+
+Contributions are gradient × input on the word embeddings of the decision score
+``logit(positive) − logit(negative)`` (for more than two classes: the predicted class's logit):
+a token with a positive contribution pushed the review towards "pos". It is a first-order
+(linear) attribution, one backward pass, so it is cheap enough for every request; the
+contributions of all tokens add up to the score's first-order change from a zero embedding.
+
+Gates come from the from-scratch path (``return_gates=True``): per token and per layer and
+direction, the mean over units of each gate (LSTM f, i, o; GRU r, z), and the hidden state of
+the top layer's most active units (largest variation over the text), as LSTMVis shows them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..data.text import basic_english
+
+GATE_NAMES = {"LSTM": ("f", "i", "o"), "GRU": ("r", "z"), "RNN": ()}
+MAX_EXPLAIN_TOKENS = 2000  # longer texts are explained on their first 2,000 tokens
+
+
+def explain(predictor, text: str, units: int = 8) -> dict:
+    """Prediction, tokens, contributions, attention and gate summaries for one text."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    model = predictor.model
+    tokens = basic_english(text)
+    truncated = len(tokens) > MAX_EXPLAIN_TOKENS
+    tokens = tokens[:MAX_EXPLAIN_TOKENS]
+    ids = predictor.vocab.encode(tokens) or [predictor.vocab.pad_index]
+    lengths = torch.tensor([len(ids)])
+    with torch.enable_grad():
+        embedded = model.embedding(torch.tensor([ids])).detach().requires_grad_()
+        logits, attention, gates = model.from_embeddings(embedded, lengths, return_gates=True)
+        labels = predictor.labels
+        probabilities = torch.softmax(logits.float(), dim=1)[0]
+        predicted = int(probabilities.argmax())
+        if len(labels) == 2:
+            score = logits[0, 1] - logits[0, 0]
+        else:
+            score = logits[0, predicted]
+        (gradient,) = torch.autograd.grad(score, embedded)
+    probabilities = probabilities.detach()
+    contributions = (gradient * embedded).sum(-1)[0].detach()
+    result = {
+        "label": labels[predicted], "confidence": float(probabilities[predicted]),
+        "probabilities": {name: float(p) for name, p in zip(labels, probabilities)},
+        "tokens": tokens, "known": [i != predictor.vocab.unk_index for i in ids[:len(tokens)]],
+        "contributions": contributions[: len(tokens)].tolist(),
+        "contribution_target": labels[1] if len(labels) == 2 else labels[predicted],
+        "attention": (attention[0, : len(tokens)].detach().tolist()
+                      if attention is not None else None),
+        "truncated": truncated,
+    }
+    result.update(_gate_summary(model, gates, len(tokens), units))
+    return result
+
+
+def _gate_summary(model, gates: dict, length: int, units: int) -> dict:
+    mode = model.config.mode
+    names = GATE_NAMES[mode]
+    summary = {}
+    for key, values in gates.items():  # "l0", "l0_reverse", ...; each gate (1, T, H)
+        summary[key] = {g: values[g][0, :length].mean(dim=1).tolist() for g in names}
+    if length == 0:  # an empty text: the prediction comes from the biases alone
+        return {"mode": mode, "gate_names": list(names), "gates": summary, "units": []}
+    top = model.config.num_layers - 1
+    hidden = torch.cat([gates[k]["h"][0, :length] for k in sorted(gates)
+                        if k.startswith(f"l{top}")], dim=1)  # (T, D·H)
+    spread = hidden.amax(0) - hidden.amin(0) if length > 1 else hidden[0].abs()
+    chosen = torch.argsort(spread, descending=True)[:units].tolist()
+    per_direction = model.config.hidden_size
+    return {
+        "mode": mode, "gate_names": list(names), "gates": summary,
+        "units": [{"unit": f"{'bwd' if u >= per_direction else 'fwd'} {u % per_direction}",
+                   "values": hidden[:, u].tolist()} for u in chosen],
+    }

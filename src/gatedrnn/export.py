@@ -1,0 +1,140 @@
+"""ONNX export of classifier and tagger checkpoints (any batch size, any length).
+
+    gatedrnn export runs/sentiment --onnx sentiment.onnx
+
+The graph holds the network only; tokenising and the vocabulary stay in Python (the checkpoint's
+vocab.json has the token list). Inputs and outputs:
+
+    classifier  tokens (B, T) int64, lengths (B,) int64      → probabilities (B, classes)
+    tagger      words (B, T), lengths (B,), chars (W, L), char_lengths (W,), form_index (B, T)
+                (as ``gatedrnn.tagging.collate_sentences`` builds them)
+                                                             → upos_logits (B, T, U)
+                                                               [, xpos_logits (B, T, X)]
+
+The recurrent layers are exported through torch's fused kernels (ONNX LSTM/GRU/RNN operators);
+variable lengths use the same masking and in-place reversal as in PyTorch, so padding never
+reaches a real output.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .train import checkpoint
+
+OPSET = 17
+
+
+class _ClassifierGraph(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        return torch.softmax(self.model(tokens, lengths).float(), dim=-1)
+
+
+class _TaggerGraph(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, words, lengths, chars, char_lengths, form_index):
+        upos, xpos = self.model(words, lengths, chars, char_lengths, form_index)
+        return (upos, xpos) if xpos is not None else upos
+
+
+def load_for_export(path: str | Path):
+    """The checkpoint's task, its loaded wrapper (Predictor or Tagger) and example inputs."""
+    from .sentiment import Predictor, resolve_checkpoint
+    from .tagging import Tagger, collate_sentences, encode
+    from .data.ud import Sentence
+
+    directory = resolve_checkpoint(path)
+    task = checkpoint.read_config(directory).get("task")
+    if task == "sentiment":
+        predictor = Predictor.load(directory)
+        # Different lengths (and a padded row) so that nothing in the trace is specialised.
+        tokens = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0], [13, 0, 0, 0, 0]])
+        tokens = tokens.clamp(max=len(predictor.vocab) - 1)
+        return task, predictor, (tokens, torch.tensor([5, 3, 1]))
+    if task == "tagger":
+        tagger = Tagger.load(directory)
+        sentences = [Sentence(["The", "cat", "sat", "."], [], []), Sentence(["Hello", "!"], [], [])]
+        batch = collate_sentences(encode(sentences, tagger.vocab), [0, 1], tagger.vocab)
+        return task, tagger, batch.inputs()
+    raise checkpoint.CheckpointError(f"{directory}: cannot export task {task!r}")
+
+
+def export_onnx(path: str | Path, out: str | Path, opset: int = OPSET) -> dict:
+    """Write the checkpoint's network to ``out`` (.onnx); returns names and example inputs."""
+    task, wrapper, example = load_for_export(path)
+    model = wrapper.model.eval()
+    if task == "sentiment":
+        graph = _ClassifierGraph(model).eval()
+        inputs, outputs = ["tokens", "lengths"], ["probabilities"]
+        axes = {"tokens": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
+                "probabilities": {0: "batch"}}
+    else:
+        graph = _TaggerGraph(model).eval()
+        inputs = ["words", "lengths", "chars", "char_lengths", "form_index"]
+        outputs = ["upos_logits"] + (["xpos_logits"] if model.xpos_head is not None else [])
+        axes = {"words": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
+                "chars": {0: "forms", 1: "chars"}, "char_lengths": {0: "forms"},
+                "form_index": {0: "batch", 1: "steps"},
+                **{name: {0: "batch", 1: "steps"} for name in outputs}}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with torch.no_grad(), warnings.catch_warnings():
+        # The exporter warns about the tracer in general terms; the graph is checked below.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(graph, example, str(tmp), input_names=inputs, output_names=outputs,
+                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+    tmp.replace(out)
+    graph.eval()  # the exporter restores the mode it found; evaluation mode it must be
+    return {"task": task, "inputs": inputs, "outputs": outputs, "path": str(out),
+            "graph": graph, "example": example}
+
+
+def check_parity(onnx_path: str | Path, graph: nn.Module, inputs: list[tuple]) -> float:
+    """Largest absolute difference between onnxruntime and PyTorch over ``inputs``."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    worst = 0.0
+    for args in inputs:
+        with torch.no_grad():
+            expected = graph(*args)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        got = session.run(None, {n: a.numpy() for n, a in zip(names, args)})
+        for e, g in zip(expected, got):
+            worst = max(worst, float((e - torch.from_numpy(g)).abs().max()))
+    return worst
+
+
+def time_both(onnx_path: str | Path, graph: nn.Module, args: tuple, repeats: int = 20) -> dict:
+    """Median seconds per call of onnxruntime and of PyTorch on the same inputs."""
+    import statistics
+
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feed = {i.name: a.numpy() for i, a in zip(session.get_inputs(), args)}
+    times = {"onnxruntime": [], "pytorch": []}
+    with torch.inference_mode():
+        session.run(None, feed), graph(*args)  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            session.run(None, feed)
+            times["onnxruntime"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            graph(*args)
+            times["pytorch"].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}

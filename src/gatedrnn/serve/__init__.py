@@ -1,0 +1,1 @@
+"""HTTP serving: ``gatedrnn serve`` (FastAPI app in app.py, its page in static/)."""

@@ -1,0 +1,232 @@
+"""The HTTP API and its page: predict, tag and explain with trained checkpoints.
+
+    gatedrnn serve runs/sentiment runs/tagger --port 8000
+    curl -X POST localhost:8000/predict -H 'content-type: application/json' \\
+         -d '{"texts": ["A wonderful film."]}'
+
+Models are loaded once, at start-up. Requests run in FastAPI's thread pool, and every forward
+pass takes one lock: torch already spreads one pass over all cores, and two passes at once only
+oversubscribe them (oneDNN's recurrent kernels slowed several-fold that way in our runs), so
+serialising them keeps latency low and predictable. The lock also makes concurrent requests
+safe whatever the model does internally.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..train import checkpoint
+
+MAX_TEXTS = 256          # texts per request
+MAX_CHARS = 20_000       # characters per text (a long review is ~13,000)
+DEFAULT_CHECKPOINTS = (Path("runs/sentiment"), Path("runs/tagger"))
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    task: str            # "sentiment" or "tagger"
+    path: str
+    model: object        # a sentiment Predictor or a Tagger
+
+
+def load_models(paths: list[Path]) -> list[LoadedModel]:
+    """Each checkpoint (a training output directory or a checkpoint directory), by its task."""
+    from ..sentiment import Predictor, resolve_checkpoint
+    from ..tagging import Tagger
+
+    loaded, names = [], set()
+    for path in paths:
+        directory = resolve_checkpoint(path)
+        task = checkpoint.read_config(directory).get("task")
+        if task == "sentiment":
+            model = Predictor.load(directory)
+        elif task == "tagger":
+            model = Tagger.load(directory)
+        else:
+            raise checkpoint.CheckpointError(f"{directory}: unknown task {task!r}")
+        name = Path(path).name if Path(path).name not in ("best", "last") else \
+            Path(path).parent.name
+        while name in names:
+            name += "'"
+        names.add(name)
+        loaded.append(LoadedModel(name, task, str(directory), model))
+    return loaded
+
+
+def default_checkpoints() -> list[Path]:
+    """What `sentiment train` and `tagger train` write by default, where present."""
+    found = [p for p in DEFAULT_CHECKPOINTS if (p / "best" / "config.json").exists()]
+    if not found:
+        raise checkpoint.CheckpointError(
+            "no checkpoint to serve: pass one (gatedrnn serve PATH), or train one first with "
+            "'gatedrnn sentiment train --data aclImdb_v1.tar.gz --preset fast' (it writes "
+            "runs/sentiment) or 'gatedrnn tagger train --data UD_FOLDER' (runs/tagger)")
+    return found
+
+
+# ---- request and response bodies -------------------------------------------------------------
+
+
+class PredictRequest(BaseModel):
+    texts: list[str] = Field(..., description=f"1 to {MAX_TEXTS} texts, each at most "
+                             f"{MAX_CHARS:,} characters")
+    model: str | None = Field(None, description="model name (see /health); default: the first "
+                              "sentiment model")
+
+
+class Prediction(BaseModel):
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    empty: bool
+
+
+class PredictResponse(BaseModel):
+    model: str
+    predictions: list[Prediction]
+
+
+class TagRequest(BaseModel):
+    texts: list[str] | None = Field(None, description="raw texts, tokenised by gatedrnn "
+                                    "(UD English conventions)")
+    tokens: list[list[str]] | None = Field(None, description="pre-tokenised sentences")
+    model: str | None = None
+
+
+class TaggedSentence(BaseModel):
+    tokens: list[str]
+    upos: list[str]
+    xpos: list[str]
+
+
+class TagResponse(BaseModel):
+    model: str
+    sentences: list[TaggedSentence]
+
+
+class ExplainRequest(BaseModel):
+    text: str = Field(..., description=f"one text, at most {MAX_CHARS:,} characters")
+    model: str | None = None
+    units: int = Field(8, ge=0, le=64, description="hidden units to return")
+
+
+class Error(BaseModel):
+    error: str
+
+
+# ---- the app --------------------------------------------------------------------------------
+
+
+def create_app(models: list[LoadedModel]) -> FastAPI:
+    if not models:
+        raise ValueError("create_app needs at least one loaded model")
+    app = FastAPI(title="gatedrnn", version=__version__,
+                  description="Sentiment prediction, POS tagging and explanations with gated "
+                              "recurrent networks. The page at / shows the gates at work.")
+    lock = threading.Lock()
+    static = resources.files("gatedrnn.serve") / "static"
+
+    def pick(task: str, name: str | None) -> LoadedModel:
+        candidates = [m for m in models if m.task == task]
+        if name is not None:
+            chosen = [m for m in candidates if m.name == name]
+            if not chosen:
+                raise HTTPException(404, f"no {task} model named {name!r}; available: "
+                                         f"{', '.join(m.name for m in candidates) or 'none'}")
+            return chosen[0]
+        if not candidates:
+            raise HTTPException(404, f"this server has no {task} model; start it with a "
+                                     f"{task} checkpoint (gatedrnn serve PATH)")
+        return candidates[0]
+
+    def check_texts(texts: list[str]) -> None:
+        if not texts:
+            raise HTTPException(422, "texts is empty: send at least one text")
+        if len(texts) > MAX_TEXTS:
+            raise HTTPException(413, f"{len(texts)} texts in one request; the limit is "
+                                     f"{MAX_TEXTS}: split the batch")
+        for index, text in enumerate(texts):
+            if len(text) > MAX_CHARS:
+                raise HTTPException(413, f"text {index} has {len(text):,} characters; the limit "
+                                         f"is {MAX_CHARS:,}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in exc.errors())
+        return JSONResponse({"error": f"invalid request: {problems}",
+                             "detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "version": __version__,
+                "models": [{"name": m.name, "task": m.task, "path": m.path} for m in models]}
+
+    @app.post("/predict", response_model=PredictResponse,
+              responses={404: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}})
+    def predict(request: PredictRequest):
+        check_texts(request.texts)
+        chosen = pick("sentiment", request.model)
+        with lock:
+            predictions = chosen.model.predict(request.texts)
+        return {"model": chosen.name, "predictions": predictions}
+
+    @app.post("/tag", response_model=TagResponse,
+              responses={404: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}})
+    def tag(request: TagRequest):
+        from ..tagging import tokenize
+
+        if (request.texts is None) == (request.tokens is None):
+            raise HTTPException(422, "send either texts (raw) or tokens (pre-tokenised)")
+        chosen = pick("tagger", request.model)
+        if request.texts is not None:
+            check_texts(request.texts)
+            sentences = [tokens for text in request.texts for tokens in tokenize(text)]
+        else:
+            check_texts([" ".join(s) for s in request.tokens])
+            if any(not token for s in request.tokens for token in s):
+                raise HTTPException(422, "tokens must be non-empty strings")
+            sentences = request.tokens
+        with lock:
+            tagged = chosen.model.tag(sentences)
+        return {"model": chosen.name, "sentences": tagged}
+
+    @app.post("/explain", responses={404: {"model": Error}, 413: {"model": Error},
+                                     422: {"model": Error}})
+    def explain_text(request: ExplainRequest):
+        from ..analysis.explain import explain
+
+        check_texts([request.text])
+        chosen = pick("sentiment", request.model)
+        with lock:
+            result = explain(chosen.model, request.text, units=request.units)
+        return {"model": chosen.name, **result}
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(str(static / "index.html"))
+
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    return app
+
+
+def build(paths: list[str | Path] | None = None) -> FastAPI:
+    """The app for ``paths`` (or the default checkpoints)."""
+    return create_app(load_models([Path(p) for p in paths] if paths else default_checkpoints()))

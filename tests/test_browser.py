@@ -1,0 +1,79 @@
+"""End to end: the page in a real headless Chromium (Debian's, driven by Playwright) types a
+review, clicks Analyse, and shows the prediction, the heatmap and the gate grid.
+
+Skipped where no Chromium is installed, except under GATEDRNN_REQUIRE_BROWSER=1 (.ci/run sets
+it after installing Debian's chromium), where a missing browser fails the run.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRED = os.environ.get("GATEDRNN_REQUIRE_BROWSER") == "1"
+
+if CHROMIUM is None and not REQUIRED:
+    pytest.skip("no chromium on this machine (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(trained_sentiment):
+    import uvicorn
+
+    from gatedrnn.serve.app import build
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(build([trained_sentiment]), host="127.0.0.1", port=port,
+                            log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not instance.started:
+        assert time.time() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)
+
+
+def test_page_shows_prediction_heatmap_and_gates(server, trained_sentiment):
+    from playwright.sync_api import sync_playwright
+
+    from gatedrnn.sentiment import Predictor
+
+    assert CHROMIUM is not None, "GATEDRNN_REQUIRE_BROWSER=1 but chromium is not installed"
+    review = "A great and wonderful film, truly great."
+    expected = Predictor.load(trained_sentiment).predict([review])[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server + "/")
+        page.wait_for_function("document.getElementById('models').textContent.includes('sentiment')")
+        page.fill("#review", review)
+        page.click("#analyse")
+        page.wait_for_selector("#result:not([hidden])")
+        assert page.inner_text("#label").lower() == expected["label"]
+        confidence = page.inner_text("#confidence")
+        assert f"{100 * expected['confidence']:.1f}%" in confidence
+        tokens = page.query_selector_all("#heatmap .token")
+        assert [t.inner_text() for t in tokens] == ["a", "great", "and", "wonderful", "film",
+                                                    ",", "truly", "great", "."]
+        backgrounds = [t.evaluate("el => getComputedStyle(el).backgroundColor") for t in tokens]
+        assert all(b.startswith("rgba(") for b in backgrounds) and len(set(backgrounds)) > 1
+        # Gate grid: a column per token, rows for f, i, o of both directions.
+        header_cells = page.query_selector_all("#gates th.tok")
+        assert len(header_cells) == len(tokens)
+        assert len(page.query_selector_all("#gates tr.values")) >= 6
+        page.screenshot(path=str(os.environ.get("GATEDRNN_SCREENSHOT", os.devnull)))
+        browser.close()
+    assert not errors, errors
