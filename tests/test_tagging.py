@@ -261,3 +261,16 @@ def test_cli_evaluate_json(trained_tagger, treebank_dir):
     report = json.loads(result.output)
     assert report["split"] == "dev" and report["tokens"] > 100
     assert 0.9 < report["upos_accuracy"] <= 1.0
+
+
+def test_lowercased_word_vocabulary_keeps_case_in_the_characters():
+    sentences = [ud.Sentence(["The", "the", "THE", "Cat"], ["DET"] * 3 + ["NOUN"],
+                             ["DT"] * 3 + ["NN"])]
+    vocab = TaggerVocab.build(sentences, lowercase=True)
+    assert vocab.words.itos[2:] == ["the", "cat"]
+    data = encode(sentences, vocab)
+    assert len(set(data.sequences[0][:3])) == 1  # one embedding for every casing
+    batch = collate_sentences(data, [0], vocab)
+    assert len({tuple(batch.chars[i].tolist()) for i in batch.form_index[0, :3].tolist()}) == 3
+    restored = TaggerVocab(vocab.words.itos, **{k: v for k, v in vocab.to_dict().items()})
+    assert restored.word_ids(["ThE"]) == vocab.word_ids(["the"])

@@ -29,6 +29,7 @@ class FitConfig:
     epochs: int = 5
     batch_size: int = 64
     lr: float = 1e-3
+    adam_beta2: float = 0.999       # 0.9 adapts faster to changing gradient scales (taggers)
     weight_decay: float = 0.0
     clip: float | None = 5.0
     scheduler: str = "none"         # plateau: ReduceLROnPlateau on validation loss
@@ -170,7 +171,8 @@ class Trainer:
         self.dist = Distributed()
         self.model.to(config.device)
         self.optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
-                                          lr=config.lr, weight_decay=config.weight_decay)
+                                          lr=config.lr, betas=(0.9, config.adam_beta2),
+                                          weight_decay=config.weight_decay)
         self.steps_per_epoch = len(self._batches(0))
         self.scheduler = self._make_scheduler()
         self.epoch = 0            # epochs completed
