@@ -217,3 +217,18 @@ def test_copied_checkpoint_loads_under_another_name(trained_sentiment, tmp_path)
     names = [m["name"] for m in TestClient(build([trained_sentiment, copy])).get(
         "/health").json()["models"]]
     assert len(set(names)) == 2
+
+
+@pytest.mark.parametrize("mode, names", [("GRU", ["r", "z"]), ("RNN", [])])
+def test_explain_other_cells_and_two_layers(mode, names):
+    from gatedrnn.data.text import Vocab
+    from gatedrnn.models.classifier import ClassifierConfig, SentimentClassifier
+    torch.manual_seed(0)
+    vocab = Vocab(["<pad>", "<unk>", "good", "bad", "film"])
+    model = SentimentClassifier(ClassifierConfig(vocab_size=5, embedding_dim=4, hidden_size=3,
+                                                 num_layers=2, mode=mode, pooling="max"))
+    result = explain(Predictor(model, vocab, ["neg", "pos"]), "good film, bad", units=2)
+    assert result["gate_names"] == names and result["attention"] is None
+    assert set(result["gates"]) == {"l0", "l0_reverse", "l1", "l1_reverse"}
+    assert result["known"] == [True, True, False, True]
+    assert len(result["units"]) == 2

@@ -274,3 +274,26 @@ def test_lowercased_word_vocabulary_keeps_case_in_the_characters():
     assert len({tuple(batch.chars[i].tolist()) for i in batch.form_index[0, :3].tolist()}) == 3
     restored = TaggerVocab(vocab.words.itos, **{k: v for k, v in vocab.to_dict().items()})
     assert restored.word_ids(["ThE"]) == vocab.word_ids(["the"])
+
+
+def test_a_batch_without_any_xpos_has_a_finite_loss():
+    """Sentences whose XPOS column is "_" next to ones that have XPOS: no NaN (the Trainer
+    would stop as diverged)."""
+    from gatedrnn.tagging import TaggingTask
+    sentences = [ud.Sentence(["the", "cat"], ["DET", "NOUN"], ["DT", "NN"]),
+                 ud.Sentence(["a", "dog"], ["DET", "NOUN"], ["_", "_"])]
+    vocab = TaggerVocab.build(sentences)
+    config = TaggerConfig(vocab_size=len(vocab.words), num_chars=len(vocab.chars), num_upos=2,
+                          num_xpos=len(vocab.xpos), word_dim=4, char_dim=4, char_hidden=3,
+                          hidden_size=5, num_layers=1)
+    loss, correct, count = TaggingTask(vocab).loss(SequenceTagger(config),
+                                                   collate_sentences(encode(sentences, vocab),
+                                                                     [1], vocab))
+    assert torch.isfinite(loss) and count == 2
+
+
+def test_gatedrnn_load_returns_a_tagger_for_a_tagger_checkpoint(trained_tagger):
+    import gatedrnn
+    tagger = gatedrnn.load(trained_tagger[0])
+    assert isinstance(tagger, Tagger)
+    assert tagger.tag([["the", "cat", "."]])[0]["upos"][-1] == "PUNCT"

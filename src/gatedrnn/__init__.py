@@ -6,9 +6,15 @@ __version__ = "0.1.0"
 
 
 def load(path="runs/sentiment"):
-    """Load a trained sentiment checkpoint: ``gatedrnn.load(path).predict(["..."])``."""
-    from .sentiment import Predictor
+    """Load a trained checkpoint by its task: a sentiment classifier
+    (``gatedrnn.load(path).predict(["..."])``) or a tagger (``.tag([["The", "cat"]])``)."""
+    from .sentiment import Predictor, resolve_checkpoint
+    from .train.checkpoint import read_config
 
+    directory = resolve_checkpoint(path)
+    if directory.is_dir() and read_config(directory).get("task") == "tagger":
+        from .tagging import Tagger
+        return Tagger.load(directory)
     return Predictor.load(path)
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "load", "__version__"]

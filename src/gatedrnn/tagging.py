@@ -195,14 +195,21 @@ class TaggingTask:
     def loss(self, model, batch: TaggingBatch, device: str = "cpu"):
         upos_logits, xpos_logits = model(*batch.inputs(device))
         upos = batch.upos.to(device)
-        loss = F.cross_entropy(upos_logits.flatten(0, 1).float(), upos.flatten(),
-                               ignore_index=IGNORE)
+        loss = _tag_loss(upos_logits, upos)
         if xpos_logits is not None:
-            loss = loss + F.cross_entropy(xpos_logits.flatten(0, 1).float(),
-                                          batch.xpos.to(device).flatten(), ignore_index=IGNORE)
+            loss = loss + _tag_loss(xpos_logits, batch.xpos.to(device))
         real = upos != IGNORE
         correct = (upos_logits.argmax(-1)[real] == upos[real]).sum().item()
         return loss, correct, int(real.sum())
+
+
+def _tag_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the tokens that have a tag. A batch with none (sentences whose
+    XPOS column is "_", say) contributes zero, not the NaN of an empty mean, which would stop
+    training as diverged."""
+    if not bool((targets != IGNORE).any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
 
 
 # ---- training -------------------------------------------------------------------------------

@@ -64,8 +64,9 @@ def fused_direction(kernel, x: Tensor, state: tuple[Tensor, ...], weights: list[
                     need_cell_state: bool = True):
     """One direction of one layer over ``x`` (T, B, I) from ``state`` (tuple of (B, H)).
 
-    With ``lengths``, ``x`` must be finite at padded steps, and an LSTM batch must be sorted by
-    length, longest first (RNN and GRU batches may come in any order). Returns ``(output (T, B, H) with zeros past each length, final states)``.
+    With ``lengths``, ``x`` must be finite at padded steps, and an LSTM batch whose c_n is needed
+    must be sorted by length, longest first (other batches may come in any order). Returns
+    ``(output (T, B, H) with zeros past each length, final states)``.
 
     Outputs at real steps never depend on later (padded) steps, so a fused call over padding is
     exact for them, and h_n is the output at each sequence's last step. Only an LSTM's c_n needs
