@@ -4,17 +4,20 @@
     curl -X POST localhost:8000/predict -H 'content-type: application/json' \\
          -d '{"texts": ["A wonderful film."]}'
 
-Models are loaded once, at start-up. Requests run in FastAPI's thread pool, and every forward
-pass takes one lock: torch already spreads one pass over all cores, and two passes at once only
-oversubscribe them (oneDNN's recurrent kernels slowed several-fold that way in our runs), so
-serialising them keeps latency low and predictable. The lock also makes concurrent requests
-safe whatever the model does internally.
+Models are loaded once, at start-up. Every forward pass runs on one dedicated model thread,
+one at a time: torch already spreads one pass over all cores, so two passes at once only
+oversubscribe them, and torch's OpenMP pool belongs to the thread that calls it — forward passes
+from FastAPI's many worker threads each woke a pool of their own, and serving ran 3× slower
+than the same predictions in one thread (measured with benchmarks/serve_load.py). One thread
+also makes concurrent requests safe whatever the model does internally.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -136,7 +139,11 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     app = FastAPI(title="gatedrnn", version=__version__,
                   description="Sentiment prediction, POS tagging and explanations with gated "
                               "recurrent networks. The page at / shows the gates at work.")
-    lock = threading.Lock()
+    model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatedrnn-model")
+
+    async def on_model_thread(function, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(model_thread, partial(function, *args, **kwargs))
     static = resources.files("gatedrnn.serve") / "static"
 
     def pick(task: str, name: str | None) -> LoadedModel:
@@ -181,16 +188,15 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
 
     @app.post("/predict", response_model=PredictResponse,
               responses={404: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}})
-    def predict(request: PredictRequest):
+    async def predict(request: PredictRequest):
         check_texts(request.texts)
         chosen = pick("sentiment", request.model)
-        with lock:
-            predictions = chosen.model.predict(request.texts)
+        predictions = await on_model_thread(chosen.model.predict, request.texts)
         return {"model": chosen.name, "predictions": predictions}
 
     @app.post("/tag", response_model=TagResponse,
               responses={404: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}})
-    def tag(request: TagRequest):
+    async def tag(request: TagRequest):
         from ..tagging import tokenize
 
         if (request.texts is None) == (request.tokens is None):
@@ -204,19 +210,17 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
             if any(not token for s in request.tokens for token in s):
                 raise HTTPException(422, "tokens must be non-empty strings")
             sentences = request.tokens
-        with lock:
-            tagged = chosen.model.tag(sentences)
+        tagged = await on_model_thread(chosen.model.tag, sentences)
         return {"model": chosen.name, "sentences": tagged}
 
     @app.post("/explain", responses={404: {"model": Error}, 413: {"model": Error},
                                      422: {"model": Error}})
-    def explain_text(request: ExplainRequest):
+    async def explain_text(request: ExplainRequest):
         from ..analysis.explain import explain
 
         check_texts([request.text])
         chosen = pick("sentiment", request.model)
-        with lock:
-            result = explain(chosen.model, request.text, units=request.units)
+        result = await on_model_thread(explain, chosen.model, request.text, units=request.units)
         return {"model": chosen.name, **result}
 
     @app.get("/", include_in_schema=False)
