@@ -297,3 +297,22 @@ def test_gatedrnn_load_returns_a_tagger_for_a_tagger_checkpoint(trained_tagger):
     tagger = gatedrnn.load(trained_tagger[0])
     assert isinstance(tagger, Tagger)
     assert tagger.tag([["the", "cat", "."]])[0]["upos"][-1] == "PUNCT"
+
+
+def test_moving_average_of_weights_is_what_best_keeps_and_resume_restores(treebank_dir,
+                                                                          tmp_path):
+    from gatedrnn.train.checkpoint import load_training_state, load_weights
+    train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 1, "ema_decay": 0.9},
+          show_progress=False, log=lambda m: None)
+    state = load_training_state(tmp_path / "last")
+    assert state["ema"] is not None and int(state["ema"]["n_averaged"]) > 1
+    best, last = load_weights(tmp_path / "best"), load_weights(tmp_path / "last")
+    averaged = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    for name, value in best.items():
+        torch.testing.assert_close(value, averaged[name])
+    assert any(not torch.equal(best[k], last[k]) for k in best)  # best/ holds the average
+    summary = train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 2, "ema_decay": 0.9},
+                    resume=True, show_progress=False, log=lambda m: None)
+    assert [h["epoch"] for h in summary["history"]] == [2]
+    resumed = load_training_state(tmp_path / "last")["ema"]
+    assert int(resumed["n_averaged"]) > int(state["ema"]["n_averaged"])

@@ -4,20 +4,19 @@
     curl -X POST localhost:8000/predict -H 'content-type: application/json' \\
          -d '{"texts": ["A wonderful film."]}'
 
-Models are loaded once, at start-up. Every forward pass runs on one dedicated model thread,
-one at a time: torch already spreads one pass over all cores, so two passes at once only
-oversubscribe them, and torch's OpenMP pool belongs to the thread that calls it — forward passes
-from FastAPI's many worker threads each woke a pool of their own, and serving ran 3× slower
-than the same predictions in one thread (measured with benchmarks/serve_load.py). One thread
-also makes concurrent requests safe whatever the model does internally.
+Models are loaded once, at start-up. Forward passes run one at a time on the event loop's own
+thread (the main thread under uvicorn), not in a worker thread: torch already spreads one pass
+over both cores, and on this CPU build a pass made from any other thread than the one that
+first used torch's OpenMP pool ran at single-core speed (64 reviews: 140 vs 285 reviews/s in
+one process; the server ran 4× slower than in-process prediction until this change, measured
+with benchmarks/serve_load.py). Running passes in turn also makes concurrent requests safe
+whatever the model does internally. /predict and /tag requests that arrive while a pass runs
+share the next one (serve/batching.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from .batching import MicroBatcher
 from ..train import checkpoint
 
 MAX_TEXTS = 256          # texts per request
@@ -139,11 +139,18 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     app = FastAPI(title="gatedrnn", version=__version__,
                   description="Sentiment prediction, POS tagging and explanations with gated "
                               "recurrent networks. The page at / shows the gates at work.")
-    model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatedrnn-model")
-
     async def on_model_thread(function, *args, **kwargs):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(model_thread, partial(function, *args, **kwargs))
+        # Deliberately blocking: see the module docstring for why passes stay on this thread.
+        return function(*args, **kwargs)
+
+    batchers: dict[tuple[str, str], MicroBatcher] = {}
+
+    def batcher(model: LoadedModel) -> MicroBatcher:
+        key = (model.task, model.name)
+        if key not in batchers:
+            run = model.model.predict if model.task == "sentiment" else model.model.tag
+            batchers[key] = MicroBatcher(run, max_items=MAX_TEXTS)
+        return batchers[key]
     static = resources.files("gatedrnn.serve") / "static"
 
     def pick(task: str, name: str | None) -> LoadedModel:
@@ -191,7 +198,7 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     async def predict(request: PredictRequest):
         check_texts(request.texts)
         chosen = pick("sentiment", request.model)
-        predictions = await on_model_thread(chosen.model.predict, request.texts)
+        predictions = await batcher(chosen).submit(request.texts)
         return {"model": chosen.name, "predictions": predictions}
 
     @app.post("/tag", response_model=TagResponse,
@@ -210,7 +217,7 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
             if any(not token for s in request.tokens for token in s):
                 raise HTTPException(422, "tokens must be non-empty strings")
             sentences = request.tokens
-        tagged = await on_model_thread(chosen.model.tag, sentences)
+        tagged = await batcher(chosen).submit(sentences)
         return {"model": chosen.name, "sentences": tagged}
 
     @app.post("/explain", responses={404: {"model": Error}, 413: {"model": Error},

@@ -38,6 +38,7 @@ class FitConfig:
     max_length: int | None = None   # truncate sequences (tokens) during training
     seed: int = 0
     bf16: bool = False              # bfloat16 autocast for the forward pass (CPU or GPU)
+    ema_decay: float | None = None  # evaluate and keep an exponential moving average of weights
     eval_batch_size: int = 256
     eval_max_tokens: int = 32_768   # padded tokens per evaluation batch (bounds peak memory)
     device: str = "cpu"
@@ -173,6 +174,10 @@ class Trainer:
         self.optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
                                           lr=config.lr, betas=(0.9, config.adam_beta2),
                                           weight_decay=config.weight_decay)
+        # The moving average is what gets evaluated and saved as best/; last/ keeps both.
+        self.ema = (torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay),
+            use_buffers=True) if config.ema_decay else None)
         self.steps_per_epoch = len(self._batches(0))
         self.scheduler = self._make_scheduler()
         self.epoch = 0            # epochs completed
@@ -232,6 +237,8 @@ class Trainer:
                      f"differ from the saved run and only some take effect: {', '.join(changed)}")
         self.model.load_state_dict(checkpoint.load_weights(last))
         self.model.to(self.config.device)
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
@@ -251,8 +258,9 @@ class Trainer:
         try:
             while self.epoch < c.epochs:
                 train_metrics = self._train_epoch(model)
-                valid = evaluate(self.model, self.valid_data, c.eval_batch_size, c.bf16,
-                                 device=c.device, max_tokens=c.eval_max_tokens, task=self.task)
+                valid = evaluate(self._evaluated_model(), self.valid_data, c.eval_batch_size,
+                                 c.bf16, device=c.device, max_tokens=c.eval_max_tokens,
+                                 task=self.task)
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                     self.scheduler.step(valid["loss"])
                 self.epoch += 1
@@ -281,6 +289,9 @@ class Trainer:
             raise
         return {"history": history, "best_valid_accuracy": self.best_accuracy}
 
+    def _evaluated_model(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
     def _train_epoch(self, model: nn.Module) -> dict:
         c = self.config
         batches = self._batches(self.epoch)
@@ -305,6 +316,8 @@ class Trainer:
             if c.clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
             self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
             if self.scheduler is not None and not isinstance(
                     self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step()
@@ -333,13 +346,15 @@ class Trainer:
             "best_accuracy": self.best_accuracy,
             "epochs_without_improvement": self.epochs_without_improvement,
             "torch_rng": torch.get_rng_state(), "fit_config": asdict(self.config),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
         }
         weights = self.model.state_dict()
         checkpoint.save(self.out_dir / "last", config=self.checkpoint_config, state_dict=weights,
                         vocab_tokens=self.vocab_tokens, metrics=metrics, training_state=state)
         if best:
             checkpoint.save(self.out_dir / "best", config=self.checkpoint_config,
-                            state_dict=weights, vocab_tokens=self.vocab_tokens, metrics=metrics)
+                            state_dict=self._evaluated_model().state_dict(),
+                            vocab_tokens=self.vocab_tokens, metrics=metrics)
         if "valid_accuracy" in metrics:
             with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(metrics) + "\n")
