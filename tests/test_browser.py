@@ -74,6 +74,7 @@ def test_page_shows_prediction_heatmap_and_gates(server, trained_sentiment):
         header_cells = page.query_selector_all("#gates th.tok")
         assert len(header_cells) == len(tokens)
         assert len(page.query_selector_all("#gates tr.values")) >= 6
-        page.screenshot(path=str(os.environ.get("GATEDRNN_SCREENSHOT", os.devnull)))
+        if os.environ.get("GATEDRNN_SCREENSHOT"):  # e.g. /tmp/page.png, to look at the page
+            page.screenshot(path=os.environ["GATEDRNN_SCREENSHOT"], full_page=True)
         browser.close()
     assert not errors, errors
