@@ -17,6 +17,7 @@ share the next one (serve/batching.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -34,6 +35,10 @@ from ..train import checkpoint
 
 MAX_TEXTS = 256          # texts per request
 MAX_CHARS = 20_000       # characters per text (a long review is ~13,000)
+# Reviews of one pass are sorted by length and run in batches of this size: with the mixed
+# lengths of a few requests, small batches waste less on padding (128 random IMDb reviews per
+# call, fast preset: 16 → 438, 64 → 385, 128 → 327 reviews/s in one process).
+PREDICT_BATCH = 16
 DEFAULT_CHECKPOINTS = (Path("runs/sentiment"), Path("runs/tagger"))
 
 
@@ -148,7 +153,8 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     def batcher(model: LoadedModel) -> MicroBatcher:
         key = (model.task, model.name)
         if key not in batchers:
-            run = model.model.predict if model.task == "sentiment" else model.model.tag
+            run = (partial(model.model.predict, batch_size=PREDICT_BATCH)
+                   if model.task == "sentiment" else model.model.tag)
             batchers[key] = MicroBatcher(run, max_items=MAX_TEXTS)
         return batchers[key]
     static = resources.files("gatedrnn.serve") / "static"
