@@ -232,3 +232,17 @@ def test_explain_other_cells_and_two_layers(mode, names):
     assert set(result["gates"]) == {"l0", "l0_reverse", "l1", "l1_reverse"}
     assert result["known"] == [True, True, False, True]
     assert len(result["units"]) == 2
+
+
+def test_onnx_backend_serves_the_same_predictions(trained_sentiment):
+    pytest.importorskip("onnxruntime")
+    texts = ["a great wonderful film", "awful", "", "x " * 300]
+    with TestClient(build([trained_sentiment], onnx=True)) as onnx_client:
+        served = onnx_client.post("/predict", json={"texts": texts}).json()["predictions"]
+        explained = onnx_client.post("/explain", json={"text": "a great film"})
+    expected = Predictor.load(trained_sentiment).predict(texts)
+    for got, want in zip(served, expected):
+        assert got["label"] == want["label"] and got["empty"] == want["empty"]
+        for label, p in want["probabilities"].items():
+            assert got["probabilities"][label] == pytest.approx(p, abs=1e-4)
+    assert explained.status_code == 200 and len(explained.json()["contributions"]) == 3

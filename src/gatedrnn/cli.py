@@ -406,7 +406,9 @@ def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_forma
 @click.argument("checkpoints", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-def serve(checkpoints, host, port):
+@click.option("--onnx", is_flag=True, help="Run sentiment models in onnxruntime (exported at "
+              "start-up; needs onnxruntime). /explain still uses PyTorch.")
+def serve(checkpoints, host, port, onnx):
     """Serve checkpoints over HTTP: /predict, /tag, /explain, /health, the page at /, /docs.
 
     Without CHECKPOINTS it serves runs/sentiment and runs/tagger, where they exist.
@@ -417,7 +419,7 @@ def serve(checkpoints, host, port):
     from .train.checkpoint import CheckpointError
 
     try:
-        app = build(list(checkpoints) or None)
+        app = build(list(checkpoints) or None, onnx=onnx)
     except (CheckpointError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"serving {', '.join(m['name'] for m in _model_names(app))} on "

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .sentiment import Predictor
 from .train import checkpoint
 
 OPSET = 17
@@ -51,7 +52,7 @@ class _TaggerGraph(nn.Module):
 
 def load_for_export(path: str | Path):
     """The checkpoint's task, its loaded wrapper (Predictor or Tagger) and example inputs."""
-    from .sentiment import Predictor, resolve_checkpoint
+    from .sentiment import resolve_checkpoint
     from .tagging import Tagger, collate_sentences, encode
     from .data.ud import Sentence
 
@@ -138,3 +139,30 @@ def time_both(onnx_path: str | Path, graph: nn.Module, args: tuple, repeats: int
             graph(*args)
             times["pytorch"].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+
+class OnnxPredictor(Predictor):
+    """A sentiment Predictor whose forward passes run the exported graph in onnxruntime.
+
+    Tokenising, batching and the result format are the Predictor's; explanations (gradients,
+    gates) still use the PyTorch model, kept as ``.model``.
+    """
+
+    def __init__(self, predictor: Predictor, onnx_path: str | Path):
+        import onnxruntime
+
+        super().__init__(predictor.model, predictor.vocab, predictor.labels, predictor.source)
+        self.session = onnxruntime.InferenceSession(str(onnx_path),
+                                                    providers=["CPUExecutionProvider"])
+
+    def _batch_probabilities(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        (probabilities,) = self.session.run(None, {"tokens": tokens.numpy(),
+                                                   "lengths": lengths.numpy()})
+        return torch.from_numpy(probabilities)
+
+
+def onnx_predictor(path: str | Path, work_dir: str | Path) -> OnnxPredictor:
+    """Export the sentiment checkpoint at ``path`` into ``work_dir``; its OnnxPredictor."""
+    info = export_onnx(path, Path(work_dir) / "model.onnx")
+    return OnnxPredictor(Predictor.load(path), info["path"])

@@ -223,8 +223,11 @@ class Predictor:
         lengths = [len(e) for e in encoded]
         for indices in bucket_batches(lengths, batch_size, shuffle=False, max_tokens=max_tokens):
             batch = collate([encoded[i] for i in indices], None, indices)
-            out[indices] = F.softmax(self.model(batch.tokens, batch.lengths).float(), dim=1)
+            out[indices] = self._batch_probabilities(batch.tokens, batch.lengths)
         return out
+
+    def _batch_probabilities(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.model(tokens, lengths).float(), dim=1)
 
     def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
         """[{"label", "confidence", "probabilities", "empty"}] per text.
