@@ -1,7 +1,5 @@
 import asyncio
 
-import pytest
-
 from gatedrnn.serve.batching import MicroBatcher
 
 

@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from .batching import MicroBatcher
 from ..train import checkpoint
+from .batching import MicroBatcher
 
 MAX_TEXTS = 256          # texts per request
 MAX_CHARS = 20_000       # characters per text (a long review is ~13,000)
@@ -163,10 +163,9 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     app = FastAPI(title="gatedrnn", version=__version__,
                   description="Sentiment prediction, POS tagging and explanations with gated "
                               "recurrent networks. The page at / shows the gates at work.")
-    async def on_model_thread(function, *args, **kwargs):
-        # Deliberately blocking: see the module docstring for why passes stay on this thread.
-        return function(*args, **kwargs)
-
+    static = resources.files("gatedrnn.serve") / "static"
+    # Forward passes run on this (the event loop's) thread, blocking it: see the module
+    # docstring for why. /predict and /tag go through one micro-batcher per model.
     batchers: dict[tuple[str, str], MicroBatcher] = {}
 
     def batcher(model: LoadedModel) -> MicroBatcher:
@@ -176,7 +175,6 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
                    if model.task == "sentiment" else model.model.tag)
             batchers[key] = MicroBatcher(run, max_items=MAX_TEXTS)
         return batchers[key]
-    static = resources.files("gatedrnn.serve") / "static"
 
     def pick(task: str, name: str | None) -> LoadedModel:
         candidates = [m for m in models if m.task == task]
@@ -252,7 +250,7 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
 
         check_texts([request.text])
         chosen = pick("sentiment", request.model)
-        result = await on_model_thread(explain, chosen.model, request.text, units=request.units)
+        result = explain(chosen.model, request.text, units=request.units)
         return {"model": chosen.name, **result}
 
     @app.get("/", include_in_schema=False)
