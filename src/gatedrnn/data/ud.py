@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +158,6 @@ def write_conllu(sentences: list[Sentence], upos: list[list[str]] | None = None,
 def locate(data: str | Path | None = None, release: str = DEFAULT_RELEASE) -> Path | None:
     """The treebank folder to use without downloading: ``data``, else ``$GATEDRNN_UD_DIR``,
     else the cached release; None when none of them holds the three files."""
-    import os
     candidates = [Path(data)] if data is not None else [
         *([Path(os.environ["GATEDRNN_UD_DIR"])] if os.environ.get("GATEDRNN_UD_DIR") else []),
         cache_dir() / f"{TREEBANK}-{release}"]
