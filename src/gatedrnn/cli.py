@@ -136,19 +136,30 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                    "max_length": max_length, "clip": clip, "bf16": bf16}.items()
                  if v is not None}
+    summary = _run_training(
+        lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
+                      limit=limit, log=lambda m: click.echo(m, err=True)),
+        out, (DatasetError, CheckpointError, TrainingDiverged, ValueError))
+    _report_training(summary, out, "validation accuracy", as_json)
+
+
+def _run_training(run, out: Path, errors: tuple):
+    """Run a training call: Ctrl-C says how to resume, known errors become clean messages."""
     try:
-        summary = train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
-                        limit=limit, log=lambda m: click.echo(m, err=True))
+        return run()
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: progress saved in {out / 'last'}; continue with the same "
                    "command and --resume", err=True)
         sys.exit(130)
-    except (DatasetError, CheckpointError, TrainingDiverged, ValueError) as exc:
+    except errors as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _report_training(summary: dict, out: Path, metric: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        click.echo(f"best validation accuracy {summary['best_valid_accuracy']:.4f}; "
+        click.echo(f"best {metric} {summary['best_valid_accuracy']:.4f}; "
                    f"checkpoint: {out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
 
 
@@ -281,22 +292,13 @@ def tagger_train(data, preset, out, mode, unidirectional, hidden_size, char_enco
                                          "char_encoder": char_encoder}.items() if v is not None}
     if unidirectional:
         model_overrides["bidirectional"] = False
-    try:
-        summary = train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
-                        model_overrides=model_overrides, limit=limit,
-                        log=lambda m: click.echo(m, err=True))
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: progress saved in {out / 'last'}; continue with the same "
-                   "command and --resume", err=True)
-        sys.exit(130)
-    except (ConlluError, DownloadError, FileNotFoundError, CheckpointError, TrainingDiverged,
-            ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        click.echo(f"best dev UPOS accuracy {summary['best_valid_accuracy']:.4f}; checkpoint: "
-                   f"{out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
+    summary = _run_training(
+        lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
+                      model_overrides=model_overrides, limit=limit,
+                      log=lambda m: click.echo(m, err=True)),
+        out, (ConlluError, DownloadError, FileNotFoundError, CheckpointError, TrainingDiverged,
+              ValueError))
+    _report_training(summary, out, "dev UPOS accuracy", as_json)
 
 
 def _load_tagger(checkpoint_path):

@@ -159,12 +159,7 @@ def _balanced_subset(reviews, n: int, seed: int):
 # ---------------------------------------------------------------------------------------------
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A training output directory means its ``best/`` checkpoint."""
-    path = Path(path)
-    if (path / "best" / "config.json").exists():
-        return path / "best"
-    return path
+resolve_checkpoint = checkpoint.resolve  # a training output directory means its best/
 
 
 class Predictor:
@@ -179,31 +174,15 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_OUT) -> "Predictor":
-        directory = resolve_checkpoint(path)
-        if not directory.exists():
-            raise checkpoint.CheckpointError(
-                f"no checkpoint at {directory}; train one with 'gatedrnn sentiment train "
-                f"--data PATH' (it writes {DEFAULT_OUT}/best)")
-        config = checkpoint.read_config(directory)
-        if config.get("task") != TASK:
-            raise checkpoint.CheckpointError(
-                f"{directory} is a {config.get('task')!r} checkpoint, not a sentiment classifier")
+        directory, config = checkpoint.open_for_task(
+            path, TASK, "a sentiment classifier",
+            f"train one with 'gatedrnn sentiment train --data PATH' (it writes "
+            f"{DEFAULT_OUT}/best)")
         vocab = Vocab(checkpoint.load_vocab_tokens(directory))
-        if config.get("vocab_fingerprint") not in (None, vocab.fingerprint()):
-            raise checkpoint.CheckpointError(
-                f"{directory}/vocab.json does not match the vocabulary the model was trained "
-                "with (fingerprint differs); the checkpoint was mixed with another one")
         model_config = ClassifierConfig.from_dict(config["model"])
-        if model_config.vocab_size != len(vocab):
-            raise checkpoint.CheckpointError(
-                f"{directory}: the model expects {model_config.vocab_size} tokens but vocab.json "
-                f"has {len(vocab)}")
-        model = SentimentClassifier(model_config)
-        try:
-            model.load_state_dict(checkpoint.load_weights(directory))
-        except RuntimeError as exc:
-            raise checkpoint.CheckpointError(
-                f"{directory}/model.safetensors does not fit config.json ({exc})") from exc
+        checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
+                               len(vocab), "tokens")
+        model = checkpoint.load_into(SentimentClassifier(model_config), directory)
         return cls(model, vocab, config.get("labels", list(imdb.LABELS)), str(directory))
 
     @torch.inference_mode()

@@ -266,11 +266,6 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
 # ---- loading, tagging, evaluation -----------------------------------------------------------
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    path = Path(path)
-    return path / "best" if (path / "best" / "config.json").exists() else path
-
-
 class Tagger:
     """A trained tagger: token lists in, UPOS and XPOS tags out."""
 
@@ -281,33 +276,16 @@ class Tagger:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_OUT) -> "Tagger":
-        directory = resolve_checkpoint(path)
-        if not directory.exists():
-            raise checkpoint.CheckpointError(
-                f"no checkpoint at {directory}; train one with 'gatedrnn tagger train --data "
-                f"DIR' (it writes {DEFAULT_OUT}/best)")
-        config = checkpoint.read_config(directory)
-        if config.get("task") != TASK:
-            raise checkpoint.CheckpointError(
-                f"{directory} is a {config.get('task')!r} checkpoint, not a tagger")
+        directory, config = checkpoint.open_for_task(
+            path, TASK, "a tagger",
+            f"train one with 'gatedrnn tagger train --data DIR' (it writes {DEFAULT_OUT}/best)")
         tags = config["tags"]
         vocab = TaggerVocab(checkpoint.load_vocab_tokens(directory), tags["chars"],
                             tags["upos"], tags["xpos"], tags.get("lowercase", False))
-        if config.get("vocab_fingerprint") not in (None, vocab.fingerprint()):
-            raise checkpoint.CheckpointError(
-                f"{directory}/vocab.json does not match the vocabulary the model was trained "
-                "with (fingerprint differs); the checkpoint was mixed with another one")
         model_config = TaggerConfig.from_dict(config["model"])
-        if model_config.vocab_size != len(vocab.words):
-            raise checkpoint.CheckpointError(
-                f"{directory}: the model expects {model_config.vocab_size} words but vocab.json "
-                f"has {len(vocab.words)}")
-        model = SequenceTagger(model_config)
-        try:
-            model.load_state_dict(checkpoint.load_weights(directory))
-        except RuntimeError as exc:
-            raise checkpoint.CheckpointError(
-                f"{directory}/model.safetensors does not fit config.json ({exc})") from exc
+        checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
+                               len(vocab.words), "words")
+        model = checkpoint.load_into(SequenceTagger(model_config), directory)
         return cls(model, vocab, str(directory))
 
     @torch.inference_mode()

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from ..nn import GRU, LSTM, RNN
+from .config import StoredConfig
 from .pooling import POOLINGS, make_pooling
 
 ENCODERS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(StoredConfig):
     """Everything needed to rebuild a SentimentClassifier (stored as config.json)."""
+
+    KIND = "classifier"
 
     vocab_size: int
     num_classes: int = 2
@@ -40,17 +43,6 @@ class ClassifierConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ClassifierConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown classifier config keys: {', '.join(sorted(unknown))}")
-        return cls(**data)
 
 
 class SentimentClassifier(nn.Module):

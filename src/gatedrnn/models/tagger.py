@@ -8,12 +8,13 @@ training, so the model learns to tag from characters and context when the word i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from ..nn import GRU, LSTM, RNN
+from .config import StoredConfig
 
 ENCODERS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
 CHAR_ENCODERS = ("lstm", "cnn", "none")
@@ -21,8 +22,10 @@ UNK_INDEX = 1
 
 
 @dataclass
-class TaggerConfig:
+class TaggerConfig(StoredConfig):
     """Everything needed to rebuild a SequenceTagger (stored in config.json)."""
+
+    KIND = "tagger"
 
     vocab_size: int
     num_chars: int
@@ -53,17 +56,6 @@ class TaggerConfig:
         for name in ("dropout", "word_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TaggerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown tagger config keys: {', '.join(sorted(unknown))}")
-        return cls(**data)
 
 
 class CharLSTM(nn.Module):

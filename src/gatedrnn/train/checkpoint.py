@@ -85,6 +85,48 @@ def read_config(directory: str | Path) -> dict:
     return config
 
 
+def resolve(path: str | Path) -> Path:
+    """A training output directory means its ``best/`` checkpoint."""
+    path = Path(path)
+    return path / "best" if (path / "best" / "config.json").exists() else path
+
+
+def open_for_task(path: str | Path, task: str, noun: str, train_hint: str) -> tuple[Path, dict]:
+    """The checkpoint directory behind ``path`` and its config, checked to be a ``task`` one.
+
+    ``noun`` names the task in the error ("a tagger"); ``train_hint`` says how to make one.
+    """
+    directory = resolve(path)
+    if not directory.exists():
+        raise CheckpointError(f"no checkpoint at {directory}; {train_hint}")
+    config = read_config(directory)
+    if config.get("task") != task:
+        raise CheckpointError(f"{directory} is a {config.get('task')!r} checkpoint, not {noun}")
+    return directory, config
+
+
+def check_vocab(directory: Path, config: dict, fingerprint: str, expected: int, actual: int,
+                unit: str) -> None:
+    """vocab.json must be the one the model was trained with, and as long as it expects."""
+    if config.get("vocab_fingerprint") not in (None, fingerprint):
+        raise CheckpointError(
+            f"{directory}/vocab.json does not match the vocabulary the model was trained "
+            "with (fingerprint differs); the checkpoint was mixed with another one")
+    if expected != actual:
+        raise CheckpointError(f"{directory}: the model expects {expected} {unit} but vocab.json "
+                              f"has {actual}")
+
+
+def load_into(model, directory: Path):
+    """``model`` with the checkpoint's weights; a mismatch is a CheckpointError."""
+    try:
+        model.load_state_dict(load_weights(directory))
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"{directory}/model.safetensors does not fit config.json ({exc})") from exc
+    return model
+
+
 def load_weights(directory: str | Path) -> dict:
     path = Path(directory) / "model.safetensors"
     if not path.exists():
