@@ -159,6 +159,24 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
     Predictor.load(out / "last")
 
 
+def test_training_flushes_subnormal_floats_and_restores_the_setting(tmp_path, imdb_archive,
+                                                                    monkeypatch):
+    # Adam's moments for absent words decay into subnormals, ~5x slower to compute with.
+    import gatedrnn.train.loop as loop
+    seen = []
+    real_loss = loop.classification_loss
+
+    def recording_loss(model, batch, device="cpu"):
+        seen.append(loop._denormals_flushed())
+        return real_loss(model, batch, device)
+
+    monkeypatch.setattr(loop, "classification_loss", recording_loss)
+    torch.set_flush_denormal(False)
+    train(imdb_archive, "tiny", tmp_path / "run", overrides={"epochs": 1}, **QUIET)
+    assert seen and all(seen)
+    assert not loop._denormals_flushed()
+
+
 def test_wrong_or_broken_checkpoints_are_named(tmp_path, trained_sentiment):
     with pytest.raises(checkpoint.CheckpointError, match="train one with"):
         Predictor.load(tmp_path / "missing")

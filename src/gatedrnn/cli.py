@@ -124,23 +124,91 @@ def _preset_names():
 @click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast (CPU AVX-512 BF16).")
 @click.option("--limit", type=click.IntRange(min=2), default=None,
               help="Use only this many training reviews (quick trials).")
+@click.option("--vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Initialise the embedding from word vectors (word2vec text or "
+              ".bin, GloVe, fastText .vec; see 'gatedrnn embeddings').")
+@click.option("--freeze-embeddings", is_flag=True,
+              help="Keep the pretrained embedding fixed (with --vectors or --init-from).")
+@click.option("--init-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Start from a language model made by 'gatedrnn sentiment "
+              "pretrain' (its vocabulary, embedding and encoder).")
+@click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Replace each training word by <unk> with this probability.")
+@click.option("--random-crop", is_flag=True, default=None,
+              help="With --max-length: train on a random window of long reviews, not the head.")
+@click.option("--discriminative-lr", type=click.FloatRange(min=1), default=None,
+              help="Each lower layer group learns this many times slower (ULMFiT: 2.6).")
+@click.option("--gradual-unfreezing", is_flag=True, default=None,
+              help="Epoch 1 trains the top layer group only, epoch 2 the top two, ...")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
-                    bf16, limit, as_json):
+                    bf16, limit, vectors, freeze_embeddings, init_from, word_dropout,
+                    random_crop, discriminative_lr, gradual_unfreezing, as_json):
     """Train a classifier; Ctrl-C saves, and --resume continues."""
     from .data.imdb import DatasetError
+    from .data.vectors import VectorsError
     from .sentiment import train
     from .train.checkpoint import CheckpointError
     from .train.loop import TrainingDiverged
 
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                   "max_length": max_length, "clip": clip, "bf16": bf16}.items()
+                                   "max_length": max_length, "clip": clip, "bf16": bf16,
+                                   "random_crop": random_crop,
+                                   "discriminative_lr": discriminative_lr,
+                                   "gradual_unfreezing": gradual_unfreezing}.items()
                  if v is not None}
+    model_overrides = {} if word_dropout is None else {"word_dropout": word_dropout}
     summary = _run_training(
         lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
-                      limit=limit, log=lambda m: click.echo(m, err=True)),
-        out, (DatasetError, CheckpointError, TrainingDiverged, ValueError))
+                      model_overrides=model_overrides, limit=limit, vectors=vectors,
+                      freeze_embeddings=freeze_embeddings, init_from=init_from,
+                      log=lambda m: click.echo(m, err=True)),
+        out, (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError))
     _report_training(summary, out, "validation accuracy", as_json)
+
+
+@sentiment.command("pretrain")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="aclImdb_v1.tar.gz or the aclImdb/ folder [default: download to the cache].")
+@click.option("--preset", type=click.Choice(_preset_names()), default="fast", show_default=True,
+              help="The sentiment preset whose encoder shape the language model takes.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/lm"), show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--bptt", type=click.IntRange(min=2), default=200, show_default=True,
+              help="Tokens per window (gradients are truncated between windows).")
+@click.option("--max-reviews", type=click.IntRange(min=2), default=None,
+              help="Use only this many reviews (quick trials).")
+@click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def sentiment_pretrain(data, preset, out, epochs, lr, batch_size, bptt, max_reviews, bf16, seed,
+                       resume, as_json):
+    """Pretrain a bidirectional language model on the unlabelled + training reviews.
+
+    The forward direction predicts each next word, the backward one each previous word; then
+    'gatedrnn sentiment train --preset PRESET --init-from OUT' fine-tunes a classifier from it.
+    """
+    from .data.imdb import DatasetError
+    from .pretrain import pretrain
+    from .train.checkpoint import CheckpointError
+    from .train.loop import TrainingDiverged
+
+    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
+                                   "bf16": bf16}.items() if v is not None}
+    summary = _run_training(
+        lambda: pretrain(data, out, preset=preset, seed=seed, bptt=bptt, max_reviews=max_reviews,
+                         overrides=overrides, resume=resume,
+                         log=lambda m: click.echo(m, err=True)),
+        out, (DatasetError, CheckpointError, TrainingDiverged, ValueError))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"held-out perplexity {summary['valid_perplexity']:.1f}; checkpoint: "
+                   f"{out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
 
 
 def _run_training(run, out: Path, errors: tuple):
@@ -163,37 +231,60 @@ def _report_training(summary: dict, out: Path, metric: str, as_json: bool) -> No
                    f"checkpoint: {out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
 
 
-def _load_predictor(checkpoint_path):
-    from .sentiment import Predictor
+def _load_predictor(checkpoint_paths):
+    """One checkpoint → a Predictor; several → an Ensemble averaging their probabilities."""
+    from .sentiment import Ensemble, Predictor
     from .train.checkpoint import CheckpointError
 
+    paths = [checkpoint_paths] if isinstance(checkpoint_paths, (str, Path)) else checkpoint_paths
     try:
-        return Predictor.load(checkpoint_path)
-    except CheckpointError as exc:
+        return Predictor.load(paths[0]) if len(paths) == 1 else Ensemble.load(paths)
+    except (CheckpointError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
+def _is_checkpoint(argument: str) -> bool:
+    path = Path(argument)
+    return (path / "config.json").is_file() or (path / "best" / "config.json").is_file()
+
+
+_CROPS = click.option(
+    "--crops", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Test-time averaging: read reviews longer than --crop-length as this many evenly "
+         "spaced windows and average their probabilities.")
+_CROP_LENGTH = click.option("--crop-length", type=click.IntRange(min=1), default=400,
+                            show_default=True, help="Tokens per window with --crops.")
+
+
 @sentiment.command("evaluate")
-@click.argument("checkpoint", type=click.Path(path_type=Path), default=Path("runs/sentiment"))
+@click.argument("checkpoints", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(exists=True, path_type=Path), default=None)
 @click.option("--split", type=click.Choice(["test", "validation"]), default="test",
               show_default=True, help="validation = the split carved from train with --seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@_CROPS
+@_CROP_LENGTH
 @click.option("--json", "as_json", is_flag=True)
-def sentiment_evaluate(checkpoint, data, split, seed, as_json):
-    """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix."""
+def sentiment_evaluate(checkpoints, data, split, seed, crops, crop_length, as_json):
+    """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix.
+
+    Several CHECKPOINTS are evaluated as an ensemble (probabilities averaged); none means
+    runs/sentiment.
+    """
     from .data import imdb
     from .sentiment import evaluate
 
-    predictor = _load_predictor(checkpoint)
+    predictor = _load_predictor(list(checkpoints) or [Path("runs/sentiment")])
     try:
         dataset = imdb.load(data)
     except imdb.DatasetError as exc:
         raise click.ClickException(str(exc)) from exc
     reviews = (dataset.test if split == "test"
                else imdb.validation_split(dataset.train, 0.1, seed)[1])
-    report = evaluate(predictor, [r.text for r in reviews], [r.label for r in reviews])
+    report = evaluate(predictor, [r.text for r in reviews], [r.label for r in reviews],
+                      crops=crops, crop_length=crop_length)
     report["split"] = split
+    report["crops"] = crops
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -217,7 +308,15 @@ def sentiment_evaluate(checkpoint, data, split, seed, as_json):
 @click.option("--jsonl", is_flag=True, help="One JSON object per text.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 def sentiment_predict(checkpoint, texts, file, jsonl, batch_size):
-    """Label texts given as arguments, in --file, or on standard input (one per line)."""
+    """Label texts given as arguments, in --file, or on standard input (one per line).
+
+    Leading arguments that are checkpoints (a training output or checkpoint directory) form an
+    ensemble: 'gatedrnn sentiment predict runs/a runs/b runs/c "Great film."'.
+    """
+    checkpoints = [checkpoint]
+    texts = list(texts)
+    while texts and _is_checkpoint(texts[0]):
+        checkpoints.append(Path(texts.pop(0)))
     lines = list(texts)
     if file is not None:
         raw = file.read_bytes()
@@ -232,7 +331,7 @@ def sentiment_predict(checkpoint, texts, file, jsonl, batch_size):
         lines += [line.rstrip("\n") for line in sys.stdin]
     if not lines:
         raise click.UsageError("no text to label: give TEXTS, --file, or lines on stdin")
-    predictor = _load_predictor(checkpoint)
+    predictor = _load_predictor(checkpoints)
     for text, result in zip(lines, predictor.predict(lines, batch_size=batch_size)):
         if jsonl:
             click.echo(json.dumps({"text": text, **result}, ensure_ascii=False))
@@ -240,6 +339,88 @@ def sentiment_predict(checkpoint, texts, file, jsonl, batch_size):
             note = "  (empty text)" if result["empty"] else ""
             preview = text if len(text) <= 60 else text[:57] + "..."
             click.echo(f"{result['label']}\t{result['confidence']:.3f}\t{preview}{note}")
+
+
+# ---- word vectors ----------------------------------------------------------------------------
+
+
+@main.group()
+def embeddings():
+    """Word vectors: train them on the IMDb reviews, inspect a vector file."""
+
+
+@embeddings.command("train")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+              help="aclImdb_v1.tar.gz or the aclImdb/ folder [default: download to the cache].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("runs/vectors/imdb-word2vec.vec"), show_default=True,
+              help="Written in the word2vec text format.")
+@click.option("--dim", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--cbow", is_flag=True, help="CBOW instead of skip-gram (faster, a bit weaker).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def embeddings_train(data, out, dim, window, min_count, epochs, cbow, workers, seed):
+    """Word2vec (gensim) on the 50,000 unlabelled and 25,000 training reviews (never test)."""
+    import time
+
+    from .data import imdb
+    from .data.text import basic_english
+    from .data.vectors import save_word2vec_text, train_word2vec
+
+    started = time.perf_counter()
+    try:
+        dataset = imdb.load(data, unsup=True)
+    except imdb.DatasetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    texts = [basic_english(r.text) for r in [*dataset.unsup, *dataset.train]]
+    tokens = sum(len(t) for t in texts)
+    click.echo(f"{len(texts):,} reviews, {tokens:,} tokens "
+               f"({time.perf_counter() - started:.0f} s)", err=True)
+
+    def progress(epoch, seconds):
+        rate = tokens * epoch / max(seconds, 1e-9)
+        eta = (epochs - epoch) * seconds / epoch
+        click.echo(f"epoch {epoch}/{epochs}: {rate:,.0f} tokens/s, ETA {eta:.0f} s", err=True)
+
+    try:
+        vectors = train_word2vec(texts, dim=dim, window=window, min_count=min_count,
+                                 epochs=epochs, skip_gram=not cbow, workers=workers, seed=seed,
+                                 progress=progress)
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    save_word2vec_text(vectors, out)
+    click.echo(f"{len(vectors):,} words × {vectors.dim} → {out} "
+               f"({(time.perf_counter() - started) / 60:.1f} min)")
+
+
+@embeddings.command("info")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", default="auto", show_default=True,
+              type=click.Choice(["auto", "word2vec", "fasttext", "glove", "word2vec-binary"]))
+@click.option("--neighbours", "words", multiple=True,
+              help="Show the nearest words (cosine) of this word; repeatable.")
+@click.option("--max-words", type=click.IntRange(min=1), default=None,
+              help="Read only the first N vectors (large files).")
+def embeddings_info(path, file_format, words, max_words):
+    """Size and dimension of a word-vector file, and nearest neighbours."""
+    from .data.vectors import VectorsError, detect_format, load_vectors
+
+    try:
+        vectors = load_vectors(path, file_format, max_words=max_words)
+    except VectorsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    kind = detect_format(path) if file_format == "auto" else file_format
+    click.echo(f"{path}: {kind}, {len(vectors):,} words × {vectors.dim}")
+    for word in words:
+        try:
+            near = vectors.neighbours(word, 8)
+        except KeyError as exc:
+            click.echo(f"{word}: {exc.args[0]}")
+            continue
+        click.echo(f"{word}: " + ", ".join(f"{w} {s:.2f}" for w, s in near))
 
 
 # ---- tagger ----------------------------------------------------------------------------------

@@ -45,3 +45,31 @@ def environment(seed: int | None = None) -> dict:
     if seed is not None:
         info["seed"] = seed
     return info
+
+
+def rss_mb() -> dict:
+    """This process's resident memory now and at its peak, in MiB (``now`` is Linux only)."""
+    import resource
+    import sys
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = {"peak_rss_mb": peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024,
+           "rss_mb": None}
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            out["rss_mb"] = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def release_free_memory() -> None:
+    """Hand the C allocator's free pages back to the system (glibc ``malloc_trim``; elsewhere a
+    no-op). Batches of very different sizes leave freed tensor memory scattered through glibc's
+    heap, where it still counts as resident."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

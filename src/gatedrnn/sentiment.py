@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 import warnings
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,9 @@ import torch.nn.functional as F
 from .data import imdb
 from .data.batching import bucket_batches, collate
 from .data.text import Vocab, basic_english
+from .data.vectors import embedding_matrix, load_vectors
 from .models.classifier import ClassifierConfig, SentimentClassifier
+from .models.language_model import LanguageModelConfig
 from .runinfo import environment
 from .train import checkpoint
 from .train.loop import Encoded, FitConfig, Trainer
@@ -87,12 +90,17 @@ def encode_texts(texts: list[str], vocab: Vocab) -> list[list[int]]:
 def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, seed: int = 0,
           resume: bool = False, validation_fraction: float = 0.1, overrides: dict | None = None,
           model_overrides: dict | None = None, vocab_size: int | None = None,
-          limit: int | None = None, download: bool = True, show_progress: bool = True,
-          log=print) -> dict:
+          limit: int | None = None, vectors: str | Path | None = None,
+          freeze_embeddings: bool = False, init_from: str | Path | None = None,
+          download: bool = True, show_progress: bool = True, log=print) -> dict:
     """Train a sentiment classifier on IMDb; returns the training summary.
 
     ``data`` is the archive, the aclImdb folder, or None for the cached/downloaded copy.
     ``limit`` keeps only that many training reviews (balanced), for quick trials.
+    ``vectors``: a word-vector file (word2vec, GloVe, fastText; see data.vectors) that
+    initialises the embedding (its dimension replaces the preset's); ``freeze_embeddings``
+    keeps them fixed. ``init_from``: a language model from ``gatedrnn.pretrain`` whose
+    vocabulary, embedding and encoder the classifier starts from.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -106,19 +114,54 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
         train_reviews = _balanced_subset(train_reviews, limit, seed)
         valid_reviews = _balanced_subset(valid_reviews, max(2, limit // 5), seed)
     train_tokens = [basic_english(r.text) for r in train_reviews]
-    vocab = Vocab.build(train_tokens, max_size=vocab_size or chosen.vocab_size)
+    model_settings = {**chosen.model, **(model_overrides or {})}
+    pretrained = None
+    if init_from is not None:
+        pretrained = _open_language_model(init_from)
+        vocab = pretrained["vocab"]
+        model_settings.update(pretrained["shape"])
+        log(f"starting from the language model in {pretrained['directory']} (vocab "
+            f"{len(vocab)}, encoder {pretrained['shape']})")
+    else:
+        vocab = Vocab.build(train_tokens, max_size=vocab_size or chosen.vocab_size)
     train_set = Encoded([vocab.encode(t) for t in train_tokens], [r.label for r in train_reviews])
     valid_set = Encoded(encode_texts([r.text for r in valid_reviews], vocab),
                         [r.label for r in valid_reviews])
     log(f"data: {len(train_set)} train / {len(valid_set)} validation reviews from "
         f"{dataset.source}, vocab {len(vocab)} ({time.perf_counter() - started:.1f} s)")
 
-    model_config = ClassifierConfig(vocab_size=len(vocab), **{**chosen.model,
-                                                              **(model_overrides or {})})
+    embedding_stats = None
+    if vectors is not None:
+        if pretrained is not None:
+            raise ValueError("give either vectors or init_from: a pretrained language model "
+                             "already brings its embedding")
+        word_vectors = load_vectors(vectors, keep=set(vocab.itos))
+        model_settings["embedding_dim"] = word_vectors.dim
+        counts = Counter(t for tokens in train_tokens for t in tokens)
+        weights, embedding_stats = embedding_matrix(word_vectors, vocab.itos, counts=counts,
+                                                    seed=seed)
+        log(f"word vectors {vectors}: dim {word_vectors.dim}, {embedding_stats['found']:,} of "
+            f"{len(vocab):,} vocabulary words found ({embedding_stats['found_lowercased']:,} "
+            f"lowercased), {embedding_stats['token_coverage']:.1%} of training tokens covered; "
+            f"most frequent without a vector: "
+            f"{', '.join(embedding_stats['most_frequent_missing'][:8]) or '-'}")
+    model_config = ClassifierConfig(vocab_size=len(vocab), **model_settings)
     model = SentimentClassifier(model_config)
+    if vectors is not None:
+        model.load_embeddings(weights, freeze=freeze_embeddings)
+    elif pretrained is not None:
+        model.load_state_dict(pretrained["weights"], strict=False)
+        if freeze_embeddings:
+            model.embedding.weight.requires_grad_(False)
+    elif freeze_embeddings:
+        raise ValueError("freeze_embeddings needs pretrained vectors or init_from: frozen "
+                         "random embeddings would not learn anything")
     checkpoint_config = {
         "task": TASK, "tokenizer": TOKENIZER, "labels": list(imdb.LABELS),
         "model": model_config.to_dict(), "preset": preset, "fit": asdict(fit_config),
+        "initialised_from": {"vectors": str(vectors) if vectors else None,
+                             "language_model": str(pretrained["directory"]) if pretrained
+                             else None, "frozen_embeddings": freeze_embeddings},
         "vocab_fingerprint": vocab.fingerprint(), "environment": environment(seed=seed),
     }
     trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
@@ -135,7 +178,26 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
     summary["peak_rss_mb"] = peak_rss_mb()
     summary["train_tokens_per_epoch"] = sum(
         min(n, fit_config.max_length) if fit_config.max_length else n for n in train_set.lengths)
+    if embedding_stats is not None:
+        summary["embeddings"] = embedding_stats
     return summary
+
+
+def _open_language_model(path) -> dict:
+    """Vocabulary, encoder shape and embedding + encoder weights of a pretrained LM."""
+    from .pretrain import TASK as LM_TASK
+    directory, config = checkpoint.open_for_task(
+        path, LM_TASK, "a pretrained language model",
+        "make one with 'gatedrnn sentiment pretrain --data PATH'")
+    vocab = Vocab(checkpoint.load_vocab_tokens(directory))
+    lm_config = LanguageModelConfig.from_dict(config["model"])
+    checkpoint.check_vocab(directory, config, vocab.fingerprint(), lm_config.vocab_size,
+                           len(vocab), "tokens")
+    weights = {k: v for k, v in checkpoint.load_weights(directory).items()
+               if k.startswith(("embedding.", "encoder."))}
+    shape = {k: getattr(lm_config, k) for k in ("embedding_dim", "hidden_size", "num_layers",
+                                                "bidirectional", "mode")}
+    return {"directory": directory, "vocab": vocab, "shape": shape, "weights": weights}
 
 
 def peak_rss_mb() -> float:
@@ -186,24 +248,39 @@ class Predictor:
         return cls(model, vocab, config.get("labels", list(imdb.LABELS)), str(directory))
 
     @torch.inference_mode()
-    def probabilities(self, texts: list[str], batch_size: int = 64,
-                      max_tokens: int = 32_768) -> torch.Tensor:
-        """(N, classes) probabilities; texts are batched by length internally."""
-        encoded, cut = [], 0
-        for text in texts:
+    def probabilities(self, texts: list[str], batch_size: int = 64, max_tokens: int = 32_768,
+                      crops: int = 1, crop_length: int = 400) -> torch.Tensor:
+        """(N, classes) probabilities; texts are batched by length internally.
+
+        ``crops`` > 1: test-time averaging — a text longer than ``crop_length`` tokens is read as
+        that many evenly spaced windows of ``crop_length`` tokens (first and last included) and
+        their probabilities are averaged; shorter texts are read whole.
+        """
+        if crops < 1 or crop_length < 1:
+            raise ValueError("crops and crop_length must be >= 1")
+        windows, owners = [], []
+        cut = 0
+        for position, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}")
             cut += len(text) > MAX_TEXT_CHARS
-            encoded.append(self.vocab.encode(basic_english(text[:MAX_TEXT_CHARS])))
+            ids = self.vocab.encode(basic_english(text[:MAX_TEXT_CHARS]))
+            for window in _crops(ids, crops, crop_length):
+                windows.append(window)
+                owners.append(position)
         if cut:
             warnings.warn(f"{cut} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
                           "that length before prediction", stacklevel=2)
-        out = torch.empty(len(texts), len(self.labels))
-        lengths = [len(e) for e in encoded]
+        per_window = torch.empty(len(windows), len(self.labels))
+        lengths = [len(w) for w in windows]
         for indices in bucket_batches(lengths, batch_size, shuffle=False, max_tokens=max_tokens):
-            batch = collate([encoded[i] for i in indices], None, indices)
-            out[indices] = self._batch_probabilities(batch.tokens, batch.lengths)
-        return out
+            batch = collate([windows[i] for i in indices], None, indices)
+            per_window[indices] = self._batch_probabilities(batch.tokens, batch.lengths)
+        if len(windows) == len(texts):
+            return per_window
+        owner = torch.tensor(owners)
+        total = torch.zeros(len(texts), len(self.labels)).index_add_(0, owner, per_window)
+        return total / torch.bincount(owner, minlength=len(texts)).unsqueeze(1)
 
     def _batch_probabilities(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return F.softmax(self.model(tokens, lengths).float(), dim=1)
@@ -214,24 +291,69 @@ class Predictor:
         An empty or whitespace-only text still gets a prediction (from the model's bias), marked
         ``empty: True`` so a caller can tell it apart.
         """
-        if isinstance(texts, str):
-            texts = [texts]
-        probabilities = self.probabilities(list(texts), batch_size)
-        results = []
-        for text, p in zip(texts, probabilities):
-            best = int(p.argmax())
-            results.append({"label": self.labels[best], "confidence": float(p[best]),
-                            "probabilities": {l: float(v) for l, v in zip(self.labels, p)},
-                            "empty": not text.strip()})
-        return results
+        return _predictions(self, texts, batch_size)
 
 
-def evaluate(predictor: Predictor, texts: list[str], labels: list[int],
-             batch_size: int = 128) -> dict:
-    """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix."""
+def _crops(ids: list[int], crops: int, length: int) -> list[list[int]]:
+    if crops == 1 or len(ids) <= length:
+        return [ids]
+    last_start = len(ids) - length
+    starts = sorted({round(k * last_start / (crops - 1)) for k in range(crops)})
+    return [ids[s:s + length] for s in starts]
+
+
+def _predictions(model, texts, batch_size: int) -> list[dict]:
+    if isinstance(texts, str):
+        texts = [texts]
+    probabilities = model.probabilities(list(texts), batch_size)
+    results = []
+    for text, p in zip(texts, probabilities):
+        best = int(p.argmax())
+        results.append({"label": model.labels[best], "confidence": float(p[best]),
+                        "probabilities": {l: float(v) for l, v in zip(model.labels, p)},
+                        "empty": not text.strip()})
+    return results
+
+
+class Ensemble:
+    """Several sentiment checkpoints read as one model: their probabilities are averaged.
+
+    Each member keeps its own vocabulary, so checkpoints trained differently (another preset,
+    pretrained vectors, a language-model start) combine freely.
+    """
+
+    def __init__(self, members: list[Predictor]):
+        if not members:
+            raise ValueError("an ensemble needs at least one checkpoint")
+        labels = members[0].labels
+        for member in members[1:]:
+            if member.labels != labels:
+                raise ValueError(f"{member.source} predicts {member.labels}, "
+                                 f"{members[0].source} predicts {labels}: they cannot be averaged")
+        self.members = members
+        self.labels = labels
+        self.source = " + ".join(m.source for m in members)
+
+    @classmethod
+    def load(cls, paths: list[str | Path]) -> "Ensemble":
+        return cls([Predictor.load(p) for p in paths])
+
+    def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
+        return torch.stack([m.probabilities(texts, batch_size, **options)
+                            for m in self.members]).mean(0)
+
+    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
+        return _predictions(self, texts, batch_size)
+
+
+def evaluate(predictor: Predictor | Ensemble, texts: list[str], labels: list[int],
+             batch_size: int = 128, crops: int = 1, crop_length: int = 400) -> dict:
+    """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix (``crops``: see
+    ``Predictor.probabilities``)."""
     if not texts:
         raise ValueError("nothing to evaluate: no texts")
-    probabilities = predictor.probabilities(texts, batch_size)
+    probabilities = predictor.probabilities(texts, batch_size, crops=crops,
+                                            crop_length=crop_length)
     target = torch.tensor(labels)
     loss = F.nll_loss(torch.log(probabilities.clamp_min(1e-12)), target).item()
     predicted = probabilities.argmax(1)
@@ -259,4 +381,5 @@ def load(path: str | Path = DEFAULT_OUT) -> Predictor:
     return Predictor.load(path)
 
 
-__all__ = ["PRESETS", "Preset", "Predictor", "evaluate", "load", "train", "resolve_checkpoint"]
+__all__ = ["PRESETS", "Ensemble", "Preset", "Predictor", "evaluate", "load", "train",
+           "resolve_checkpoint"]

@@ -189,7 +189,11 @@ class TaggingTask:
     def __init__(self, vocab: TaggerVocab):
         self.vocab = vocab
 
-    def collate(self, data: TaggedData, indices: list[int], max_length: int | None = None):
+    def collate(self, data: TaggedData, indices: list[int], max_length: int | None = None,
+                random_crop: bool = False):
+        if random_crop:
+            raise ValueError("random_crop would cut sentences away from their tags' context; "
+                             "it is for classification")
         return collate_sentences(data, indices, self.vocab, max_length)
 
     def loss(self, model, batch: TaggingBatch, device: str = "cpu"):

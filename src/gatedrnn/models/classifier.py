@@ -12,6 +12,7 @@ from .config import StoredConfig
 from .pooling import POOLINGS, make_pooling
 
 ENCODERS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+UNK_INDEX = 1  # gatedrnn.data.text.Vocab: <pad> = 0, <unk> = 1
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ClassifierConfig(StoredConfig):
     mode: str = "LSTM"
     dropout: float = 0.5
     embedding_dropout: float = 0.0
+    word_dropout: float = 0.0   # training: each word becomes <unk> with this probability
     pooling: str = "last"
     batch_norm: bool = False
     padding_idx: int | None = 0
@@ -39,6 +41,8 @@ class ClassifierConfig(StoredConfig):
             raise ValueError(f"mode must be one of {', '.join(ENCODERS)}, got {self.mode!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {self.word_dropout!r}")
         for name in ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -71,6 +75,9 @@ class SentimentClassifier(nn.Module):
         self.head = nn.Linear(features, config.num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor, *, return_attention: bool = False):
+        if self.training and self.config.word_dropout:
+            dropped = torch.rand(tokens.shape, device=tokens.device) < self.config.word_dropout
+            tokens = tokens.masked_fill(dropped & (tokens > UNK_INDEX), UNK_INDEX)
         embedded = self.embedding_dropout(self.embedding(tokens))
         logits, attention, _ = self.from_embeddings(embedded, lengths)
         return (logits, attention) if return_attention else logits
@@ -86,6 +93,16 @@ class SentimentClassifier(nn.Module):
         pooled, attention = self.pooling(output, lengths, h_n, self.directions)
         logits = self.head(self.dropout(self.norm(pooled)))
         return logits, attention, (result[2] if return_gates else None)
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters from the input up, for discriminative learning rates and gradual
+        unfreezing: the embedding, each encoder layer, then pooling and the head."""
+        by_layer: dict[int, list[nn.Parameter]] = {}
+        for name, parameter in self.encoder.named_parameters():
+            layer = int(name.split("_l")[-1].split("_")[0])  # weight_ih_l1_reverse → 1
+            by_layer.setdefault(layer, []).append(parameter)
+        top = [*self.pooling.parameters(), *self.norm.parameters(), *self.head.parameters()]
+        return [list(self.embedding.parameters()), *by_layer.values(), top]
 
     @torch.no_grad()
     def load_embeddings(self, vectors: Tensor, freeze: bool = False) -> None:
