@@ -1,6 +1,7 @@
 """IMDb side by side: the chapter's recipe, our presets, and a TF-IDF + linear SVM baseline.
 
-    python benchmarks/imdb.py --data ../shared/data/aclImdb_v1.tar.gz [--skip seed] [--out results]
+    python benchmarks/imdb.py --data ../shared/data/aclImdb_v1.tar.gz [--skip seed] [--bf16 seed]
+        [--out results]
 
 Rows:
   chapter recipe as written  torch.nn BiLSTM (the seed model) on batches padded to their longest
@@ -132,6 +133,8 @@ def main(argv=None):
     parser.add_argument("--data", required=True)
     parser.add_argument("--chapter-batches", type=int, default=8)
     parser.add_argument("--skip", nargs="*", default=[], choices=["chapter", "seed", "fast", "svm"])
+    parser.add_argument("--bf16", nargs="*", default=[], choices=["seed", "fast"],
+                        help="Train these presets with bfloat16 autocast (--bf16).")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     data = imdb.load(args.data)
@@ -148,14 +151,17 @@ def main(argv=None):
     for preset in ("seed", "fast"):
         if preset in args.skip:
             continue
-        summary = train_preset(args.data, preset, work / preset, [])
+        summary = train_preset(args.data, preset, work / preset,
+                               ["--bf16"] if preset in args.bf16 else [])
         report, eval_seconds = test_accuracy(work / preset, data)
         epochs = len(summary["history"])
         epoch_seconds = statistics.fmean(h["train_seconds"] for h in summary["history"])
         results[preset] = {"train": summary, "test": report, "eval_seconds": eval_seconds,
                            "epoch_seconds": epoch_seconds,
                            "total_minutes": (summary["wall_seconds"] + eval_seconds) / 60}
-        rows.append([f"{preset} preset ({epochs} epochs)", f"{100 * report['accuracy']:.2f}",
+        label = f"{preset} preset ({epochs} epochs{', bf16' if preset in args.bf16 else ''})"
+        results[preset]["bf16"] = preset in args.bf16
+        rows.append([label, f"{100 * report['accuracy']:.2f}",
                      f"{epoch_seconds / 60:.1f} min/epoch, {results[preset]['total_minutes']:.1f}"
                      " min train+test",
                      f"{statistics.fmean(h['tokens_per_s'] for h in summary['history']):.0f}",

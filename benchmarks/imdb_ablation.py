@@ -160,7 +160,8 @@ def main(argv=None):
     if "baseline" in args.rows or "tta" in args.rows:
         train_row("baseline", "fast preset: BiLSTM 1×128, attention pooling", [])
     if "last-state" in args.rows:
-        train_row("last-state", "fast preset with final-state pooling (the chapter's)", [])
+        train_row("last-state", "fast preset with final-state pooling (the chapter's)",
+                  ["--pooling", "last"])
     if "word2vec" in args.rows:
         vectors = work / "imdb-word2vec.vec"
         _, vector_seconds = cli(["embeddings", "train", "--data", args.data, "--out",

@@ -139,11 +139,12 @@ def test_cli_pretrain_then_train(tmp_path, imdb_archive):
                                   "tiny", "--out", str(tmp_path / "clf"), "--init-from", str(lm),
                                   "--epochs", "2", "--discriminative-lr", "2.6",
                                   "--gradual-unfreezing", "--word-dropout", "0.1",
-                                  "--max-length", "12", "--random-crop"])
+                                  "--max-length", "12", "--random-crop", "--pooling", "mean"])
     assert result.exit_code == 0, result.output
     config = checkpoint.read_config(tmp_path / "clf" / "best")
     assert config["initialised_from"]["language_model"].startswith(str(lm))
     assert config["fit"]["gradual_unfreezing"] and config["model"]["word_dropout"] == 0.1
+    assert config["model"]["pooling"] == "mean"
 
 
 # ---- training options ------------------------------------------------------------------------
@@ -253,3 +254,63 @@ def test_cli_predict_and_evaluate_with_several_checkpoints(trained_sentiment, im
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["crops"] == 2 and report["checkpoint"].count("+") == 1
+
+
+# ---- hyperparameter search -------------------------------------------------------------------
+
+
+def test_search_scores_on_validation_resumes_and_respects_max_trials(tmp_path, imdb_archive,
+                                                                     monkeypatch):
+    import gatedrnn.sentiment as sentiment
+    from gatedrnn.search import draw, search
+
+    calls = []
+    real_train = sentiment.train
+
+    def counting_train(*args, **kwargs):
+        calls.append(kwargs["overrides"])
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(sentiment, "train", counting_train)
+    monkeypatch.setattr(sentiment, "evaluate", lambda *a, **k: pytest.fail("test set touched"))
+    out = tmp_path / "search"
+    result = search(imdb_archive, out, preset="tiny", max_trials=2, epochs=1, **QUIET)
+    assert len(result["trials"]) == 2 and len(calls) == 2
+    assert result["best"]["valid_accuracy"] == max(t["valid_accuracy"] for t in result["trials"])
+    assert json.loads((out / "best.json").read_text())["trial"] == result["best"]["trial"]
+    # the same seed draws the same settings; a rerun continues after the finished trials
+    import random
+    rng = random.Random(0)
+    assert [draw(rng)[1]["lr"] for _ in range(2)] == [t["fit"]["lr"] for t in result["trials"]]
+    again = search(imdb_archive, out, preset="tiny", max_trials=3, epochs=1, **QUIET)
+    assert len(again["trials"]) == 3 and len(calls) == 3
+
+
+def test_cli_search(tmp_path, imdb_archive):
+    result = CliRunner().invoke(main, ["sentiment", "search", "--data", str(imdb_archive),
+                                       "--preset", "tiny", "--out", str(tmp_path / "s"),
+                                       "--max-trials", "1", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "trial   1" in result.output and "best.json" in result.output
+
+
+def test_a_preset_with_pretraining_makes_its_language_model_first(tmp_path, imdb_archive,
+                                                                 monkeypatch):
+    import gatedrnn.sentiment as sentiment
+    tiny = sentiment.PRESETS["tiny"]
+    preset = sentiment.Preset("tiny, LM first", tiny.vocab_size, dict(tiny.model),
+                              {**tiny.fit, "epochs": 1, "gradual_unfreezing": True},
+                              pretrain={"epochs": 1, "batch_size": 8})
+    monkeypatch.setitem(sentiment.PRESETS, "tiny-lm", preset)
+    messages = []
+    train(imdb_archive, "tiny-lm", tmp_path / "run", show_progress=False, log=messages.append)
+    lm = tmp_path / "run" / "lm" / "best"
+    assert checkpoint.read_config(lm)["task"] == "language-model"
+    assert checkpoint.load_vocab_tokens(tmp_path / "run" / "best") == \
+        checkpoint.load_vocab_tokens(lm)
+    # run again: the finished language model is reused, not trained again
+    stamp = (lm / "model.safetensors").stat().st_mtime_ns
+    messages.clear()
+    train(imdb_archive, "tiny-lm", tmp_path / "run", show_progress=False, log=messages.append)
+    assert any("resumed from" in m and "after epoch 1" in m for m in messages)
+    assert (lm / "model.safetensors").stat().st_mtime_ns == stamp

@@ -316,3 +316,18 @@ def test_moving_average_of_weights_is_what_best_keeps_and_resume_restores(treeba
     assert [h["epoch"] for h in summary["history"]] == [2]
     resumed = load_training_state(tmp_path / "last")["ema"]
     assert int(resumed["n_averaged"]) > int(state["ema"]["n_averaged"])
+
+
+def test_label_smoothing_in_the_tag_loss_ignores_untagged_positions():
+    from gatedrnn.tagging import IGNORE, _tag_loss
+    from gatedrnn.train.loop import FitConfig
+    logits = torch.tensor([[[10.0, -10.0, -10.0], [0.0, 0.0, 0.0]]])
+    targets = torch.tensor([[0, IGNORE]])
+    plain = _tag_loss(logits, targets)
+    smoothed = _tag_loss(logits, targets, 0.3)
+    # ε = 0.3 over 3 tags: the target gets 0.8, each other tag 0.1
+    expected = -(0.8 * torch.log_softmax(logits[0, 0], -1)[0]
+                 + 0.1 * torch.log_softmax(logits[0, 0], -1)[1:].sum())
+    assert plain < 1e-6 and smoothed.item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        FitConfig(label_smoothing=1.0)

@@ -132,6 +132,8 @@ def _preset_names():
 @click.option("--init-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Start from a language model made by 'gatedrnn sentiment "
               "pretrain' (its vocabulary, embedding and encoder).")
+@click.option("--pooling", type=click.Choice(["last", "max", "mean", "attention"]), default=None,
+              help="How the encoder's outputs become one vector [default: the preset's].")
 @click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Replace each training word by <unk> with this probability.")
 @click.option("--random-crop", is_flag=True, default=None,
@@ -142,7 +144,7 @@ def _preset_names():
               help="Epoch 1 trains the top layer group only, epoch 2 the top two, ...")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
-                    bf16, limit, vectors, freeze_embeddings, init_from, word_dropout,
+                    bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
                     random_crop, discriminative_lr, gradual_unfreezing, as_json):
     """Train a classifier; Ctrl-C saves, and --resume continues."""
     from .data.imdb import DatasetError
@@ -157,7 +159,8 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
                                    "discriminative_lr": discriminative_lr,
                                    "gradual_unfreezing": gradual_unfreezing}.items()
                  if v is not None}
-    model_overrides = {} if word_dropout is None else {"word_dropout": word_dropout}
+    model_overrides = {k: v for k, v in {"word_dropout": word_dropout,
+                                         "pooling": pooling}.items() if v is not None}
     summary = _run_training(
         lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
                       model_overrides=model_overrides, limit=limit, vectors=vectors,
@@ -165,6 +168,40 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
                       log=lambda m: click.echo(m, err=True)),
         out, (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError))
     _report_training(summary, out, "validation accuracy", as_json)
+
+
+@sentiment.command("search")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--preset", type=click.Choice(_preset_names()), default="fast", show_default=True,
+              help="The recipe whose settings the trials vary.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/search"), show_default=True,
+              help="OUT/trials.jsonl, OUT/best.json, one run folder per trial; rerunning "
+                   "continues.")
+@click.option("--budget-minutes", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True)
+@click.option("--max-trials", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs per trial [default: the preset's].")
+@click.option("--limit", type=click.IntRange(min=2), default=None,
+              help="Train each trial on this many reviews (cheaper trials).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def sentiment_search(data, preset, out, budget_minutes, max_trials, epochs, limit, seed):
+    """Random search of hyperparameters scored on the validation split (never the test set)."""
+    from .data.imdb import DatasetError
+    from .search import search
+
+    try:
+        result = search(data, out, preset=preset, budget_minutes=budget_minutes,
+                        max_trials=max_trials, seed=seed, limit=limit, epochs=epochs,
+                        log=lambda m: click.echo(m, err=True))
+    except (DatasetError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    ranked = sorted(result["trials"], key=lambda t: -t["valid_accuracy"])
+    for trial in ranked[:10]:
+        click.echo(f"{trial['valid_accuracy']:.4f}  trial {trial['trial']:>3}  "
+                   f"{trial['seconds'] / 60:5.1f} min  {trial['model']} {trial['fit']}")
+    click.echo(f"best settings: {out / 'best.json'}")
 
 
 @sentiment.command("pretrain")

@@ -23,7 +23,7 @@ from .data.text import Vocab, basic_english
 from .data.vectors import embedding_matrix, load_vectors
 from .models.classifier import ClassifierConfig, SentimentClassifier
 from .models.language_model import LanguageModelConfig
-from .runinfo import environment
+from .runinfo import environment, rss_mb
 from .train import checkpoint
 from .train.loop import Encoded, FitConfig, Trainer
 
@@ -41,6 +41,9 @@ class Preset:
     vocab_size: int
     model: dict = field(default_factory=dict)
     fit: dict = field(default_factory=dict)
+    # Pretrain a language model first (gatedrnn.pretrain overrides, e.g. {"epochs": 1}) into
+    # OUT/lm, unless init_from names one, and fine-tune the classifier from it.
+    pretrain: dict | None = None
 
 
 PRESETS = {
@@ -106,8 +109,11 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
     fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
-    torch.manual_seed(seed)
     started = time.perf_counter()
+    if chosen.pretrain is not None and init_from is None and vectors is None:
+        init_from = _pretrained_for(preset, chosen, data, Path(out) / "lm", seed, download,
+                                    show_progress, log)
+    torch.manual_seed(seed)
     dataset = imdb.load(data, download=download, show_progress=show_progress)
     train_reviews, valid_reviews = imdb.validation_split(dataset.train, validation_fraction, seed)
     if limit:
@@ -175,12 +181,23 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
     summary = trainer.fit()
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
-    summary["peak_rss_mb"] = peak_rss_mb()
+    summary["peak_rss_mb"] = rss_mb()["peak_rss_mb"]
     summary["train_tokens_per_epoch"] = sum(
         min(n, fit_config.max_length) if fit_config.max_length else n for n in train_set.lengths)
     if embedding_stats is not None:
         summary["embeddings"] = embedding_stats
     return summary
+
+
+def _pretrained_for(preset: str, chosen: Preset, data, lm_out: Path, seed: int,
+                    download: bool, show_progress: bool, log) -> Path:
+    """The preset's language model in ``lm_out``: pretrained now, or, after an interruption,
+    continued (a finished one is reused: resuming it trains nothing)."""
+    from .pretrain import pretrain
+    log(f"preset {preset}: language model in {lm_out} first")
+    pretrain(data, lm_out, preset=preset, seed=seed, overrides=chosen.pretrain, resume=True,
+             download=download, show_progress=show_progress, log=log)
+    return lm_out
 
 
 def _open_language_model(path) -> dict:
@@ -198,14 +215,6 @@ def _open_language_model(path) -> dict:
     shape = {k: getattr(lm_config, k) for k in ("embedding_dim", "hidden_size", "num_layers",
                                                 "bidirectional", "mode")}
     return {"directory": directory, "vocab": vocab, "shape": shape, "weights": weights}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MiB (Linux and macOS)."""
-    import resource
-    import sys
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _balanced_subset(reviews, n: int, seed: int):

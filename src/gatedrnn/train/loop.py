@@ -46,6 +46,7 @@ class FitConfig:
     discriminative_lr: float = 1.0
     gradual_unfreezing: bool = False
     random_crop: bool = False       # with max_length: a random window of long sequences, not the head
+    label_smoothing: float = 0.0    # cross-entropy against (1 - ε) one-hot + ε uniform targets
     eval_batch_size: int = 256
     eval_max_tokens: int = 32_768   # padded tokens per evaluation batch (bounds peak memory)
     device: str = "cpu"
@@ -56,6 +57,8 @@ class FitConfig:
                              f"got {self.scheduler!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.discriminative_lr < 1:
             raise ValueError(f"discriminative_lr is the ratio of each layer group's rate to the "
                              f"next lower one's, >= 1; got {self.discriminative_lr}")
@@ -119,10 +122,11 @@ def random_window(sequence: list[int], length: int) -> list[int]:
     return sequence[start:start + length]
 
 
-def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu"):
+def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu",
+                        label_smoothing: float = 0.0):
     labels = batch.labels.to(device)
     logits = model(batch.tokens.to(device), batch.lengths.to(device))
-    loss = F.cross_entropy(logits.float(), labels)
+    loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
     correct = (logits.argmax(1) == labels).sum().item()
     return loss, correct, len(labels)
 
@@ -134,6 +138,9 @@ class ClassificationTask:
     number of correct predictions and the number of predictions (sequences or tokens).
     """
 
+    def __init__(self, label_smoothing: float = 0.0):
+        self.label_smoothing = label_smoothing
+
     def collate(self, data: Encoded, indices: list[int], max_length: int | None = None,
                 random_crop: bool = False):
         sequences = [data.sequences[i] for i in indices]
@@ -143,6 +150,8 @@ class ClassificationTask:
                        max_length=max_length)
 
     def loss(self, model: nn.Module, batch, device: str = "cpu"):
+        if self.label_smoothing:
+            return classification_loss(model, batch, device, self.label_smoothing)
         return classification_loss(model, batch, device)
 
 
@@ -205,7 +214,7 @@ class Trainer:
                  out_dir: str | Path, checkpoint_config: dict, vocab_tokens: list[str],
                  show_progress: bool = True, log=print, task=None):
         self.model = model
-        self.task = task or ClassificationTask()
+        self.task = task or ClassificationTask(config.label_smoothing)
         self.config = config
         self.train_data = train
         self.valid_data = valid
