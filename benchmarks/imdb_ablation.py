@@ -12,8 +12,10 @@ validation accuracy on the split carved from train, wall time of everything the 
   augment      + word dropout 0.1 and random 400-token crops of long reviews
   tta          the baseline checkpoint read as 3 crops of 400 tokens, probabilities averaged
   lm           + a bidirectional LM pretrained on the unlabelled + training reviews, then
-               fine-tuned with discriminative rates (2.6) and gradual unfreezing
-  lm+augment   the LM start with the augmentation
+               the baseline recipe from its weights and vocabulary
+  lm-ulmfit    the same start, fine-tuned with discriminative rates (2.6) and gradual
+               unfreezing (ULMFiT)
+  lm+augment   (not by default) the LM start with the augmentation
   ensembles    probability averages of the rows above (no extra training), and of the
                recurrent models with TF-IDF logistic regression (probabilities; benchmark only,
                fitted on the same training part of the split as the recurrent models); the
@@ -41,7 +43,9 @@ from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
 from gatedrnn.sentiment import Predictor  # noqa: E402
 
-ROWS = ["svm", "baseline", "last-state", "word2vec", "augment", "tta", "lm", "lm+augment"]
+ROWS = ["svm", "baseline", "last-state", "word2vec", "augment", "tta", "lm", "lm-ulmfit",
+        "lm+augment"]
+DEFAULT_ROWS = [r for r in ROWS if r != "lm+augment"]
 AUGMENT = ["--word-dropout", "0.1", "--random-crop"]
 FINE_TUNE = ["--discriminative-lr", "2.6", "--gradual-unfreezing"]
 
@@ -109,11 +113,13 @@ def linear_models(data, train_part, splits: dict) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
-    parser.add_argument("--rows", nargs="*", default=ROWS, choices=ROWS)
+    parser.add_argument("--rows", nargs="*", default=DEFAULT_ROWS, choices=ROWS)
     parser.add_argument("--lm-epochs", type=int, default=1)
     parser.add_argument("--lm-max-reviews", type=int, default=None,
                         help="Pretrain on only this many reviews (to fit a time budget).")
-    parser.add_argument("--work", default=None, help="Keep runs here (default: a temp dir).")
+    parser.add_argument("--work", default=None,
+                        help="Keep runs here (default: a temp dir); rows already measured in "
+                             "WORK are reused, so an interrupted run continues.")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="imdb_ablation_"))
@@ -125,38 +131,64 @@ def main(argv=None):
     results = {"environment": environment(seed=0), "rows": {}, "work": str(work)}
     probabilities: dict[str, dict[str, torch.Tensor]] = {}
 
-    def record(name: str, description: str, summary: dict | None, seconds: float,
-               probs: dict, extra: dict | None = None):
+    def row(name: str, compute):
+        """A row's record and probabilities, from WORK/NAME.row.json and NAME.probs.pt when an
+        earlier invocation made them (so a rerun only computes what is missing)."""
+        row_file, probs_file = work / f"{name}.row.json", work / f"{name}.probs.pt"
+        if row_file.exists() and probs_file.exists():
+            record = {**json.loads(row_file.read_text(encoding="utf-8")), "reused": True}
+            probs = torch.load(probs_file)
+        else:
+            record, probs = compute()
+            record.update({"test_accuracy": accuracy(probs["test"], labels["test"]),
+                           "valid_accuracy": accuracy(probs["valid"], labels["valid"]),
+                           "measured": environment()["date"]})
+            torch.save(probs, probs_file)
+            row_file.write_text(json.dumps(_without_tensors(record), indent=2), encoding="utf-8")
         probabilities[name] = probs
-        row = {"description": description,
-               "test_accuracy": accuracy(probs["test"], labels["test"]),
-               "valid_accuracy": accuracy(probs["valid"], labels["valid"]),
-               "wall_seconds": seconds, **(extra or {})}
-        if summary:
-            row["train_seconds"] = summary.get("train_seconds")
-            row["peak_rss_mb"] = summary.get("peak_rss_mb")
-            row["history"] = summary.get("history")
-        results["rows"][name] = row
-        print(f"{name}: test {row['test_accuracy']:.4f}, valid {row['valid_accuracy']}, "
-              f"{seconds / 60:.1f} min", flush=True)
+        results["rows"][name] = record
+        print(f"{name}: test {record['test_accuracy']:.4f}, valid {record['valid_accuracy']:.4f}, "
+              f"{record['wall_seconds'] / 60:.1f} min", flush=True)
         write_results("imdb_ablation", _without_tensors(results), args.out)
 
-    def train_row(name: str, description: str, extra: list[str], before: float = 0.0,
-                  extra_info: dict | None = None):
-        out = work / name
-        summary, seconds = cli(["sentiment", "train", "--data", args.data, "--preset", "fast",
-                                "--out", str(out), "--json", *extra], work / f"{name}.log")
-        probs, eval_seconds = split_probabilities(out, splits)
-        record(name, description, summary, before + seconds + eval_seconds, probs, extra_info)
+    def stage(name: str, command: list[str]) -> dict:
+        """A preparatory command (word vectors, LM pretraining), run once per WORK."""
+        stage_file = work / f"{name}.stage.json"
+        if stage_file.exists():
+            return json.loads(stage_file.read_text(encoding="utf-8"))
+        summary, seconds = cli(command, work / f"{name}.log")
+        done = {"seconds": seconds, **(summary or {})}
+        stage_file.write_text(json.dumps(done, indent=2), encoding="utf-8")
+        return done
+
+    def train_row(name: str, description: str, extra: list[str], before: float = 0.0):
+        def compute():
+            out = work / name
+            summary, seconds = cli(["sentiment", "train", "--data", args.data, "--preset",
+                                    "fast", "--out", str(out), "--json", *extra],
+                                   work / f"{name}.log")
+            probs, eval_seconds = split_probabilities(out, splits)
+            return ({"description": description, "command_args": extra,
+                     "wall_seconds": before + seconds + eval_seconds,
+                     "train_seconds": summary.get("train_seconds"),
+                     "peak_rss_mb": summary.get("peak_rss_mb"),
+                     "history": summary.get("history")}, probs)
+        row(name, compute)
 
     if "svm" in args.rows:
-        linear = linear_models(data, train_part, splits)
+        linear = {}
+
+        def logistic():
+            linear.update(linear_models(data, train_part, splits))
+            return ({"description": "TF-IDF uni+bigram + logistic regression (train part; for "
+                     "ensembles)", "wall_seconds": linear["logistic_seconds"],
+                     "svm_test_accuracy": linear["svm_accuracy"],
+                     "svm_seconds": linear["svm_seconds"]}, linear["logistic_probabilities"])
+        row("tfidf-logistic", logistic)
+        kept = results["rows"]["tfidf-logistic"]
         results["rows"]["svm"] = {"description": "TF-IDF uni+bigram + linear SVM (all 25k train)",
-                                  "test_accuracy": linear["svm_accuracy"], "valid_accuracy": None,
-                                  "wall_seconds": linear["svm_seconds"]}
-        print(f"svm: test {linear['svm_accuracy']:.4f}", flush=True)
-        record("tfidf-logistic", "TF-IDF uni+bigram + logistic regression (train part; for "
-               "ensembles)", None, linear["logistic_seconds"], linear["logistic_probabilities"])
+                                  "test_accuracy": kept["svm_test_accuracy"],
+                                  "valid_accuracy": None, "wall_seconds": kept["svm_seconds"]}
     if "baseline" in args.rows or "tta" in args.rows:
         train_row("baseline", "fast preset: BiLSTM 1×128, attention pooling", [])
     if "last-state" in args.rows:
@@ -164,34 +196,39 @@ def main(argv=None):
                   ["--pooling", "last"])
     if "word2vec" in args.rows:
         vectors = work / "imdb-word2vec.vec"
-        _, vector_seconds = cli(["embeddings", "train", "--data", args.data, "--out",
-                                 str(vectors), "--dim", "128"], work / "word2vec.log")
+        made = stage("word2vec-vectors", ["embeddings", "train", "--data", args.data, "--out",
+                                          str(vectors), "--dim", "128"])
         train_row("word2vec", "+ word2vec (skip-gram, 128-d, unlabelled + train), fine-tuned",
-                  ["--vectors", str(vectors)], before=vector_seconds,
-                  extra_info={"vectors_seconds": vector_seconds})
+                  ["--vectors", str(vectors)], before=made["seconds"])
     if "augment" in args.rows:
         train_row("augment", "+ word dropout 0.1, random 400-token crops", AUGMENT)
     if "tta" in args.rows:
-        probs, seconds = split_probabilities(work / "baseline", splits, crops=3, crop_length=400)
-        base = results["rows"]["baseline"]
-        record("tta", "baseline read as 3 crops of 400 tokens (test-time averaging)", None,
-               base["wall_seconds"] + seconds, probs, {"eval_seconds": seconds})
-    lm_dir = work / "lm"
+        def crops():
+            probs, seconds = split_probabilities(work / "baseline", splits, crops=3,
+                                                 crop_length=400)
+            return ({"description": "baseline read as 3 crops of 400 tokens (test-time "
+                     "averaging)", "eval_seconds": seconds,
+                     "wall_seconds": results["rows"]["baseline"]["wall_seconds"] + seconds},
+                    probs)
+        row("tta", crops)
+    lm_dir = work / "lm-pretrained"
     if any(r.startswith("lm") for r in args.rows):
         pretrain_args = ["sentiment", "pretrain", "--data", args.data, "--preset", "fast",
                          "--out", str(lm_dir), "--epochs", str(args.lm_epochs), "--json"]
         if args.lm_max_reviews:
             pretrain_args += ["--max-reviews", str(args.lm_max_reviews)]
-        lm_summary, lm_seconds = cli(pretrain_args, work / "lm.log")
-        results["language_model"] = {"seconds": lm_seconds, **(lm_summary or {})}
-        write_results("imdb_ablation", _without_tensors(results), args.out)
+        language_model = stage("lm-pretraining", pretrain_args)
+        results["language_model"] = language_model
         if "lm" in args.rows:
-            train_row("lm", "+ LM pretraining (unlabelled + train), discriminative rates, "
-                      "gradual unfreezing", ["--init-from", str(lm_dir), *FINE_TUNE],
-                      before=lm_seconds)
+            train_row("lm", "+ LM pretraining (unlabelled + train), then the baseline recipe",
+                      ["--init-from", str(lm_dir)], before=language_model["seconds"])
+        if "lm-ulmfit" in args.rows:
+            train_row("lm-ulmfit", "+ LM pretraining, discriminative rates (2.6) and gradual "
+                      "unfreezing", ["--init-from", str(lm_dir), *FINE_TUNE],
+                      before=language_model["seconds"])
         if "lm+augment" in args.rows:
             train_row("lm+augment", "LM pretraining + word dropout and random crops",
-                      ["--init-from", str(lm_dir), *FINE_TUNE, *AUGMENT], before=lm_seconds)
+                      ["--init-from", str(lm_dir), *AUGMENT], before=language_model["seconds"])
 
     recurrent = [n for n in probabilities if n not in ("tfidf-logistic", "tta")]
     candidates = [list(m) for size in range(2, len(recurrent) + 1)

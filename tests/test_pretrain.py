@@ -292,25 +292,3 @@ def test_cli_search(tmp_path, imdb_archive):
                                        "--max-trials", "1", "--epochs", "1"])
     assert result.exit_code == 0, result.output
     assert "trial   1" in result.output and "best.json" in result.output
-
-
-def test_a_preset_with_pretraining_makes_its_language_model_first(tmp_path, imdb_archive,
-                                                                 monkeypatch):
-    import gatedrnn.sentiment as sentiment
-    tiny = sentiment.PRESETS["tiny"]
-    preset = sentiment.Preset("tiny, LM first", tiny.vocab_size, dict(tiny.model),
-                              {**tiny.fit, "epochs": 1, "gradual_unfreezing": True},
-                              pretrain={"epochs": 1, "batch_size": 8})
-    monkeypatch.setitem(sentiment.PRESETS, "tiny-lm", preset)
-    messages = []
-    train(imdb_archive, "tiny-lm", tmp_path / "run", show_progress=False, log=messages.append)
-    lm = tmp_path / "run" / "lm" / "best"
-    assert checkpoint.read_config(lm)["task"] == "language-model"
-    assert checkpoint.load_vocab_tokens(tmp_path / "run" / "best") == \
-        checkpoint.load_vocab_tokens(lm)
-    # run again: the finished language model is reused, not trained again
-    stamp = (lm / "model.safetensors").stat().st_mtime_ns
-    messages.clear()
-    train(imdb_archive, "tiny-lm", tmp_path / "run", show_progress=False, log=messages.append)
-    assert any("resumed from" in m and "after epoch 1" in m for m in messages)
-    assert (lm / "model.safetensors").stat().st_mtime_ns == stamp

@@ -165,3 +165,24 @@ def test_cli_embeddings_train_and_info(tmp_path, imdb_archive):
     assert info.exit_code == 0, info.output
     assert "word2vec" in info.output and "× 8" in info.output
     assert "film:" in info.output and "has no vector" in info.output
+
+
+def test_a_preset_with_word2vec_trains_its_vectors_first_then_reuses_them(tmp_path, imdb_archive,
+                                                                         monkeypatch):
+    import dataclasses
+
+    import gatedrnn.sentiment as sentiment
+    preset = dataclasses.replace(sentiment.PRESETS["tiny"], word2vec={
+        "dim": 8, "epochs": 1, "min_count": 1, "workers": 1})
+    monkeypatch.setitem(sentiment.PRESETS, "tiny-w2v", preset)
+    messages = []
+    summary = train(imdb_archive, "tiny-w2v", tmp_path / "run", overrides={"epochs": 1},
+                    show_progress=False, log=messages.append)
+    assert (tmp_path / "run" / "word2vec.vec").exists()
+    assert any("training word vectors" in m for m in messages)
+    assert summary["embeddings"]["dim"] == 8 and summary["embeddings"]["found"] > 10
+    messages.clear()
+    train(imdb_archive, "tiny-w2v", tmp_path / "run", overrides={"epochs": 1},
+          show_progress=False, log=messages.append)
+    assert any("reusing the word vectors" in m for m in messages)
+    assert "best" in sentiment.PRESETS and sentiment.PRESETS["best"].word2vec

@@ -401,36 +401,16 @@ def embeddings():
 @click.option("--seed", type=int, default=0, show_default=True)
 def embeddings_train(data, out, dim, window, min_count, epochs, cbow, workers, seed):
     """Word2vec (gensim) on the 50,000 unlabelled and 25,000 training reviews (never test)."""
-    import time
-
     from .data import imdb
-    from .data.text import basic_english
-    from .data.vectors import save_word2vec_text, train_word2vec
-
-    started = time.perf_counter()
-    try:
-        dataset = imdb.load(data, unsup=True)
-    except imdb.DatasetError as exc:
-        raise click.ClickException(str(exc)) from exc
-    texts = [basic_english(r.text) for r in [*dataset.unsup, *dataset.train]]
-    tokens = sum(len(t) for t in texts)
-    click.echo(f"{len(texts):,} reviews, {tokens:,} tokens "
-               f"({time.perf_counter() - started:.0f} s)", err=True)
-
-    def progress(epoch, seconds):
-        rate = tokens * epoch / max(seconds, 1e-9)
-        eta = (epochs - epoch) * seconds / epoch
-        click.echo(f"epoch {epoch}/{epochs}: {rate:,.0f} tokens/s, ETA {eta:.0f} s", err=True)
+    from .sentiment import train_word_vectors
 
     try:
-        vectors = train_word2vec(texts, dim=dim, window=window, min_count=min_count,
-                                 epochs=epochs, skip_gram=not cbow, workers=workers, seed=seed,
-                                 progress=progress)
-    except ImportError as exc:
+        train_word_vectors(data, out, dim=dim, window=window, min_count=min_count,
+                           epochs=epochs, skip_gram=not cbow, workers=workers, seed=seed,
+                           log=lambda m: click.echo(m, err=True))
+    except (imdb.DatasetError, ImportError) as exc:
         raise click.ClickException(str(exc)) from exc
-    save_word2vec_text(vectors, out)
-    click.echo(f"{len(vectors):,} words × {vectors.dim} → {out} "
-               f"({(time.perf_counter() - started) / 60:.1f} min)")
+    click.echo(f"{out}")
 
 
 @embeddings.command("info")

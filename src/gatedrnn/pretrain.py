@@ -115,8 +115,8 @@ def pretrain(data=None, out: str | Path = DEFAULT_OUT, *, preset: str = "fast", 
         log(f"resumed from {Path(out) / 'last'} after epoch {trainer.epoch}"
             + (f", batch {trainer.batch_in_epoch}" if trainer.batch_in_epoch else ""))
     summary = trainer.fit()
-    best_loss = -trainer.best_accuracy
-    summary.update({"train_seconds": time.perf_counter() - started,
+    best_loss = -summary.pop("best_valid_accuracy")  # the Trainer's score here is −loss
+    summary.update({"best_valid_loss": best_loss, "train_seconds": time.perf_counter() - started,
                     "valid_perplexity": math.exp(best_loss),
                     "params": sum(p.numel() for p in model.parameters()),
                     "train_tokens_per_epoch": sum(train_set.lengths)})
