@@ -52,11 +52,10 @@ class _TaggerGraph(nn.Module):
 
 def load_for_export(path: str | Path):
     """The checkpoint's task, its loaded wrapper (Predictor or Tagger) and example inputs."""
-    from .sentiment import resolve_checkpoint
     from .tagging import Tagger, collate_sentences, encode
     from .data.ud import Sentence
 
-    directory = resolve_checkpoint(path)
+    directory = checkpoint.resolve(path)
     task = checkpoint.read_config(directory).get("task")
     if task == "sentiment":
         predictor = Predictor.load(directory)
@@ -139,7 +138,6 @@ def time_both(onnx_path: str | Path, graph: nn.Module, args: tuple, repeats: int
             graph(*args)
             times["pytorch"].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in times.items()}
-
 
 
 class OnnxPredictor(Predictor):

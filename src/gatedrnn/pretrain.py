@@ -25,13 +25,12 @@ import torch
 from .data import imdb
 from .data.batching import collate
 from .data.text import Vocab, basic_english
-from .models.language_model import LanguageModel, LanguageModelConfig
+from .models.language_model import ENCODER_FIELDS, LanguageModel, LanguageModelConfig
 from .runinfo import environment
 from .train.loop import Encoded, FitConfig, Trainer
 
 TASK = "language-model"
 DEFAULT_OUT = Path("runs/lm")
-ENCODER_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "bidirectional", "mode")
 # One pass over ~21M tokens; chosen for the fast preset's encoder (benchmarks/imdb_ablation.py).
 DEFAULT_FIT = {"epochs": 1, "batch_size": 64, "lr": 3e-3, "clip": 1.0, "scheduler": "onecycle",
                "eval_batch_size": 128}

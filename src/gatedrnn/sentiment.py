@@ -22,7 +22,7 @@ from .data.batching import bucket_batches, collate
 from .data.text import Vocab, basic_english
 from .data.vectors import embedding_matrix, load_vectors
 from .models.classifier import ClassifierConfig, SentimentClassifier
-from .models.language_model import LanguageModelConfig
+from .models.language_model import ENCODER_FIELDS, LanguageModelConfig
 from .runinfo import environment, rss_mb
 from .train import checkpoint
 from .train.loop import Encoded, FitConfig, Trainer
@@ -241,8 +241,7 @@ def _open_language_model(path) -> dict:
                            len(vocab), "tokens")
     weights = {k: v for k, v in checkpoint.load_weights(directory).items()
                if k.startswith(("embedding.", "encoder."))}
-    shape = {k: getattr(lm_config, k) for k in ("embedding_dim", "hidden_size", "num_layers",
-                                                "bidirectional", "mode")}
+    shape = {k: getattr(lm_config, k) for k in ENCODER_FIELDS}
     return {"directory": directory, "vocab": vocab, "shape": shape, "weights": weights}
 
 

@@ -21,6 +21,9 @@ from torch import Tensor, nn
 from .classifier import ENCODERS
 from .config import StoredConfig
 
+# The fields a language model shares with the classifier it initialises.
+ENCODER_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "bidirectional", "mode")
+
 
 @dataclass
 class LanguageModelConfig(StoredConfig):
