@@ -7,9 +7,10 @@ Two settings (batch 64, input 100, hidden 256, length 200):
   B. two bidirectional layers, lengths drawn uniformly from 100..200.
 Rows: torch.nn on the padded batch (the reference, ratio 1.0), torch.nn on a PackedSequence
 (B only; timed both inside this process and alone in a fresh one, because its speed depends on
-what ran before it), gatedrnn's default path, its from-scratch path, and a naive LSTM that
-applies four nn.Linear to [h, x] per step as the chapter writes it. Setting B's padded torch.nn
-row ignores the lengths (it computes wrong reverse states) and is there as the speed bar.
+what ran before it), gatedrnn's default path, its from-scratch path (LSTM: with its hand-written
+backward, and with autograd recording every step instead), and a naive LSTM that applies four
+nn.Linear to [h, x] per step as the chapter writes it. Setting B's padded torch.nn row ignores
+the lengths (it computes wrong reverse states) and is there as the speed bar.
 Implementations are timed round-robin, so a slow spell of the machine hits all of them.
 """
 
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import markdown_table, time_interleaved, write_results  # noqa: E402
 
 import gatedrnn  # noqa: E402
+from gatedrnn.nn import scan  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
 
 BATCH, STEPS, INPUT, HIDDEN = 64, 200, 100, 256
@@ -93,6 +95,18 @@ def fwd_bwd(model, make_input, **kwargs):
     return step
 
 
+def autograd_backward(step):
+    """The same from-scratch LSTM with autograd recording every step instead of gatedrnn.nn.bptt's
+    hand-written backward (what that backward saves, measured in the same run)."""
+    def run():
+        scan.HAND_WRITTEN_LSTM_BACKWARD = False
+        try:
+            step()
+        finally:
+            scan.HAND_WRITTEN_LSTM_BACKWARD = True
+    return run
+
+
 def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeats, mode="LSTM"):
     torch.manual_seed(0)
     kwargs = dict(num_layers=num_layers, bidirectional=bidirectional)
@@ -111,6 +125,8 @@ def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeat
     calls[f"gatedrnn.{mode} from scratch (scan){suffix}"] = (
         fwd_bwd(ours, lambda: x, lengths=lengths, impl="scan"), None)
     if mode == "LSTM":
+        calls[f"gatedrnn.LSTM from scratch, autograd backward{suffix}"] = (
+            autograd_backward(fwd_bwd(ours, lambda: x, lengths=lengths, impl="scan")), None)
         naive = NaiveLSTM(INPUT, HIDDEN, num_layers, bidirectional)
         calls["naive per-gate LSTM (4 nn.Linear on [h, x]), padded"] = (fwd_bwd(naive, lambda: x),
                                                                         None)

@@ -362,3 +362,51 @@ def test_skipping_the_cell_state_changes_no_output_h_n_or_gradient(impl, batch_f
     # Unbatched input and the no-lengths path return None for c_n too.
     _, (h1, c1) = gatedrnn.LSTM(3, 5)(torch.randn(4, 3), need_cell_state=False)
     assert c1 is None and h1.shape == (1, 5)
+
+
+# ---- the LSTM's hand-written backpropagation through time (gatedrnn.nn.bptt) ----------------
+
+
+@pytest.mark.parametrize("lengths", [None, [7, 3, 5, 1, 7]])
+def test_lstm_scan_backward_passes_float64_gradcheck(lengths):
+    from gatedrnn.nn.bptt import lstm_scan
+    torch.manual_seed(11)
+    steps, batch, hidden = 7, 5, 4
+    mask, always_active = None, steps
+    if lengths is not None:
+        lengths = torch.tensor(lengths)
+        mask = (torch.arange(steps)[:, None] < lengths[None]).unsqueeze(-1)
+        always_active = int(lengths.min())
+    inputs = (torch.randn(steps, batch, 4 * hidden, dtype=torch.float64, requires_grad=True),
+              torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
+              torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
+              torch.randn(4 * hidden, hidden, dtype=torch.float64, requires_grad=True))
+
+    def run(x_proj, h0, c0, weight_hh):
+        output, (h, c) = lstm_scan(x_proj, (h0, c0), weight_hh, mask, always_active)
+        return output, h, c
+
+    assert torch.autograd.gradcheck(run, inputs)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_hand_written_backward_equals_autograd_through_the_equations(bidirectional):
+    """return_gates=True runs the scan under autograd; without it the backward is bptt's. Both
+    must give the same gradients for unsorted lengths, an initial state, and two layers."""
+    torch.manual_seed(12)
+    layer = gatedrnn.LSTM(3, 6, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    dirs = 2 if bidirectional else 1
+    x = torch.randn(5, 9, 3)
+    hx = (torch.randn(2 * dirs, 5, 6), torch.randn(2 * dirs, 5, 6))
+    lengths = torch.tensor([4, 9, 1, 6, 9])
+    results = []
+    for record in (False, True):
+        x_in = x.clone().requires_grad_()
+        h0, c0 = (s.clone().requires_grad_() for s in hx)
+        layer.zero_grad()
+        out, (h, c) = layer(x_in, (h0, c0), lengths=lengths, impl="scan", return_gates=record)[:2]
+        loss_of(out, (h, c)).backward()
+        results.append([out, h, c, x_in.grad, h0.grad, c0.grad,
+                        *[p.grad.clone() for p in layer.parameters()]])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
