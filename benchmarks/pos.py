@@ -93,11 +93,16 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help="folder of en_ewt-ud-*.conllu")
     parser.add_argument("--skip", nargs="*", default=[], choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    parser.add_argument("--word-dropout-alpha", type=float, default=None,
+                        help="override the preset's frequency-aware word dropout")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     treebank = ud.load(args.data)
     extra = ["--epochs", str(args.epochs)] if args.epochs else []
-    results = {"environment": environment(seed=0), "test_tokens": sum(map(len, treebank.test))}
+    if args.word_dropout_alpha is not None:
+        extra += ["--word-dropout-alpha", str(args.word_dropout_alpha)]
+    results = {"environment": environment(seed=0), "command": " ".join(sys.argv),
+               "test_tokens": sum(map(len, treebank.test))}
     baseline = most_frequent_tag(treebank)
     results["most_frequent_tag"] = baseline
     rows = [["most frequent tag (lookup)", "—", f"{100 * baseline['upos_accuracy']:.2f}",

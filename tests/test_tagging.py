@@ -331,3 +331,42 @@ def test_label_smoothing_in_the_tag_loss_ignores_untagged_positions():
     assert plain < 1e-6 and smoothed.item() == pytest.approx(expected.item(), rel=1e-5)
     with pytest.raises(ValueError, match="label_smoothing"):
         FitConfig(label_smoothing=1.0)
+
+
+def test_frequency_aware_word_dropout_drops_rare_words_more_and_only_in_training():
+    torch.manual_seed(0)
+    config = TaggerConfig(vocab_size=5, num_chars=4, num_upos=2, char_encoder="none",
+                          word_dim=3, hidden_size=4, num_layers=1, word_dropout=0.1,
+                          word_dropout_alpha=1.0)
+    model = SequenceTagger(config)
+    model.set_word_counts(torch.tensor([0, 0, 1, 3, 1000]))
+    # max(word_dropout, α/(α + c)): a singleton 1/2, a word seen 3 times 1/4, a frequent one 0.1
+    torch.testing.assert_close(model.word_dropout_probability[2:],
+                               torch.tensor([0.5, 0.25, 0.1]))
+    seen = []
+    model.word_embedding.register_forward_hook(lambda m, args, out: seen.append(args[0].clone()))
+    words = torch.tensor([[2, 3, 4, 0]]).repeat(4000, 1)
+    lengths = torch.full((4000,), 3)
+    model(words, lengths)
+    dropped = (seen[-1] == 1).float().mean(0)
+    assert abs(dropped[0] - 0.5) < 0.04 and abs(dropped[1] - 0.25) < 0.04
+    assert abs(dropped[2] - 0.1) < 0.03 and dropped[3] == 0  # padding never becomes <unk>
+    model.eval()
+    model(words, lengths)
+    assert torch.equal(seen[-1], words)
+    with pytest.raises(ValueError, match="one entry per word"):
+        model.set_word_counts(torch.tensor([1, 2]))
+
+
+def test_training_with_word_dropout_alpha_stores_the_probabilities(treebank_dir, tmp_path):
+    train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 1}, show_progress=False,
+          model_overrides={"word_dropout_alpha": 0.5}, log=lambda m: None)
+    tagger = Tagger.load(tmp_path)
+    probability = tagger.model.word_dropout_probability
+    assert probability.shape == (len(tagger.vocab.words),)
+    counts = torch.zeros(len(tagger.vocab.words))
+    for sentence in ud.load(treebank_dir).train:
+        for i in tagger.vocab.word_ids(sentence.forms):
+            counts[i] += 1
+    # the tiny preset has word_dropout 0, so each word's probability is α/(α + its count)
+    torch.testing.assert_close(probability[2:], 0.5 / (0.5 + counts[2:]))

@@ -467,6 +467,10 @@ def _tagger_presets():
 @click.option("--unidirectional", is_flag=True, help="Left-to-right sentence encoder only.")
 @click.option("--hidden-size", type=click.IntRange(min=1), default=None)
 @click.option("--char-encoder", type=click.Choice(["lstm", "cnn", "none"]), default=None)
+@click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Probability of replacing any known word by <unk> while training.")
+@click.option("--word-dropout-alpha", type=click.FloatRange(min=0), default=None,
+              help="Also replace a word seen c times in training w.p. at least α/(α + c).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
@@ -475,8 +479,8 @@ def _tagger_presets():
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Use only the first LIMIT training sentences (quick trials).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def tagger_train(data, preset, out, mode, unidirectional, hidden_size, char_encoder, seed, resume,
-                 epochs, lr, batch_size, limit, as_json):
+def tagger_train(data, preset, out, mode, unidirectional, hidden_size, char_encoder, word_dropout,
+                 word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit, as_json):
     """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues."""
     from .data.download import DownloadError
     from .data.ud import ConlluError
@@ -487,7 +491,10 @@ def tagger_train(data, preset, out, mode, unidirectional, hidden_size, char_enco
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size}.items()
                  if v is not None}
     model_overrides = {k: v for k, v in {"mode": mode, "hidden_size": hidden_size,
-                                         "char_encoder": char_encoder}.items() if v is not None}
+                                         "char_encoder": char_encoder,
+                                         "word_dropout": word_dropout,
+                                         "word_dropout_alpha": word_dropout_alpha}.items()
+                       if v is not None}
     if unidirectional:
         model_overrides["bidirectional"] = False
     summary = _run_training(

@@ -249,6 +249,9 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
                                 num_upos=len(vocab.upos), num_xpos=len(vocab.xpos),
                                 **{**chosen.model, **(model_overrides or {})})
     model = SequenceTagger(model_config)
+    if model_config.word_dropout_alpha > 0:
+        counts = Counter(i for sentence in train_set.sequences for i in sentence)
+        model.set_word_counts(torch.tensor([counts.get(i, 0) for i in range(len(vocab.words))]))
     checkpoint_config = {
         "task": TASK, "model": model_config.to_dict(), "preset": preset,
         "fit": asdict(fit_config), "tags": vocab.to_dict(),

@@ -3,7 +3,10 @@
 Characters give every word a representation, including words never seen in training (their word
 embedding is ``<unk>``): a BiLSTM (or a CNN) reads each distinct word of a batch once, and the
 result is looked up for every occurrence. Word dropout replaces known words by ``<unk>`` while
-training, so the model learns to tag from characters and context when the word is unknown.
+training, so the model learns to tag from characters and context when the word is unknown:
+every word with probability ``word_dropout``, and a rare word with at least α/(α + count)
+(``word_dropout_alpha``, Kiperwasser & Goldberg 2016), since rare words are what unknown words
+resemble.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class TaggerConfig(StoredConfig):
     mode: str = "LSTM"
     dropout: float = 0.33
     word_dropout: float = 0.25
+    word_dropout_alpha: float = 0.0  # > 0: a word seen c times is dropped w.p. ≥ α/(α + c)
 
     def __post_init__(self):
         if self.mode not in ENCODERS:
@@ -56,6 +60,8 @@ class TaggerConfig(StoredConfig):
         for name in ("dropout", "word_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.word_dropout_alpha < 0:
+            raise ValueError(f"word_dropout_alpha must be ≥ 0, got {self.word_dropout_alpha}")
 
 
 class CharLSTM(nn.Module):
@@ -113,11 +119,27 @@ class SequenceTagger(nn.Module):
         self.output_dropout = nn.Dropout(config.dropout)
         self.upos_head = nn.Linear(encoded, config.num_upos)
         self.xpos_head = nn.Linear(encoded, config.num_xpos) if config.num_xpos else None
+        if config.word_dropout_alpha > 0:
+            # filled from the training counts by set_word_counts(); saved with the weights
+            self.register_buffer("word_dropout_probability", torch.zeros(config.vocab_size))
+
+    def set_word_counts(self, counts: Tensor) -> None:
+        """Per-word dropout probabilities max(word_dropout, α/(α + count)) from training counts."""
+        alpha = self.config.word_dropout_alpha
+        if alpha <= 0:
+            raise ValueError("set_word_counts needs word_dropout_alpha > 0 in the config")
+        if counts.shape != (self.config.vocab_size,):
+            raise ValueError(f"counts must have one entry per word ({self.config.vocab_size}), "
+                             f"got shape {tuple(counts.shape)}")
+        rare = alpha / (alpha + counts.to(torch.float32))
+        self.word_dropout_probability.copy_(rare.clamp(min=self.config.word_dropout))
 
     def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
                 char_lengths: Tensor | None = None, form_index: Tensor | None = None):
-        if self.training and self.config.word_dropout > 0:
-            dropped = torch.rand(words.shape, device=words.device) < self.config.word_dropout
+        if self.training and (self.config.word_dropout > 0 or self.config.word_dropout_alpha > 0):
+            probability = (self.word_dropout_probability[words]
+                           if self.config.word_dropout_alpha > 0 else self.config.word_dropout)
+            dropped = torch.rand(words.shape, device=words.device) < probability
             words = words.masked_fill(dropped & (words > UNK_INDEX), UNK_INDEX)
         features = [self.word_embedding(words)]
         if self.char_encoder is not None:
