@@ -292,3 +292,28 @@ def test_cli_search(tmp_path, imdb_archive):
                                        "--max-trials", "1", "--epochs", "1"])
     assert result.exit_code == 0, result.output
     assert "trial   1" in result.output and "best.json" in result.output
+
+
+def test_a_batch_run_in_parts_makes_the_same_update(tmp_path):
+    """step_max_tokens splits a long batch into parts whose gradients add up: the weights after
+    one epoch equal those of the whole batch at once (no dropout, float64)."""
+    data = Encoded([[2, 3, 4, 5, 6, 7], [5, 6], [7, 8, 9], [3, 4, 5, 6, 7, 8, 9, 2], [4]],
+                   [0, 1, 1, 0, 1])
+    weights, losses = [], []
+    for cap in (None, 8):
+        torch.manual_seed(0)
+        model = SentimentClassifier(ClassifierConfig(
+            vocab_size=20, embedding_dim=4, hidden_size=3, num_layers=2, pooling="mean",
+            dropout=0.0)).double()
+        trainer = Trainer(model, FitConfig(epochs=1, batch_size=5, lr=0.1, step_max_tokens=cap),
+                          data, data, tmp_path / str(cap), {"task": "sentiment"},
+                          ["<pad>", "<unk>"], **QUIET)
+        parts = trainer._parts(list(range(5)), data.lengths)
+        assert len(parts) == (1 if cap is None else 4)  # 5 × 8 tokens; parts of ≤ 8 padded
+        losses.append(trainer._train_epoch(model)["train_loss"])
+        weights.append([p.detach().clone() for p in model.parameters()])
+    assert losses[0] == pytest.approx(losses[1], abs=1e-6)  # the loss is taken in float32
+    for a, b in zip(*weights):
+        torch.testing.assert_close(a, b, atol=1e-7, rtol=0)  # float32 loss rounding
+    with pytest.raises(ValueError, match="step_max_tokens"):
+        FitConfig(step_max_tokens=0)

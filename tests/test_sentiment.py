@@ -255,13 +255,16 @@ def test_cli_train_and_evaluate(tmp_path, imdb_archive):
 
 
 def test_torchrun_two_processes(tmp_path, imdb_archive):
-    """The same command under torchrun --nproc_per_node 2 (DDP over gloo) trains and saves."""
+    """The same command under torchrun --nproc_per_node 2 (DDP over gloo) trains and saves.
+
+    With --step-max-tokens the ranks cut their batches into different numbers of parts; only
+    each batch's last backward may synchronise them, or the run would hang."""
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                "--master_port", "29531", "-m", "gatedrnn.cli", "sentiment", "train",
                "--data", str(imdb_archive), "--preset", "tiny", "--out", str(out),
-               "--epochs", "2"]
+               "--epochs", "2", "--step-max-tokens", "60"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = (out / "metrics.jsonl").read_text().splitlines()

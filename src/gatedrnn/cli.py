@@ -142,10 +142,14 @@ def _preset_names():
               help="Each lower layer group learns this many times slower (ULMFiT: 2.6).")
 @click.option("--gradual-unfreezing", is_flag=True, default=None,
               help="Epoch 1 trains the top layer group only, epoch 2 the top two, ...")
+@click.option("--step-max-tokens", type=click.IntRange(min=1), default=None,
+              help="Run a batch of more padded tokens than this in parts whose gradients add "
+              "up before the step (same update, bounded memory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
                     bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
-                    random_crop, discriminative_lr, gradual_unfreezing, as_json):
+                    random_crop, discriminative_lr, gradual_unfreezing, step_max_tokens,
+                    as_json):
     """Train a classifier; Ctrl-C saves, and --resume continues."""
     from .data.imdb import DatasetError
     from .data.vectors import VectorsError
@@ -157,7 +161,8 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
                                    "max_length": max_length, "clip": clip, "bf16": bf16,
                                    "random_crop": random_crop,
                                    "discriminative_lr": discriminative_lr,
-                                   "gradual_unfreezing": gradual_unfreezing}.items()
+                                   "gradual_unfreezing": gradual_unfreezing,
+                                   "step_max_tokens": step_max_tokens}.items()
                  if v is not None}
     model_overrides = {k: v for k, v in {"word_dropout": word_dropout,
                                          "pooling": pooling}.items() if v is not None}

@@ -97,6 +97,16 @@ def _cut(sorted_indices: list[int], lengths: Sequence[int], batch_size: int,
     return batches
 
 
+def split_by_tokens(indices: Sequence[int], lengths: Sequence[int],
+                    max_tokens: int) -> list[list[int]]:
+    """Cut one batch into parts of at most ``max_tokens`` padded tokens (rows × longest), the
+    shortest sequences first; a sequence longer than the cap is a part alone."""
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    ordered = sorted(indices, key=lambda i: lengths[i])
+    return _cut(ordered, lengths, len(ordered), max_tokens)
+
+
 def padded_batches(lengths: Sequence[int], batch_size: int, seed: int = 0) -> list[list[int]]:
     """Shuffled batches with no bucketing: the chapter's recipe (pads to each batch's longest)."""
     order = list(range(len(lengths)))

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data.batching import Batch, bucket_batches, collate, padded_batches
+from ..data.batching import Batch, bucket_batches, collate, padded_batches, split_by_tokens
 from ..runinfo import release_free_memory, rss_mb
 from . import checkpoint
 
@@ -47,6 +47,11 @@ class FitConfig:
     gradual_unfreezing: bool = False
     random_crop: bool = False       # with max_length: a random window of long sequences, not the head
     label_smoothing: float = 0.0    # cross-entropy against (1 - ε) one-hot + ε uniform targets
+    # A batch of more padded tokens (rows × longest) than this is run as parts whose gradients
+    # add up before the one optimizer step: the same update for a loss averaged over sequences
+    # (up to dropout draws and rounding; BatchNorm would see each part's statistics; a per-token
+    # loss weights the parts by sequences), with peak memory bounded by the cap.
+    step_max_tokens: int | None = None
     eval_batch_size: int = 256
     eval_max_tokens: int = 32_768   # padded tokens per evaluation batch (bounds peak memory)
     device: str = "cpu"
@@ -59,6 +64,8 @@ class FitConfig:
             raise ValueError("epochs and batch_size must be >= 1")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.step_max_tokens is not None and self.step_max_tokens < 1:
+            raise ValueError(f"step_max_tokens must be >= 1, got {self.step_max_tokens}")
         if self.discriminative_lr < 1:
             raise ValueError(f"discriminative_lr is the ratio of each layer group's rate to the "
                              f"next lower one's, >= 1; got {self.discriminative_lr}")
@@ -287,9 +294,7 @@ class Trainer:
     def _batches(self, epoch: int) -> list[list[int]]:
         c = self.config
         per_rank = max(1, c.batch_size // self.dist.world)  # same effective batch as one process
-        lengths = self.train_data.lengths
-        if c.max_length:
-            lengths = [min(n, c.max_length) for n in lengths]
+        lengths = self._train_lengths()
         seed = c.seed * 1000 + epoch
         batches = (bucket_batches(lengths, per_rank, shuffle=True, seed=seed) if c.bucketing
                    else padded_batches(lengths, per_rank, seed=seed))
@@ -388,6 +393,7 @@ class Trainer:
     def _train_epoch(self, model: nn.Module) -> dict:
         c = self.config
         batches = self._batches(self.epoch)
+        lengths = self._train_lengths() if c.step_max_tokens else []
         skip = self.batch_in_epoch
         self._unfreeze_for_epoch()
         self.model.train()
@@ -397,17 +403,31 @@ class Trainer:
                    desc=f"epoch {self.epoch + 1}/{c.epochs}",
                    disable=not (self.show_progress and self.dist.main), dynamic_ncols=True)
         for indices in batches[skip:]:
-            batch = self.task.collate(self.train_data, indices, c.max_length,
-                                      random_crop=c.random_crop)
-            with _autocast(c.bf16, c.device):
-                loss, right, n = self.task.loss(model, batch, c.device)
-            if not math.isfinite(loss.item()):
-                raise TrainingDiverged(
-                    f"the training loss became {loss.item()} in epoch {self.epoch + 1}, batch "
-                    f"{self.batch_in_epoch + 1}; the last good checkpoint is kept in "
-                    f"{self.out_dir / 'last'}. Lower --lr or set --clip")
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            parts = self._parts(indices, lengths)
+            for number, part in enumerate(parts, start=1):
+                batch = self.task.collate(self.train_data, part, c.max_length,
+                                          random_crop=c.random_crop)
+                # Under DDP only the last part's forward and backward synchronise the ranks,
+                # which may cut their batches into different numbers of parts.
+                sync = number == len(parts) or not hasattr(model, "no_sync")
+                with contextlib.nullcontext() if sync else model.no_sync():
+                    with _autocast(c.bf16, c.device):
+                        loss, right, n = self.task.loss(model, batch, c.device)
+                    if not math.isfinite(loss.item()):
+                        raise TrainingDiverged(
+                            f"the training loss became {loss.item()} in epoch "
+                            f"{self.epoch + 1}, batch {self.batch_in_epoch + 1}; the last good "
+                            f"checkpoint is kept in {self.out_dir / 'last'}. Lower --lr or set "
+                            "--clip")
+                    # Each part's mean loss weighted by its share of the batch's sequences:
+                    # their gradients add up to the whole batch's (exactly so for a loss
+                    # averaged over sequences).
+                    (loss * (len(part) / len(indices)) if len(parts) > 1 else loss).backward()
+                total_loss += loss.item() * n
+                correct += right
+                count += n
+                tokens += batch.num_tokens
             if c.clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
             self.optimizer.step()
@@ -417,10 +437,6 @@ class Trainer:
                     self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step()
             self.batch_in_epoch += 1
-            total_loss += loss.item() * n
-            correct += right
-            count += n
-            tokens += batch.num_tokens
             elapsed = time.perf_counter() - started
             bar.update()
             shown = {"loss": f"{total_loss / count:.3f}"}
@@ -432,6 +448,19 @@ class Trainer:
         elapsed = time.perf_counter() - started
         return {"train_loss": total_loss / max(1, count), "train_accuracy": correct / max(1, count),
                 "train_seconds": elapsed, "tokens_per_s": tokens / max(elapsed, 1e-9)}
+
+    def _train_lengths(self) -> list[int]:
+        lengths = self.train_data.lengths
+        if self.config.max_length:
+            lengths = [min(n, self.config.max_length) for n in lengths]
+        return lengths
+
+    def _parts(self, indices: list[int], lengths: list[int]) -> list[list[int]]:
+        """The batch, or its parts when it holds more padded tokens than step_max_tokens."""
+        cap = self.config.step_max_tokens
+        if cap is None or len(indices) * max(lengths[i] for i in indices) <= cap:
+            return [indices]
+        return split_by_tokens(indices, lengths, cap)
 
     def _save(self, metrics: dict, best: bool) -> None:
         if not self.dist.main:
