@@ -50,7 +50,8 @@ class FitConfig:
     # A batch of more padded tokens (rows × longest) than this is run as parts whose gradients
     # add up before the one optimizer step: the same update for a loss averaged over sequences
     # (up to dropout draws and rounding; BatchNorm would see each part's statistics; a per-token
-    # loss weights the parts by sequences), with peak memory bounded by the cap.
+    # loss weights the parts by sequences), with peak memory bounded by the cap; the heap's free
+    # pages are then also handed back after every batch.
     step_max_tokens: int | None = None
     eval_batch_size: int = 256
     eval_max_tokens: int = 32_768   # padded tokens per evaluation batch (bounds peak memory)
@@ -437,6 +438,10 @@ class Trainer:
                     self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step()
             self.batch_in_epoch += 1
+            if c.step_max_tokens:
+                # bounding memory: freed activations of batches of very different sizes would
+                # otherwise pile up in the heap over the epoch (trimmed below at its end)
+                release_free_memory()
             elapsed = time.perf_counter() - started
             bar.update()
             shown = {"loss": f"{total_loss / count:.3f}"}
