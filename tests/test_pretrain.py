@@ -317,3 +317,15 @@ def test_a_batch_run_in_parts_makes_the_same_update(tmp_path):
         torch.testing.assert_close(a, b, atol=1e-7, rtol=0)  # float32 loss rounding
     with pytest.raises(ValueError, match="step_max_tokens"):
         FitConfig(step_max_tokens=0)
+
+
+def test_bounded_memory_training_trims_the_heap_after_every_batch(tmp_path, monkeypatch):
+    from gatedrnn.train import loop
+    calls = []
+    monkeypatch.setattr(loop, "release_free_memory", lambda: calls.append(1))
+    for cap, expected in ((None, 0), (1000, 3)):
+        calls.clear()
+        model, trainer = tiny_trainer(tmp_path / str(cap), step_max_tokens=cap)
+        trainer.train_data = Encoded([[2, 3], [4], [5, 6, 7], [8], [9, 2, 3]], [0, 1, 0, 1, 0])
+        trainer._train_epoch(model)  # 5 sequences in batches of 2: 3 batches
+        assert len(calls) == expected
