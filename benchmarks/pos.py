@@ -95,13 +95,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument("--word-dropout-alpha", type=float, default=None,
                         help="override the preset's frequency-aware word dropout")
+    parser.add_argument("--seed", type=int, default=0, help="training seed of the taggers")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     treebank = ud.load(args.data)
-    extra = ["--epochs", str(args.epochs)] if args.epochs else []
+    extra = ["--seed", str(args.seed)] + (["--epochs", str(args.epochs)] if args.epochs else [])
     if args.word_dropout_alpha is not None:
         extra += ["--word-dropout-alpha", str(args.word_dropout_alpha)]
-    results = {"environment": environment(seed=0), "command": " ".join(sys.argv),
+    results = {"environment": environment(seed=args.seed), "command": " ".join(sys.argv),
                "test_tokens": sum(map(len, treebank.test))}
     baseline = most_frequent_tag(treebank)
     results["most_frequent_tag"] = baseline
