@@ -1,6 +1,7 @@
 """Forward + backward time of recurrent layers: gatedrnn's paths against torch.nn and a naive LSTM.
 
     python benchmarks/layers.py [--repeats 5] [--threads N] [--out results]
+    python benchmarks/layers.py --memory 1000      # peak memory of the LSTM paths instead
 
 Two settings (batch 64, input 100, hidden 256, length 200):
   A. one layer, every sequence of length 200;
@@ -17,6 +18,7 @@ Implementations are timed round-robin, so a slow spell of the machine hits all o
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -153,7 +155,6 @@ def packed_in_fresh_process(repeats: int) -> dict:
     after other recurrent work, measured): both numbers are reported.
     """
     import json
-    import subprocess
     here = str(Path(__file__).resolve().parent)
     code = (f"import json, sys; sys.path.insert(0, {here!r}); import layers; "
             f"print(json.dumps(layers.packed_alone({repeats})))")
@@ -174,15 +175,54 @@ def packed_alone(repeats: int) -> dict:
     return time_interleaved(calls, repeats, warmup=0)
 
 
+MEMORY_CODE = """
+import resource, sys, torch, gatedrnn
+from gatedrnn.nn import scan
+variant, steps = sys.argv[1], int(sys.argv[2])
+torch.manual_seed(0)
+x = torch.randn(steps, 64, 100, requires_grad=True)
+layer = torch.nn.LSTM(100, 256) if variant == "torch.nn.LSTM" else gatedrnn.LSTM(100, 256)
+scan.HAND_WRITTEN_LSTM_BACKWARD = variant != "from scratch, autograd backward"
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+out, (h, c) = layer(x) if variant == "torch.nn.LSTM" else layer(x, impl="scan")
+(out.sum() + h.sum()).backward()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def peak_memory(steps: int) -> dict:
+    """Peak RSS above the process baseline of one LSTM forward + backward (batch 64, input 100,
+    hidden 256), each variant in a fresh process."""
+    rows = {}
+    for variant in ("torch.nn.LSTM", "from scratch (hand-written backward)",
+                    "from scratch, autograd backward"):
+        done = subprocess.run([sys.executable, "-c", MEMORY_CODE, variant, str(steps)],
+                              capture_output=True, text=True, check=True)
+        rows[variant] = {"peak_mib_above_baseline": float(done.stdout.strip().splitlines()[-1])}
+    return {"steps": steps, "batch": BATCH, "input_size": INPUT, "hidden_size": HIDDEN,
+            "rows": rows}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--packed-repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default=None, help="directory for layers.json (default results/)")
+    parser.add_argument("--memory", type=int, metavar="STEPS", default=None,
+                        help="instead: peak memory of one LSTM forward + backward over STEPS "
+                        "steps per implementation (writes layers_memory.json)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.memory:
+        memory = peak_memory(args.memory)
+        print(markdown_table(["implementation", f"peak MiB above baseline (T = {args.memory})"],
+                             [[k, f"{v['peak_mib_above_baseline']:.0f}"]
+                              for k, v in memory["rows"].items()]))
+        memory["environment"] = environment(seed=0)
+        print(f"wrote {write_results('layers_memory', memory, args.out)}")
+        return
     generator = torch.Generator().manual_seed(0)
     lengths = torch.randint(100, STEPS + 1, (BATCH,), generator=generator)
     settings = [

@@ -6,11 +6,11 @@ graph; the backward pass applies the chain rule of those equations step by step,
 oneDNN do: one matmul per step for dh_{t-1} = dpre_t W_hh and a few elementwise products, then
 the hidden weights' gradient in one matmul after the loop, dW_hh = Σ_t dpre_tᵀ h_{t-1}.
 
-What it buys, measured (benchmarks/layers.py; 1 layer, batch 64, hidden 256): the same time as
-letting autograd record each step (within the ±5-10% run-to-run noise: autograd's bookkeeping
-is not where the time goes, the elementwise kernels are), and 35% less memory, since autograd
-keeps a dozen tensors per step where this keeps three buffers (T = 1000: 0.70 GB against 1.07 GB
-above the process baseline; torch.nn.LSTM: 1.00 GB).
+What it buys, measured with benchmarks/layers.py (1 layer, batch 64, hidden 256): the same time
+as letting autograd record each step (within the ±5-10% run-to-run noise: autograd's bookkeeping
+is not where the time goes, the elementwise kernels are), and a third less memory, since
+autograd keeps a dozen tensors per step where this keeps three buffers (``--memory 1000``:
+701 MiB against 1,099 MiB above the process baseline; torch.nn.LSTM 1,002 MiB).
 
 The input projection stays outside (autograd differentiates its one matmul). Double backward
 is not supported; ``return_gates=True``, autocast and inference keep the autograd scan.

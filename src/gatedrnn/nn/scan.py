@@ -2,8 +2,9 @@
 
 The input projection of every time step is one matmul before the loop; the loop then does the
 hidden matmul(s) of each step and the gate arithmetic of :mod:`gatedrnn.nn.cells`. When an
-LSTM is trained, its backward pass is the one written out in :mod:`.bptt` (same speed, 35% less
-memory than autograd's); the other cells, gate recording, autocast and inference use autograd.
+LSTM is trained, its backward pass is the one written out in :mod:`.bptt` (same speed, a third
+less memory than autograd's); the other cells, gate recording, autocast and inference use
+autograd.
 """
 
 from __future__ import annotations
