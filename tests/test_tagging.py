@@ -370,3 +370,129 @@ def test_training_with_word_dropout_alpha_stores_the_probabilities(treebank_dir,
             counts[i] += 1
     # the tiny preset has word_dropout 0, so each word's probability is α/(α + its count)
     torch.testing.assert_close(probability[2:], 0.5 / (0.5 + counts[2:]))
+
+
+# ---- character batches in length groups; ensembles ------------------------------------------
+
+
+def _brute_force_groups(lengths, max_groups):
+    import itertools
+    n = len(lengths)
+    best = None
+    for k in range(1, max_groups + 1):
+        for cuts in itertools.combinations(range(1, n), k - 1):
+            bounds = [0, *cuts, n]
+            if any(lengths[b - 1] == lengths[b] for b in cuts):
+                continue  # equal lengths stay together
+            cost = sum((e - s) * lengths[e - 1] for s, e in zip(bounds, bounds[1:]))
+            best = cost if best is None else min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_length_groups_are_the_cheapest_cut(seed):
+    from gatedrnn.data.batching import length_groups
+    rng = torch.Generator().manual_seed(seed)
+    lengths = sorted(torch.randint(1, 12, (int(torch.randint(1, 10, (1,), generator=rng)),),
+                                   generator=rng).tolist())
+    for max_groups in (1, 2, 3, 4):
+        runs = length_groups(lengths, max_groups)
+        assert runs[0][0] == 0 and runs[-1][1] == len(lengths) and len(runs) <= max_groups
+        assert all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+        assert all(lengths[end - 1] != lengths[end] for _, end in runs[:-1])
+        cost = sum((e - s) * lengths[e - 1] for s, e in runs)
+        assert cost == _brute_force_groups(lengths, max_groups)
+    assert length_groups([], 3) == []
+    with pytest.raises(ValueError, match="max_groups"):
+        length_groups([1, 2], 0)
+
+
+def test_character_lstm_in_length_groups_equals_one_padded_batch():
+    from gatedrnn.models.tagger import CharLSTM
+    torch.manual_seed(0)
+    grouped = CharLSTM(20, 6, 5, max_groups=4).double()
+    single = CharLSTM(20, 6, 5, max_groups=1).double()
+    single.load_state_dict(grouped.state_dict())
+    lengths = torch.tensor([3, 1, 9, 4, 4, 12, 2, 7, 1, 5])
+    chars = torch.randint(1, 20, (10, 12))
+    chars[torch.arange(12)[None, :] >= lengths[:, None]] = 0
+    out_grouped, out_single = grouped(chars, lengths), single(chars, lengths)
+    torch.testing.assert_close(out_grouped, out_single, atol=1e-12, rtol=0)
+    weights = torch.randn_like(out_single)
+    (out_grouped * weights).sum().backward()
+    (out_single * weights).sum().backward()
+    for a, b in zip(grouped.parameters(), single.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-12, rtol=0)
+
+
+def test_ensemble_averages_the_members_probabilities(trained_tagger, treebank_dir, tmp_path):
+    from gatedrnn.tagging import TaggerEnsemble, load_taggers
+    first = trained_tagger[0]
+    second = tmp_path / "second"
+    train(treebank_dir, "tiny", second, seed=1, overrides={"epochs": 2}, show_progress=False,
+          log=lambda m: None)
+    sentences = [s.forms for s in ud.load(treebank_dir).dev[:6]]
+    ensemble = load_taggers([first, second])
+    assert isinstance(ensemble, TaggerEnsemble) and len(ensemble.members) == 2
+    upos, xpos = ensemble.probabilities(sentences)
+    (u1, x1), (u2, x2) = (m.probabilities(sentences) for m in ensemble.members)
+    for k in range(len(sentences)):
+        torch.testing.assert_close(upos[k], (u1[k] + u2[k]) / 2)
+        torch.testing.assert_close(xpos[k], (x1[k] + x2[k]) / 2)
+        torch.testing.assert_close(upos[k].sum(-1), torch.ones(len(sentences[k])))
+    # An ensemble of one checkpoint twice tags like the checkpoint.
+    assert load_taggers([first, first]).tag(sentences) == Tagger.load(first).tag(sentences)
+    # Members must predict the same tag sets.
+    other = Tagger.load(second)
+    other.vocab.upos = other.vocab.upos[::-1]
+    with pytest.raises(ValueError, match="different UPOS tag sets"):
+        TaggerEnsemble([Tagger.load(first), other])
+
+
+def test_train_ensemble_writes_members_and_loads_as_one_tagger(treebank_dir, tmp_path):
+    from gatedrnn.export import export_onnx
+    from gatedrnn.tagging import TaggerEnsemble, train_ensemble
+    out = tmp_path / "ensemble"
+    summary = train_ensemble(treebank_dir, "tiny", out, members=2, seed=3, jobs=2,
+                             overrides={"epochs": 2}, show_progress=False, log=lambda m: None)
+    assert summary["ensemble"] == ["member-1", "member-2"] and summary["jobs"] == 2
+    assert [len(m["history"]) for m in summary["members"]] == [2, 2]
+    manifest = json.loads((out / "config.json").read_text())
+    assert manifest["seeds"] == [3, 4] and manifest["task"] == "tagger"
+    ensemble = Tagger.load(out)
+    assert isinstance(ensemble, TaggerEnsemble)
+    dev = ud.load(treebank_dir).dev
+    assert evaluate(ensemble, dev)["upos_accuracy"] == pytest.approx(
+        summary["best_valid_accuracy"])
+    assert manifest["dev_upos_accuracy"] == pytest.approx(summary["best_valid_accuracy"])
+    # The members are ordinary checkpoints trained with their own seeds.
+    member = json.loads((out / "member-2" / "best" / "config.json").read_text())
+    assert member["fit"]["seed"] == 4
+    result = CliRunner().invoke(main, ["tagger", "evaluate", str(out), "--data",
+                                       str(treebank_dir), "--split", "dev", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["upos_accuracy"] == pytest.approx(
+        summary["best_valid_accuracy"])
+    with pytest.raises(CheckpointError, match="ensemble of 2 taggers.*member-1"):
+        export_onnx(out, tmp_path / "tagger.onnx")
+    with pytest.raises(ValueError, match="holds a tagger ensemble"):
+        train(treebank_dir, "tiny", out, show_progress=False, log=lambda m: None)
+    single = tmp_path / "single"
+    train(treebank_dir, "tiny", single, overrides={"epochs": 1}, show_progress=False,
+          log=lambda m: None)
+    with pytest.raises(ValueError, match="holds a single tagger"):
+        train_ensemble(treebank_dir, "tiny", single, members=2, show_progress=False,
+                       log=lambda m: None)
+
+
+def test_cli_evaluate_and_predict_take_several_checkpoints(trained_tagger, treebank_dir):
+    out = str(trained_tagger[0])
+    runner = CliRunner()
+    result = runner.invoke(main, ["tagger", "evaluate", out, out, "--data", str(treebank_dir),
+                                  "--json"])
+    assert result.exit_code == 0, result.output
+    assert " + " in json.loads(result.output)["checkpoint"]
+    tagged = runner.invoke(main, ["tagger", "predict", out, out, "--format", "json",
+                                  "the dog sees a cat ."])
+    assert tagged.exit_code == 0, tagged.output
+    assert json.loads(tagged.output.splitlines()[0])["tokens"][:2] == ["the", "dog"]

@@ -258,7 +258,8 @@ def _run_training(run, out: Path, errors: tuple):
     try:
         return run()
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: progress saved in {out / 'last'}; continue with the same "
+        saved = out / "last" if (out / "last").exists() else out
+        click.echo(f"\ninterrupted: progress saved in {saved}; continue with the same "
                    "command and --resume", err=True)
         sys.exit(130)
     except errors as exc:
@@ -269,8 +270,10 @@ def _report_training(summary: dict, out: Path, metric: str, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
+        where = (f"{out} (ensemble of {len(summary['ensemble'])})" if "ensemble" in summary
+                 else out / "best")
         click.echo(f"best {metric} {summary['best_valid_accuracy']:.4f}; "
-                   f"checkpoint: {out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
+                   f"checkpoint: {where} ({summary['train_seconds'] / 60:.1f} min)")
 
 
 def _load_predictor(checkpoint_paths):
@@ -483,13 +486,20 @@ def _tagger_presets():
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Use only the first LIMIT training sentences (quick trials).")
+@click.option("--members", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train an ensemble of this many taggers (seeds SEED, SEED+1, ...) into "
+                   "OUT/member-*; OUT then loads as their ensemble (probabilities averaged).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Ensemble members trained at once, sharing the cores [default: one per "
+                   "core].")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def tagger_train(data, preset, out, mode, unidirectional, hidden_size, char_encoder, word_dropout,
-                 word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit, as_json):
+                 word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit, members, jobs,
+                 as_json):
     """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues."""
     from .data.download import DownloadError
     from .data.ud import ConlluError
-    from .tagging import train
+    from .tagging import train, train_ensemble
     from .train.checkpoint import CheckpointError
     from .train.loop import TrainingDiverged
 
@@ -502,40 +512,50 @@ def tagger_train(data, preset, out, mode, unidirectional, hidden_size, char_enco
                        if v is not None}
     if unidirectional:
         model_overrides["bidirectional"] = False
-    summary = _run_training(
-        lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
-                      model_overrides=model_overrides, limit=limit,
-                      log=lambda m: click.echo(m, err=True)),
-        out, (ConlluError, DownloadError, FileNotFoundError, CheckpointError, TrainingDiverged,
-              ValueError))
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    if members > 1:
+        run = lambda: train_ensemble(  # noqa: E731
+            data, preset, out, members=members, seed=seed, jobs=jobs, resume=resume,
+            overrides=overrides, model_overrides=model_overrides, limit=limit, log=log)
+    else:
+        run = lambda: train(data, preset, out, seed=seed, resume=resume,  # noqa: E731
+                            overrides=overrides, model_overrides=model_overrides, limit=limit,
+                            log=log)
+    summary = _run_training(run, out, (ConlluError, DownloadError, FileNotFoundError,
+                                       CheckpointError, TrainingDiverged, ValueError))
     _report_training(summary, out, "dev UPOS accuracy", as_json)
 
 
-def _load_tagger(checkpoint_path):
-    from .tagging import Tagger
+def _load_tagger(checkpoint_paths):
+    """One checkpoint → its Tagger; several → the ensemble of all of them."""
+    from .tagging import load_taggers
     from .train.checkpoint import CheckpointError
 
     try:
-        return Tagger.load(checkpoint_path)
-    except CheckpointError as exc:
+        return load_taggers(checkpoint_paths)
+    except (CheckpointError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 @tagger.command("evaluate")
-@click.argument("checkpoint", type=click.Path(path_type=Path), default=Path("runs/tagger"))
+@click.argument("checkpoints", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Treebank folder [default: the cached release].")
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
 @click.option("--conllu", "conllu_file", type=click.Path(exists=True, dir_okay=False,
               path_type=Path), default=None, help="Evaluate on this CoNLL-U file instead.")
 @click.option("--json", "as_json", is_flag=True)
-def tagger_evaluate(checkpoint, data, split, conllu_file, as_json):
-    """UPOS/XPOS accuracy overall and on words unseen in training, and per UPOS tag."""
+def tagger_evaluate(checkpoints, data, split, conllu_file, as_json):
+    """UPOS/XPOS accuracy overall and on words unseen in training, and per UPOS tag.
+
+    Several CHECKPOINTS are evaluated as an ensemble (probabilities averaged); none means
+    runs/tagger.
+    """
     from .data import ud
     from .data.download import DownloadError
     from .tagging import evaluate
 
-    model = _load_tagger(checkpoint)
+    model = _load_tagger(list(checkpoints) or [Path("runs/tagger")])
     try:
         sentences = (ud.read_conllu(conllu_file) if conllu_file
                      else ud.load(data).split(split))
@@ -574,10 +594,16 @@ def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_forma
 
     Raw text is split into sentences at . ! ? followed by a capital letter, and into tokens
     following UD English conventions (do n't, it 's, punctuation apart; see the README).
+    Leading arguments that are checkpoints form an ensemble: 'gatedrnn tagger predict runs/a
+    runs/b "Time flies."'.
     """
     from .data import ud
     from .tagging import tokenize
 
+    checkpoints = [checkpoint]
+    texts = list(texts)
+    while texts and _is_checkpoint(texts[0]):
+        checkpoints.append(Path(texts.pop(0)))
     if conllu_file is not None:
         try:
             sentences = ud.read_conllu(conllu_file)
@@ -601,7 +627,7 @@ def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_forma
         sentences = [ud.Sentence(tokens, [], []) for tokens in token_lists]
     if not sentences:
         raise click.UsageError("no text to tag: give TEXTS, --file, --conllu, or text on stdin")
-    model = _load_tagger(checkpoint)
+    model = _load_tagger(checkpoints)
     tagged = model.tag([s.forms for s in sentences])
     if output_format == "json":
         for result in tagged:

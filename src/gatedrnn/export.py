@@ -52,7 +52,7 @@ class _TaggerGraph(nn.Module):
 
 def load_for_export(path: str | Path):
     """The checkpoint's task, its loaded wrapper (Predictor or Tagger) and example inputs."""
-    from .tagging import Tagger, collate_sentences, encode
+    from .tagging import Tagger, TaggerEnsemble, collate_sentences, encode
     from .data.ud import Sentence
 
     directory = checkpoint.resolve(path)
@@ -65,6 +65,10 @@ def load_for_export(path: str | Path):
         return task, predictor, (tokens, torch.tensor([5, 3, 1]))
     if task == "tagger":
         tagger = Tagger.load(directory)
+        if isinstance(tagger, TaggerEnsemble):
+            raise checkpoint.CheckpointError(
+                f"{directory} is an ensemble of {len(tagger.members)} taggers, not one network; "
+                f"export its members one by one (e.g. {tagger.members[0].source})")
         sentences = [Sentence(["The", "cat", "sat", "."], [], []), Sentence(["Hello", "!"], [], [])]
         batch = collate_sentences(encode(sentences, tagger.vocab), [0, 1], tagger.vocab)
         return task, tagger, batch.inputs()

@@ -107,6 +107,38 @@ def split_by_tokens(indices: Sequence[int], lengths: Sequence[int],
     return _cut(ordered, lengths, len(ordered), max_tokens)
 
 
+def length_groups(sorted_lengths: Sequence[int], max_groups: int) -> list[tuple[int, int]]:
+    """Cut lengths sorted ascending into at most ``max_groups`` runs ``[start, end)`` that
+    minimise the padded cells (each run padded to its own longest): the exact optimum, by
+    dynamic programming over the distinct lengths. Equal lengths never straddle a cut."""
+    if max_groups < 1:
+        raise ValueError(f"max_groups must be >= 1, got {max_groups}")
+    n = len(sorted_lengths)
+    if n == 0:
+        return []
+    ends = [i + 1 for i in range(n) if i + 1 == n or sorted_lengths[i + 1] != sorted_lengths[i]]
+    # best[k][j]: fewest cells covering the first ends[j - 1] items with k runs
+    inf = float("inf")
+    best = [[inf] * (len(ends) + 1) for _ in range(max_groups + 1)]
+    cut = [[0] * (len(ends) + 1) for _ in range(max_groups + 1)]
+    best[0][0] = 0
+    for k in range(1, max_groups + 1):
+        for j in range(1, len(ends) + 1):
+            longest = sorted_lengths[ends[j - 1] - 1]
+            for i in range(j):
+                start = ends[i - 1] if i else 0
+                cost = best[k - 1][i] + (ends[j - 1] - start) * longest
+                if cost < best[k][j]:
+                    best[k][j], cut[k][j] = cost, i
+    k = min(range(1, max_groups + 1), key=lambda g: (best[g][-1], g))
+    runs, j = [], len(ends)
+    while j:
+        i = cut[k][j]
+        runs.append((ends[i - 1] if i else 0, ends[j - 1]))
+        j, k = i, k - 1
+    return runs[::-1]
+
+
 def padded_batches(lengths: Sequence[int], batch_size: int, seed: int = 0) -> list[list[int]]:
     """Shuffled batches with no bucketing: the chapter's recipe (pads to each batch's longest)."""
     order = list(range(len(lengths)))
