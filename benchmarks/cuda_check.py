@@ -1,6 +1,14 @@
 """Equivalence of gatedrnn layers with torch.nn on a CUDA device (cuDNN), with variable lengths.
 
-    python benchmarks/cuda_check.py     # prints the largest differences; exits 1 above 1e-4
+    python benchmarks/cuda_check.py     # prints the errors; exits 1 if ours are out of line
+
+Ground truth is torch.nn in float64 on the CPU over a PackedSequence. On the GPU, in float32
+(TF32 off), gatedrnn's fused and from-scratch paths (padded batch with lengths) are compared
+with it: outputs, final states and every gradient, as the largest error relative to the
+largest reference value of that quantity. The yardstick is torch.nn's own error on the GPU:
+cuDNN over a padded batch is about 1e-5 here (40× its error over a PackedSequence, on an H200;
+our fused path calls that same padded kernel), so each of ours must stay within 4× of the worse
+of torch.nn's packed and padded errors (the padded one measured with every sequence full length).
 """
 
 import sys
@@ -12,42 +20,70 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 import gatedrnn
 
 
+def run_torch(module, x, lengths, total):
+    x = x.clone().requires_grad_()
+    out, h = module(pack_padded_sequence(x, lengths, enforce_sorted=False))
+    out, _ = pad_packed_sequence(out, total_length=total)
+    h = h[0] if isinstance(h, tuple) else h
+    (out.sum() + h.sum()).backward()
+    return [out, h, x.grad] + [p.grad for p in module.parameters()]
+
+
+def run_padded(module, x):
+    x = x.clone().requires_grad_()
+    out, h = module(x)
+    h = h[0] if isinstance(h, tuple) else h
+    (out.sum() + h.sum()).backward()
+    return [out, h, x.grad] + [p.grad for p in module.parameters()]
+
+
+def run_ours(module, x, lengths, impl):
+    x = x.clone().requires_grad_()
+    out, h = module(x, lengths=lengths, impl=impl)
+    h = h[0] if isinstance(h, tuple) else h
+    (out.sum() + h.sum()).backward()
+    return [out, h, x.grad] + [p.grad for p in module.parameters()]
+
+
+def relative_error(values, reference) -> float:
+    return max(((v.double().cpu() - r).abs().max() / r.abs().max().clamp(min=1e-12)).item()
+               for v, r in zip(values, reference))
+
+
 def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA device")
         return 0
-    device = "cuda"
-    # TF32 would round both sides' matmuls to 10-bit mantissas (differences ~1e-3); compare in
-    # true float32.
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    worst = 0.0
+    failures = 0
     for mode in ("RNN", "LSTM", "GRU"):
+        torch.manual_seed(0)
+        ref = getattr(nn, mode)(5, 7, num_layers=2, bidirectional=True).double()
+        lengths = torch.randint(1, 41, (24,))
+        lengths[0] = 40
+        x = torch.randn(40, 24, 5, dtype=torch.float64)
+        truth = [t.detach() for t in run_torch(ref, x, lengths, 40)]
+        cudnn = getattr(nn, mode)(5, 7, num_layers=2, bidirectional=True).cuda()
+        cudnn.load_state_dict(ref.state_dict())
+        packed_error = relative_error(run_torch(cudnn, x.float().cuda(), lengths, 40), truth)
+        full = torch.full((24,), 40)
+        ref.zero_grad()
+        full_truth = [t.detach() for t in run_torch(ref, x, full, 40)]
+        cudnn.zero_grad()
+        padded_error = relative_error(run_padded(cudnn, x.float().cuda()), full_truth)
+        cudnn_error = max(packed_error, padded_error)
         for impl in ("fused", "scan"):
-            torch.manual_seed(0)
-            ref = getattr(nn, mode)(5, 7, num_layers=2, bidirectional=True).to(device)
-            ours = getattr(gatedrnn, mode)(5, 7, num_layers=2, bidirectional=True).to(device)
+            ours = getattr(gatedrnn, mode)(5, 7, num_layers=2, bidirectional=True).cuda()
             ours.load_state_dict(ref.state_dict())
-            lengths = torch.randint(1, 41, (24,))
-            lengths[0] = 40
-            x = torch.randn(40, 24, 5, device=device)
-            xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
-            out_ref, h_ref = ref(pack_padded_sequence(xr, lengths, enforce_sorted=False))
-            out_ref, _ = pad_packed_sequence(out_ref, total_length=40)
-            out, h = ours(xo, lengths=lengths, impl=impl)
-            h_ref = h_ref[0] if isinstance(h_ref, tuple) else h_ref
-            h = h[0] if isinstance(h, tuple) else h
-            (out_ref.sum() + h_ref.sum()).backward()
-            (out.sum() + h.sum()).backward()
-            diffs = [(out - out_ref).abs().max().item(), (h - h_ref).abs().max().item(),
-                     (xo.grad - xr.grad).abs().max().item()]
-            diffs += [(a.grad - b.grad).abs().max().item()
-                      for a, b in zip(ours.parameters(), ref.parameters())]
-            worst = max(worst, max(diffs))
-            print(f"{mode:5s} {impl:6s} max |diff| output {diffs[0]:.1e} h_n {diffs[1]:.1e} "
-                  f"grads {max(diffs[2:]):.1e}")
-    print(f"worst {worst:.1e} on {torch.cuda.get_device_name(0)}")
-    return 0 if worst < 1e-4 else 1
+            error = relative_error(run_ours(ours, x.float().cuda(), lengths, impl), truth)
+            ok = error <= max(1e-5, 4 * cudnn_error)
+            failures += not ok
+            print(f"{mode:5s} {impl:6s} relative error vs float64: gatedrnn {error:.1e}; "
+                  f"torch.nn cuDNN packed {packed_error:.1e}, padded {padded_error:.1e} "
+                  f"{'ok' if ok else 'OUT OF LINE'}")
+    print(f"{failures} out of line on {torch.cuda.get_device_name(0)}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ sequence within its own length so that every direction runs forward from step 0.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +39,18 @@ def _call(kernel, x: Tensor, hx: tuple[Tensor, ...], weights: list[Tensor], has_
     what its backward pass needs in training mode, so one-layer calls set it whenever autograd
     is recording.
     """
+    if x.is_cuda:
+        with warnings.catch_warnings():
+            # Our weights are separate parameters, not views into one buffer as torch.nn's
+            # flatten_parameters() makes them; cuDNN copies them into one for each call (the
+            # weights of the call's layers, freed after it) and warns about it every time.
+            warnings.filterwarnings("ignore", message="RNN module weights are not part")
+            return _run(kernel, x, hx, weights, has_bias, num_layers, dropout, training,
+                        bidirectional)
+    return _run(kernel, x, hx, weights, has_bias, num_layers, dropout, training, bidirectional)
+
+
+def _run(kernel, x, hx, weights, has_bias, num_layers, dropout, training, bidirectional):
     if len(hx) == 2:
         output, h, c = kernel(x, hx, weights, has_bias, num_layers, dropout, training,
                               bidirectional, False)
