@@ -288,7 +288,8 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
 
     ``jobs`` members train at once (default: one per core, up to ``members``), each in its own
     process with an equal share of the cores: recurrent layers at these sizes use two cores
-    poorly, so two one-thread runs side by side do 1.6× the work of one two-thread run.
+    poorly (EWT tagger, 40 training steps: two one-thread runs side by side 2 × 3,690 tokens/s,
+    one two-thread run 4,670).
     Progress: the first member's bar (rate, ETA) and every member's epoch lines, on stderr.
     """
     import concurrent.futures
