@@ -9,7 +9,8 @@ Two settings (batch 64, input 100, hidden 256, length 200):
 Rows: torch.nn on the padded batch (the reference, ratio 1.0), torch.nn on a PackedSequence
 (B only; timed both inside this process and alone in a fresh one, because its speed depends on
 what ran before it), gatedrnn's default path, its from-scratch path (LSTM: with its hand-written
-backward, and with autograd recording every step instead), and a naive LSTM that applies four
+backward, with autograd recording every step instead, and with each step's elementwise
+arithmetic compiled by torch.compile, impl="compiled"), and a naive LSTM that applies four
 nn.Linear to [h, x] per step as the chapter writes it. Setting B's padded torch.nn row ignores
 the lengths (it computes wrong reverse states) and is there as the speed bar.
 Implementations are timed round-robin, so a slow spell of the machine hits all of them.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -126,9 +128,16 @@ def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeat
                                                                  lengths=lengths), None)
     calls[f"gatedrnn.{mode} from scratch (scan){suffix}"] = (
         fwd_bwd(ours, lambda: x, lengths=lengths, impl="scan"), None)
+    compile_seconds = None
     if mode == "LSTM":
         calls[f"gatedrnn.LSTM from scratch, autograd backward{suffix}"] = (
             autograd_backward(fwd_bwd(ours, lambda: x, lengths=lengths, impl="scan")), None)
+        compiled = fwd_bwd(ours, lambda: x, lengths=lengths, impl="compiled")
+        started = time.perf_counter()
+        compiled()  # the first call compiles the step kernels (inductor caches them on disk)
+        compile_seconds = time.perf_counter() - started
+        calls[f"gatedrnn.LSTM from scratch, compiled steps (impl='compiled'){suffix}"] = (
+            compiled, None)
         naive = NaiveLSTM(INPUT, HIDDEN, num_layers, bidirectional)
         calls["naive per-gate LSTM (4 nn.Linear on [h, x]), padded"] = (fwd_bwd(naive, lambda: x),
                                                                         None)
@@ -141,7 +150,7 @@ def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeat
     for row in rows.values():
         row["ratio_to_torch_padded"] = row["median_s"] / reference
     return {"setting": name, "mode": mode, "num_layers": num_layers,
-            "bidirectional": bidirectional,
+            "bidirectional": bidirectional, "compiled_first_call_s": compile_seconds,
             "lengths": None if lengths is None else {"min": int(lengths.min()),
                                                      "max": int(lengths.max()),
                                                      "distinct": int(lengths.unique().numel())},
@@ -183,8 +192,12 @@ torch.manual_seed(0)
 x = torch.randn(steps, 64, 100, requires_grad=True)
 layer = torch.nn.LSTM(100, 256) if variant == "torch.nn.LSTM" else gatedrnn.LSTM(100, 256)
 scan.HAND_WRITTEN_LSTM_BACKWARD = variant != "from scratch, autograd backward"
+impl = "compiled" if "compiled" in variant else "scan"
+if impl == "compiled":  # compile on a short sequence first: the kernels, not the steps, cost
+    out, (h, c) = layer(x[:3], impl=impl)
+    (out.sum() + h.sum()).backward()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-out, (h, c) = layer(x) if variant == "torch.nn.LSTM" else layer(x, impl="scan")
+out, (h, c) = layer(x) if variant == "torch.nn.LSTM" else layer(x, impl=impl)
 (out.sum() + h.sum()).backward()
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 """
@@ -195,7 +208,7 @@ def peak_memory(steps: int) -> dict:
     hidden 256), each variant in a fresh process."""
     rows = {}
     for variant in ("torch.nn.LSTM", "from scratch (hand-written backward)",
-                    "from scratch, autograd backward"):
+                    "from scratch, autograd backward", "from scratch, compiled steps"):
         done = subprocess.run([sys.executable, "-c", MEMORY_CODE, variant, str(steps)],
                               capture_output=True, text=True, check=True)
         rows[variant] = {"peak_mib_above_baseline": float(done.stdout.strip().splitlines()[-1])}

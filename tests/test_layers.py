@@ -410,3 +410,61 @@ def test_lstm_hand_written_backward_equals_autograd_through_the_equations(bidire
                         *[p.grad.clone() for p in layer.parameters()]])
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+# ---- impl="compiled": the same equations, each step's arithmetic compiled (torch.compile) ----
+
+
+@pytest.mark.parametrize("lengths", [None, [7, 3, 5, 1, 7]])
+def test_compiled_lstm_scan_passes_float64_gradcheck(lengths):
+    from gatedrnn.nn.bptt import lstm_scan
+    torch.manual_seed(13)
+    steps, batch, hidden = 7, 5, 4
+    mask, always_active = None, steps
+    if lengths is not None:
+        lengths = torch.tensor(lengths)
+        mask = (torch.arange(steps)[:, None] < lengths[None]).unsqueeze(-1)
+        always_active = int(lengths.min())
+    inputs = (torch.randn(steps, batch, 4 * hidden, dtype=torch.float64, requires_grad=True),
+              torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
+              torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
+              torch.randn(4 * hidden, hidden, dtype=torch.float64, requires_grad=True))
+
+    def run(x_proj, h0, c0, weight_hh):
+        output, (h, c) = lstm_scan(x_proj, (h0, c0), weight_hh, mask, always_active,
+                                   compiled=True)
+        return output, h, c
+
+    assert torch.autograd.gradcheck(run, inputs)
+
+
+@pytest.mark.parametrize("batch_first, variable, with_hx", [(False, False, False),
+                                                           (True, True, True)])
+def test_compiled_lstm_matches_torch_nn(batch_first, variable, with_hx):
+    torch.manual_seed(14)
+    ours, ref = make_pair("LSTM", 4, 6, num_layers=2, bidirectional=True,
+                          batch_first=batch_first)
+    x = torch.randn((5, 9, 4) if batch_first else (9, 5, 4))
+    lengths = torch.tensor([4, 9, 1, 6, 9]) if variable else None
+    hx = (torch.randn(4, 5, 6), torch.randn(4, 5, 6)) if with_hx else None
+    assert_matches_torch("LSTM", ours, ref, x, lengths, hx, batch_first, impl="compiled")
+    with torch.no_grad():  # inference takes the compiled forward too
+        out, (h, c) = ours(x, hx, lengths=lengths, impl="compiled")
+        out_scan, (h_scan, c_scan) = ours(x, hx, lengths=lengths, impl="scan")
+    torch.testing.assert_close(out, out_scan, atol=1e-6, rtol=0)
+    torch.testing.assert_close(c, c_scan, atol=1e-6, rtol=0)
+
+
+def test_compiled_impl_errors_are_clear(monkeypatch):
+    from gatedrnn.nn import compiled_steps
+    with pytest.raises(ValueError, match="impl='compiled' is for LSTM"):
+        gatedrnn.GRU(3, 4)(torch.randn(5, 2, 3), impl="compiled")
+    with pytest.raises(ValueError, match="return_gates=True needs impl='scan'"):
+        gatedrnn.LSTM(3, 4)(torch.randn(5, 2, 3), impl="compiled", return_gates=True)
+
+    def no_compiler(*args):
+        raise torch._dynamo.exc.BackendCompilerFailed(lambda: None, RuntimeError("no g++"),
+                                                      None)
+    monkeypatch.setattr(compiled_steps, "_compiled", lambda name: no_compiler)
+    with pytest.raises(compiled_steps.CompileError, match="needs a C\\+\\+ compiler.*impl='scan'"):
+        gatedrnn.LSTM(3, 4)(torch.randn(5, 2, 3), impl="compiled")

@@ -14,6 +14,8 @@ autograd keeps a dozen tensors per step where this keeps three buffers (``--memo
 
 The input projection stays outside (autograd differentiates its one matmul). Double backward
 is not supported; ``return_gates=True``, autocast and inference keep the autograd scan.
+With ``compiled=True`` (``impl="compiled"``) each step's elementwise arithmetic, forward and
+backward, is one kernel compiled from :mod:`.compiled_steps`; that path also serves inference.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from . import compiled_steps
 
 
 class LSTMScan(torch.autograd.Function):
@@ -35,7 +39,7 @@ class LSTMScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor,
-                mask: Tensor | None, always_active: int):
+                mask: Tensor | None, always_active: int, compiled: bool = False):
         steps, batch, four_h = x_proj.shape
         hidden = four_h // 4
         gates = x_proj.new_empty(steps, batch, four_h)  # activated i, f, C̃, o of every step
@@ -45,6 +49,18 @@ class LSTMScan(torch.autograd.Function):
         hs = x_proj.new_empty(steps + 1, batch, hidden)
         cs = x_proj.new_empty(steps + 1, batch, hidden)
         hs[0], cs[0] = h0, c0
+        ctx.always_active, ctx.compiled = always_active, compiled
+        if compiled:  # the same equations, one compiled kernel per step (compiled_steps.py)
+            for t in range(steps):
+                torch.addmm(x_proj[t], hs[t], weight_hh.t(), out=gates[t])
+                if t < always_active:
+                    compiled_steps.run("_forward_step", gates[t], cs[t], cs[t + 1], hs[t + 1])
+                else:  # finished rows carry their last state in hs and cs
+                    compiled_steps.run("_forward_step_masked", gates[t], cs[t], hs[t], mask[t],
+                                       cs[t + 1], hs[t + 1])
+            output = hs[1:] * mask if mask is not None and always_active < steps else hs[1:].clone()
+            ctx.save_for_backward(gates, cs, hs, weight_hh, mask)
+            return output, hs[steps].clone(), cs[steps].clone()
         h, c = h0, c0
         for t in range(steps):
             pre = torch.addmm(x_proj[t], h, weight_hh.t(), out=gates[t])
@@ -60,7 +76,6 @@ class LSTMScan(torch.autograd.Function):
             h, c = h_new, c_new
         output = hs[1:] * mask if mask is not None and always_active < steps else hs[1:].clone()
         ctx.save_for_backward(gates, cs, hs, weight_hh, mask)
-        ctx.always_active = always_active
         return output, h, c
 
     @staticmethod
@@ -68,7 +83,6 @@ class LSTMScan(torch.autograd.Function):
     def backward(ctx, grad_output, grad_h, grad_c):
         gates, cs, hs, weight_hh, mask = ctx.saved_tensors
         steps, batch, four_h = gates.shape
-        hidden = four_h // 4
         if grad_output is None:
             grad_output = torch.zeros_like(hs[1:])
         elif mask is not None:
@@ -76,6 +90,19 @@ class LSTMScan(torch.autograd.Function):
         dh = torch.zeros_like(hs[0]) if grad_h is None else grad_h
         dc = torch.zeros_like(hs[0]) if grad_c is None else grad_c
         d_pre = gates.new_empty(steps, batch, four_h)  # gradient of each step's pre-activations
+        if ctx.compiled:
+            dh, dc = dh.clone(), dc.clone()  # updated in place below
+            kept = torch.empty_like(dh)
+            for t in range(steps - 1, -1, -1):
+                if t < ctx.always_active:
+                    compiled_steps.run("_backward_step", gates[t], cs[t], cs[t + 1], dh,
+                                       grad_output[t], dc, d_pre[t], dc)
+                    torch.mm(d_pre[t], weight_hh, out=dh)
+                else:  # finished rows: d_pre is zero there, so the matmul adds nothing
+                    compiled_steps.run("_backward_step_masked", gates[t], cs[t], cs[t + 1], dh,
+                                       grad_output[t], dc, mask[t], d_pre[t], dc, kept)
+                    torch.addmm(kept, d_pre[t], weight_hh, out=dh)
+            return d_pre, dh, dc, _grad_weight_hh(ctx, d_pre, hs), None, None, None
         for t in range(steps - 1, -1, -1):
             i, f, g, o = gates[t].chunk(4, dim=1)
             c_prev, tanh_c = cs[t], torch.tanh(cs[t + 1])
@@ -93,14 +120,20 @@ class LSTMScan(torch.autograd.Function):
                 d_pre_t.mul_(active)
                 dh = torch.where(active, d_pre_t @ weight_hh, dh_t)
                 dc = torch.where(active, dc_t * f, dc)
-        grad_weight_hh = None
-        if ctx.needs_input_grad[3]:
-            grad_weight_hh = d_pre.view(-1, four_h).t() @ hs[:-1].reshape(-1, hidden)
-        return d_pre, dh, dc, grad_weight_hh, None, None
+        return d_pre, dh, dc, _grad_weight_hh(ctx, d_pre, hs), None, None, None
+
+
+def _grad_weight_hh(ctx, d_pre: Tensor, hs: Tensor) -> Tensor | None:
+    """dW_hh = Σ_t dpre_tᵀ h_{t-1}, one matmul over all steps."""
+    if not ctx.needs_input_grad[3]:
+        return None
+    four_h = d_pre.shape[-1]
+    return d_pre.view(-1, four_h).t() @ hs[:-1].reshape(-1, four_h // 4)
 
 
 def lstm_scan(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor,
-              mask: Tensor | None, always_active: int):
+              mask: Tensor | None, always_active: int, compiled: bool = False):
     """Run :class:`LSTMScan`; returns ``(output, (h_n, c_n))``."""
-    output, h, c = LSTMScan.apply(x_proj, state[0], state[1], weight_hh, mask, always_active)
+    output, h, c = LSTMScan.apply(x_proj, state[0], state[1], weight_hh, mask, always_active,
+                                  compiled)
     return output, (h, c)

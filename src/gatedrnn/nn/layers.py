@@ -10,7 +10,9 @@ On top of torch.nn:
 - ``return_gates=True``: also returns every gate's activation at every step.
 - ``impl``: ``"fused"`` runs torch's kernels (also for variable lengths, see :mod:`.fused`),
   ``"scan"`` the step-by-step equations of :mod:`.cells`; ``"auto"`` picks fused unless gates
-  are asked for or the formulation is not torch's (GRU ``variant="cho"``).
+  are asked for or the formulation is not torch's (GRU ``variant="cho"``). ``"compiled"``
+  (LSTM): the from-scratch path with each step's elementwise arithmetic compiled into one kernel
+  by torch.compile (:mod:`.compiled_steps`; needs a C++ compiler on CPU).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .init import apply_init
 from .lengths import check_lengths, reverse_within_lengths, step_mask
 from .scan import scan_direction
 
-IMPLEMENTATIONS = ("auto", "fused", "scan")
+IMPLEMENTATIONS = ("auto", "fused", "scan", "compiled")
 
 
 class _RecurrentLayer(nn.Module):
@@ -169,7 +171,7 @@ class _RecurrentLayer(nn.Module):
             gates = None
         else:
             output, finals, gates = self._run_layers(x, states, lengths, use_fused, return_gates,
-                                                     need_cell_state)
+                                                     need_cell_state, impl == "compiled")
         if self.kind.has_cell_state and not need_cell_state:
             finals = (finals[0], None)
 
@@ -195,6 +197,14 @@ class _RecurrentLayer(nn.Module):
 
     def _choose_fused(self, impl: str, return_gates: bool) -> bool:
         torch_formulation = not (self.mode == "GRU" and self.variant == "cho")
+        if impl == "compiled":
+            if self.mode != "LSTM":
+                raise ValueError(f"impl='compiled' is for LSTM layers; use impl='scan' for the "
+                                 f"{self.mode}'s equations or 'fused' for speed")
+            if return_gates:
+                raise ValueError("return_gates=True needs impl='scan' or 'auto': the compiled "
+                                 "steps do not keep the gate activations")
+            return False
         if impl == "fused":
             if return_gates:
                 raise ValueError("return_gates=True needs impl='scan' or 'auto': the fused "
@@ -252,7 +262,8 @@ class _RecurrentLayer(nn.Module):
         return states if batched else tuple(s.unsqueeze(1) for s in states)
 
     def _run_layers(self, x: Tensor, states: tuple[Tensor, ...], lengths: Tensor | None,
-                    use_fused: bool, record_gates: bool, need_cell_state: bool = True):
+                    use_fused: bool, record_gates: bool, need_cell_state: bool = True,
+                    compiled: bool = False):
         """Layer by layer, direction by direction (variable lengths, or the from-scratch path)."""
         order = None
         if lengths is not None:
@@ -287,7 +298,7 @@ class _RecurrentLayer(nn.Module):
                     w_ih, w_hh = weights[0], weights[1]
                     b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
                     out, final, gates = scan_direction(self.kind, seq, state, w_ih, w_hh, b_ih,
-                                                       b_hh, lengths, record_gates)
+                                                       b_hh, lengths, record_gates, compiled)
                 if direction == 1:
                     out = out.flip(0) if lengths is None else reverse_within_lengths(out, lengths)
                     if gates is not None:

@@ -22,12 +22,14 @@ HAND_WRITTEN_LSTM_BACKWARD = True
 
 def scan_direction(kind: CellKind, x: Tensor, state: tuple[Tensor, ...], weight_ih: Tensor,
                    weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
-                   lengths: Tensor | None, record_gates: bool):
+                   lengths: Tensor | None, record_gates: bool, compiled: bool = False):
     """Run one direction over time-major ``x`` (T, B, I) from ``state`` (tuple of (B, H)).
 
     With ``lengths``, sequence b only updates its state for t < lengths[b]; its outputs past that
     are zero. Returns ``(output (T, B, H), final state tuple, gates or None)`` where gates maps
-    each gate name to a (T, B, H) tensor (zero at padded steps).
+    each gate name to a (T, B, H) tensor (zero at padded steps). ``compiled`` (LSTM only, no
+    gates): each step's elementwise arithmetic runs as one compiled kernel; under autocast the
+    step runs as without it.
     """
     steps = x.shape[0]
     x_proj = input_projection(x, weight_ih, bias_ih, bias_hh, kind)
@@ -39,8 +41,12 @@ def scan_direction(kind: CellKind, x: Tensor, state: tuple[Tensor, ...], weight_
         always_active = int(lengths.min())
     needs_backward = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x_proj, *state, weight_hh))
+    autocast = _autocast_enabled(x.device.type)
+    if kind.name == "LSTM" and compiled and not record_gates and not autocast:
+        output, final = lstm_scan(x_proj, state, weight_hh, mask, always_active, compiled=True)
+        return output, final, None
     if (kind.name == "LSTM" and HAND_WRITTEN_LSTM_BACKWARD and needs_backward
-            and not record_gates and not _autocast_enabled(x.device.type)):
+            and not record_gates and not autocast):
         output, final = lstm_scan(x_proj, state, weight_hh, mask, always_active)
         return output, final, None
 
