@@ -1,7 +1,8 @@
 """The fast path: torch's fused RNN kernels (oneDNN on CPU, cuDNN on GPU).
 
-torch.nn runs a PackedSequence through a per-step fallback on CPU (about 10x slower than the
-padded batch in our measurement). Variable lengths here stay on the fused kernels instead: see
+torch.nn runs a PackedSequence through a per-step fallback on CPU (3-4x slower than the padded
+batch in a process whose allocator is warm, 10x in a fresh one; benchmarks/layers.py). Variable
+lengths here stay on the fused kernels instead: see
 :func:`fused_direction`. The reverse direction is handled by the caller, which reverses each
 sequence within its own length so that every direction runs forward from step 0.
 """
