@@ -367,8 +367,10 @@ def test_skipping_the_cell_state_changes_no_output_h_n_or_gradient(impl, batch_f
 # ---- the LSTM's hand-written backpropagation through time (gatedrnn.nn.bptt) ----------------
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("lengths", [None, [7, 3, 5, 1, 7]])
-def test_lstm_scan_backward_passes_float64_gradcheck(lengths):
+def test_lstm_scan_backward_passes_float64_gradcheck(lengths, compiled):
+    """The hand-written backward, eager and with compiled steps (impl="compiled")."""
     from gatedrnn.nn.bptt import lstm_scan
     torch.manual_seed(11)
     steps, batch, hidden = 7, 5, 4
@@ -383,7 +385,7 @@ def test_lstm_scan_backward_passes_float64_gradcheck(lengths):
               torch.randn(4 * hidden, hidden, dtype=torch.float64, requires_grad=True))
 
     def run(x_proj, h0, c0, weight_hh):
-        output, (h, c) = lstm_scan(x_proj, (h0, c0), weight_hh, mask, always_active)
+        output, (h, c) = lstm_scan(x_proj, (h0, c0), weight_hh, mask, always_active, compiled)
         return output, h, c
 
     assert torch.autograd.gradcheck(run, inputs)
@@ -413,29 +415,6 @@ def test_lstm_hand_written_backward_equals_autograd_through_the_equations(bidire
 
 
 # ---- impl="compiled": the same equations, each step's arithmetic compiled (torch.compile) ----
-
-
-@pytest.mark.parametrize("lengths", [None, [7, 3, 5, 1, 7]])
-def test_compiled_lstm_scan_passes_float64_gradcheck(lengths):
-    from gatedrnn.nn.bptt import lstm_scan
-    torch.manual_seed(13)
-    steps, batch, hidden = 7, 5, 4
-    mask, always_active = None, steps
-    if lengths is not None:
-        lengths = torch.tensor(lengths)
-        mask = (torch.arange(steps)[:, None] < lengths[None]).unsqueeze(-1)
-        always_active = int(lengths.min())
-    inputs = (torch.randn(steps, batch, 4 * hidden, dtype=torch.float64, requires_grad=True),
-              torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
-              torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True),
-              torch.randn(4 * hidden, hidden, dtype=torch.float64, requires_grad=True))
-
-    def run(x_proj, h0, c0, weight_hh):
-        output, (h, c) = lstm_scan(x_proj, (h0, c0), weight_hh, mask, always_active,
-                                   compiled=True)
-        return output, h, c
-
-    assert torch.autograd.gradcheck(run, inputs)
 
 
 @pytest.mark.parametrize("batch_first, variable, with_hx", [(False, False, False),
