@@ -461,6 +461,13 @@ def test_train_ensemble_writes_members_and_loads_as_one_tagger(treebank_dir, tmp
     assert manifest["seeds"] == [3, 4] and manifest["task"] == "tagger"
     ensemble = Tagger.load(out)
     assert isinstance(ensemble, TaggerEnsemble)
+    # gatedrnn.load and the HTTP server take the ensemble's directory like any tagger's.
+    import gatedrnn
+    from gatedrnn.serve.app import load_models
+    assert isinstance(gatedrnn.load(out), TaggerEnsemble)
+    served = load_models([out])[0]
+    assert served.task == "tagger" and served.model.tag([["the", "dog"]])[0]["tokens"] == [
+        "the", "dog"]
     dev = ud.load(treebank_dir).dev
     assert evaluate(ensemble, dev)["upos_accuracy"] == pytest.approx(
         summary["best_valid_accuracy"])
