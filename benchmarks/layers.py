@@ -161,7 +161,8 @@ def run_setting(name, num_layers, bidirectional, lengths, repeats, packed_repeat
 # glibc returns large freed blocks to the system and page-faults them back on the next
 # allocation until its adaptive mmap threshold has grown; a threshold of 256 MiB from the start
 # is what a process that already ran other recurrent work behaves like.
-WARM_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+WARM_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20),
+                  "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
 def packed_in_fresh_process(repeats: int, env: dict | None = None) -> dict:

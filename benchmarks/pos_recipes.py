@@ -3,9 +3,9 @@
     python benchmarks/pos_recipes.py --data ../shared/data/ud_english_ewt \
         [--runs base:0,1 e10:0,1,2 ...] [--jobs 2] [--device cpu|cuda] [--out results]
 
-Each (recipe, seed) of --runs, in the order given, trains the `bilstm` preset with the recipe's changes in a worker process
-(``--jobs`` at a time, each with ``--threads`` threads), keeps its best dev epoch, and scores
-it on dev and test. A recipe's members are then ensembled by averaging their tag
+Each (recipe, seed) of --runs, in the order given, trains the `bilstm` preset with the
+recipe's changes in a worker process (``--jobs`` at a time, each with ``--threads`` threads),
+keeps its best dev epoch, and scores it on dev and test. A recipe's members are then ensembled by averaging their tag
 probabilities: the first 2, 3, ... seeds. Accuracies are UPOS. The per-token probabilities are
 saved (``pos_recipes_probabilities.npz``) so other combinations can be scored afterwards.
 
@@ -161,7 +161,8 @@ def main(argv=None):
                       f"{result['error']}", flush=True)
                 continue
             if gold is None:
-                gold = {s: gold_ids(treebank.split(s), result["upos_tags"]) for s in ("dev", "test")}
+                gold = {split: gold_ids(treebank.split(split), result["upos_tags"])
+                        for split in ("dev", "test")}
             print(f"[{minutes:5.1f} min] {result['recipe']} seed {result['seed']}: dev "
                   f"{100 * result['dev']['upos_accuracy']:.2f} test "
                   f"{100 * result['test']['upos_accuracy']:.2f} "

@@ -1,6 +1,6 @@
 """The LSTM step's elementwise arithmetic, compiled: ``impl="compiled"``.
 
-Between its matmuls, one LSTM step is about eight small elementwise kernels forward and twenty
+Between its matmuls, one LSTM step is seven small elementwise kernels forward and about twenty
 backward (the gates' activations, C_t, h_t, and their derivatives). On a CPU at batch 64 and
 hidden 256 each costs more in dispatch than in arithmetic, which is most of why the eager
 from-scratch path is ~1.4× torch.nn.LSTM (oneDNN fuses them). Here the same equations are
