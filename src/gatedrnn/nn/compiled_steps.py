@@ -5,7 +5,8 @@ backward (the gates' activations, C_t, h_t, and their derivatives). On a CPU at 
 hidden 256 each costs more in dispatch than in arithmetic, which is most of why the eager
 from-scratch path is ~1.4× torch.nn.LSTM (oneDNN fuses them). Here the same equations are
 written once as functions of whole steps and handed to ``torch.compile``: inductor turns each
-into one loop (C++ on CPU, Triton on GPU), so a step is a matmul and one kernel each way.
+into one C++ loop on CPU (it would emit Triton on a GPU; not measured here), so a step is a
+matmul and one kernel each way.
 
 The loops themselves, the matmuls and the order of operations stay in :mod:`.bptt`. Compiling
 needs a C++ compiler on CPU and takes a few seconds per new shape on the first calls (cached on
