@@ -120,19 +120,21 @@ def grouped_bars(groups: dict, path, ylabel: str, title: str, chance: float | No
     labels = list(groups)
     bars = sorted({b for g in groups.values() for b in g})
     width = 0.8 / max(1, len(bars))
-    fig, ax = plt.subplots(figsize=(min(16, max(5, 2.5 * len(labels))), 4))
+    # The legend sits to the right of the axes, where it cannot cover a bar.
+    fig, ax = plt.subplots(figsize=(min(18, max(5, 2.5 * len(labels))) + 3, 4))
     x = np.arange(len(labels))
     for i, bar in enumerate(bars):
         means = [groups[g].get(bar, (np.nan, 0))[0] for g in labels]
         stds = [groups[g].get(bar, (np.nan, 0))[1] for g in labels]
-        ax.bar(x + i * width - 0.4 + width / 2, means, width, yerr=stds, capsize=3, label=bar)
+        ax.bar(x + i * width - 0.4 + width / 2, means, width, label=bar,
+               **({"yerr": stds, "capsize": 3} if any(stds) else {}))  # one seed: no bars
     if chance is not None:
         ax.axhline(chance, color="grey", linestyle="--", label="chance")
     ax.set_xticks(x, labels, rotation=45 if len(labels) > 8 else 0)
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 70))
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     return save(fig, path)
