@@ -449,6 +449,8 @@ def test_compiled_impl_errors_are_clear(monkeypatch):
     from gatedrnn.nn import compiled_steps
     with pytest.raises(ValueError, match="impl='compiled' is for LSTM"):
         gatedrnn.GRU(3, 4)(torch.randn(5, 2, 3), impl="compiled")
+    with pytest.raises(ValueError, match="impl='compiled' is for LSTM"):
+        gatedrnn.RNN(3, 4, impl="compiled")
     with pytest.raises(ValueError, match="return_gates=True needs impl='scan'"):
         gatedrnn.LSTM(3, 4)(torch.randn(5, 2, 3), impl="compiled", return_gates=True)
 

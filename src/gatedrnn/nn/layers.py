@@ -48,6 +48,9 @@ class _RecurrentLayer(nn.Module):
                 or not 0 <= dropout <= 1:
             raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
         check_choice("impl", impl, IMPLEMENTATIONS)
+        if impl == "compiled" and self.mode != "LSTM":
+            raise ValueError(f"impl='compiled' is for LSTM layers; use impl='scan' for the "
+                             f"{self.mode}'s equations or 'fused' for speed")
         self.kind: CellKind = cell_kind(self.mode, variant=variant, nonlinearity=nonlinearity)
         self.input_size = input_size
         self.hidden_size = hidden_size
