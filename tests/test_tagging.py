@@ -503,3 +503,15 @@ def test_cli_evaluate_and_predict_take_several_checkpoints(trained_tagger, treeb
                                   "the dog sees a cat ."])
     assert tagged.exit_code == 0, tagged.output
     assert json.loads(tagged.output.splitlines()[0])["tokens"][:2] == ["the", "dog"]
+
+
+def test_an_interrupted_ensemble_resumes_each_member(treebank_dir, tmp_path):
+    from gatedrnn.tagging import train_ensemble
+    out = tmp_path / "ensemble"
+    train_ensemble(treebank_dir, "tiny", out, members=2, jobs=2, overrides={"epochs": 1},
+                   show_progress=False, log=lambda m: None)
+    summary = train_ensemble(treebank_dir, "tiny", out, members=2, jobs=2, resume=True,
+                             overrides={"epochs": 2}, show_progress=False, log=lambda m: None)
+    # Each member went on from its own last/ (epoch 1) instead of starting again.
+    assert [[h["epoch"] for h in m["history"]] for m in summary["members"]] == [[2], [2]]
+    assert Tagger.load(out).tag([["the", "dog"]])[0]["tokens"] == ["the", "dog"]
