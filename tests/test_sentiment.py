@@ -270,3 +270,31 @@ def test_torchrun_two_processes(tmp_path, imdb_archive):
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2  # written once (rank 0), not once per process
     Predictor.load(out)
+
+
+def test_split_seed_keeps_one_validation_split_across_training_seeds(imdb_archive, tmp_path,
+                                                                     monkeypatch):
+    """Ensemble members trained with seeds 1 and 2 and --split-seed 0 see the same validation
+    reviews (those of seed 0), so none trains on another's validation set."""
+    from gatedrnn.data import imdb
+    split_seeds = []
+    real_split = imdb.validation_split
+
+    def recording_split(reviews, fraction, seed):
+        split_seeds.append(seed)
+        return real_split(reviews, fraction, seed)
+
+    monkeypatch.setattr(imdb, "validation_split", recording_split)
+    for seed in (1, 2):
+        out = tmp_path / f"member{seed}"
+        result = CliRunner().invoke(main, ["sentiment", "train", "--data", str(imdb_archive),
+                                           "--preset", "tiny", "--epochs", "1", "--out",
+                                           str(out), "--seed", str(seed), "--split-seed", "0"])
+        assert result.exit_code == 0, result.output
+        config = json.loads((out / "best" / "config.json").read_text())
+        assert config["validation_split_seed"] == 0 and config["fit"]["seed"] == seed
+    assert split_seeds == [0, 0]
+    # Without --split-seed the split follows --seed, as before.
+    train(imdb_archive, "tiny", tmp_path / "plain", seed=3, overrides={"epochs": 1},
+          show_progress=False, log=lambda m: None)
+    assert split_seeds[-1] == 3

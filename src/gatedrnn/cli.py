@@ -145,11 +145,14 @@ def _preset_names():
 @click.option("--step-max-tokens", type=click.IntRange(min=1), default=None,
               help="Run a batch of more padded tokens than this in parts whose gradients add "
               "up before the step (same update, bounded memory).")
+@click.option("--split-seed", type=int, default=None,
+              help="Seed of the validation split [default: --seed]; fix it to train ensemble "
+                   "members with different seeds on the same split.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
                     bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
                     random_crop, discriminative_lr, gradual_unfreezing, step_max_tokens,
-                    as_json):
+                    split_seed, as_json):
     """Train a classifier; Ctrl-C saves, and --resume continues."""
     from .data.imdb import DatasetError
     from .data.vectors import VectorsError
@@ -170,7 +173,7 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
         lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
                       model_overrides=model_overrides, limit=limit, vectors=vectors,
                       freeze_embeddings=freeze_embeddings, init_from=init_from,
-                      log=lambda m: click.echo(m, err=True)),
+                      split_seed=split_seed, log=lambda m: click.echo(m, err=True)),
         out, (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError))
     _report_training(summary, out, "validation accuracy", as_json)
 

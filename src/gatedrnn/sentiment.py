@@ -106,7 +106,8 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
           model_overrides: dict | None = None, vocab_size: int | None = None,
           limit: int | None = None, vectors: str | Path | None = None,
           freeze_embeddings: bool = False, init_from: str | Path | None = None,
-          download: bool = True, show_progress: bool = True, log=print) -> dict:
+          split_seed: int | None = None, download: bool = True, show_progress: bool = True,
+          log=print) -> dict:
     """Train a sentiment classifier on IMDb; returns the training summary.
 
     ``data`` is the archive, the aclImdb folder, or None for the cached/downloaded copy.
@@ -114,7 +115,9 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
     ``vectors``: a word-vector file (word2vec, GloVe, fastText; see data.vectors) that
     initialises the embedding (its dimension replaces the preset's); ``freeze_embeddings``
     keeps them fixed. ``init_from``: a language model from ``gatedrnn.pretrain`` whose
-    vocabulary, embedding and encoder the classifier starts from.
+    vocabulary, embedding and encoder the classifier starts from. ``split_seed`` (default:
+    ``seed``) draws the validation split: ensemble members trained with different seeds keep
+    one split when it is fixed, so none of them trains on another's validation reviews.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -131,10 +134,12 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
                                **chosen.word2vec)
     torch.manual_seed(seed)
     dataset = imdb.load(data, download=download, show_progress=show_progress)
-    train_reviews, valid_reviews = imdb.validation_split(dataset.train, validation_fraction, seed)
+    split_seed = seed if split_seed is None else split_seed
+    train_reviews, valid_reviews = imdb.validation_split(dataset.train, validation_fraction,
+                                                         split_seed)
     if limit:
-        train_reviews = _balanced_subset(train_reviews, limit, seed)
-        valid_reviews = _balanced_subset(valid_reviews, max(2, limit // 5), seed)
+        train_reviews = _balanced_subset(train_reviews, limit, split_seed)
+        valid_reviews = _balanced_subset(valid_reviews, max(2, limit // 5), split_seed)
     train_tokens = [basic_english(r.text) for r in train_reviews]
     model_settings = {**chosen.model, **(model_overrides or {})}
     pretrained = None
@@ -185,6 +190,7 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
                              "language_model": str(pretrained["directory"]) if pretrained
                              else None, "frozen_embeddings": freeze_embeddings},
         "vocab_fingerprint": vocab.fingerprint(), "environment": environment(seed=seed),
+        "validation_split_seed": split_seed,
     }
     trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
                       show_progress=show_progress, log=log)
