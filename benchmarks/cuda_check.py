@@ -29,17 +29,10 @@ def run_torch(module, x, lengths, total):
     return [out, h, x.grad] + [p.grad for p in module.parameters()]
 
 
-def run_padded(module, x):
+def run_padded(module, x, **kwargs):
+    """Forward (padded batch; ``lengths=`` and ``impl=`` for gatedrnn) and backward."""
     x = x.clone().requires_grad_()
-    out, h = module(x)
-    h = h[0] if isinstance(h, tuple) else h
-    (out.sum() + h.sum()).backward()
-    return [out, h, x.grad] + [p.grad for p in module.parameters()]
-
-
-def run_ours(module, x, lengths, impl):
-    x = x.clone().requires_grad_()
-    out, h = module(x, lengths=lengths, impl=impl)
+    out, h = module(x, **kwargs)
     h = h[0] if isinstance(h, tuple) else h
     (out.sum() + h.sum()).backward()
     return [out, h, x.grad] + [p.grad for p in module.parameters()]
@@ -76,7 +69,8 @@ def main() -> int:
         for impl in ("fused", "scan"):
             ours = getattr(gatedrnn, mode)(5, 7, num_layers=2, bidirectional=True).cuda()
             ours.load_state_dict(ref.state_dict())
-            error = relative_error(run_ours(ours, x.float().cuda(), lengths, impl), truth)
+            error = relative_error(run_padded(ours, x.float().cuda(), lengths=lengths, impl=impl),
+                                   truth)
             ok = error <= max(1e-5, 4 * cudnn_error)
             failures += not ok
             print(f"{mode:5s} {impl:6s} relative error vs float64: gatedrnn {error:.1e}; "
