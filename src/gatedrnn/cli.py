@@ -148,11 +148,18 @@ def _preset_names():
 @click.option("--split-seed", type=int, default=None,
               help="Seed of the validation split [default: --seed]; fix it to train ensemble "
                    "members with different seeds on the same split.")
+@click.option("--teacher", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Distillation: a sentiment checkpoint (repeat for an ensemble) whose "
+                   "probabilities on the unlabelled reviews become extra soft-labelled "
+                   "training data. Keep --split-seed the teacher's, so its validation reviews "
+                   "stay unseen.")
+@click.option("--unlabelled", type=click.IntRange(min=1), default=None,
+              help="With --teacher: use this many of the 50,000 unlabelled reviews [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
                     bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
                     random_crop, discriminative_lr, gradual_unfreezing, step_max_tokens,
-                    split_seed, as_json):
+                    split_seed, teacher, unlabelled, as_json):
     """Train a classifier; Ctrl-C saves, and --resume continues."""
     from .data.imdb import DatasetError
     from .data.vectors import VectorsError
@@ -173,7 +180,8 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
         lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
                       model_overrides=model_overrides, limit=limit, vectors=vectors,
                       freeze_embeddings=freeze_embeddings, init_from=init_from,
-                      split_seed=split_seed, log=lambda m: click.echo(m, err=True)),
+                      split_seed=split_seed, teacher=list(teacher) or None,
+                      unlabelled=unlabelled, log=lambda m: click.echo(m, err=True)),
         out, (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError))
     _report_training(summary, out, "validation accuracy", as_json)
 

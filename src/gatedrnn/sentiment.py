@@ -44,6 +44,9 @@ class Preset:
     # Train word vectors on the unlabelled + training reviews first (train_word_vectors
     # options) into OUT/word2vec.vec, unless vectors or init_from are given, and start from them.
     word2vec: dict | None = None
+    # "recurrent" (SentimentClassifier, trained by the Trainer) or "ngram" (models.ngram: the
+    # n-gram options in ``model``, fitted in one go; no epochs).
+    kind: str = "recurrent"
 
 
 PRESETS = {
@@ -78,6 +81,11 @@ PRESETS = {
                "padding_idx": 0},
         fit={"epochs": 3, "batch_size": 32, "lr": 2e-3, "clip": 1.0, "scheduler": "onecycle",
              "max_length": 400}),
+    # The strongest linear baseline, and an ensemble member whose errors differ from a BiLSTM's.
+    "nbsvm": Preset(
+        "NB-weighted logistic regression (NBSVM) over binarised 1-3-grams, the 800k most "
+        "frequent; C chosen on the validation split (scikit-learn)",
+        vocab_size=800_000, kind="ngram", model={"max_n": 3, "C": [0.1, 0.3, 1.0, 3.0]}),
     # A smoke-test size for CI and examples.
     "tiny": Preset(
         "a tiny BiLSTM for tests: vocab 2k, embedding 16, hidden 16, max pooling, 2 epochs",
@@ -106,7 +114,8 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
           model_overrides: dict | None = None, vocab_size: int | None = None,
           limit: int | None = None, vectors: str | Path | None = None,
           freeze_embeddings: bool = False, init_from: str | Path | None = None,
-          split_seed: int | None = None, download: bool = True, show_progress: bool = True,
+          split_seed: int | None = None, teacher: list[str | Path] | None = None,
+          unlabelled: int | None = None, download: bool = True, show_progress: bool = True,
           log=print) -> dict:
     """Train a sentiment classifier on IMDb; returns the training summary.
 
@@ -118,10 +127,23 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
     vocabulary, embedding and encoder the classifier starts from. ``split_seed`` (default:
     ``seed``) draws the validation split: ensemble members trained with different seeds keep
     one split when it is fixed, so none of them trains on another's validation reviews.
+    ``teacher``: sentiment checkpoints (several are averaged) whose probabilities on the
+    50,000 unlabelled reviews (the first ``unlabelled`` of them, in a seeded order; all by
+    default) become soft targets the classifier also trains on: knowledge distillation, which
+    puts the unlabelled reviews to use. Labelled reviews keep their own labels.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
+    if chosen.kind == "ngram":
+        return _train_ngram(data, preset, out, seed=seed, validation_fraction=validation_fraction,
+                            split_seed=split_seed, limit=limit, vocab_size=vocab_size,
+                            download=download, show_progress=show_progress, log=log,
+                            unused={"resume": resume, "overrides": overrides,
+                                    "model_overrides": model_overrides, "vectors": vectors,
+                                    "freeze_embeddings": freeze_embeddings,
+                                    "init_from": init_from, "teacher": teacher,
+                                    "unlabelled": unlabelled})
     fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
     started = time.perf_counter()
     if chosen.word2vec is not None and init_from is None and vectors is None:
@@ -133,14 +155,25 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
             train_word_vectors(data, vectors, seed=seed, download=download, log=log,
                                **chosen.word2vec)
     torch.manual_seed(seed)
-    dataset = imdb.load(data, download=download, show_progress=show_progress)
+    if unlabelled is not None and not teacher:
+        raise ValueError("unlabelled reviews need a teacher to label them: pass teacher "
+                         "checkpoints (--teacher PATH)")
     split_seed = seed if split_seed is None else split_seed
-    train_reviews, valid_reviews = imdb.validation_split(dataset.train, validation_fraction,
-                                                         split_seed)
-    if limit:
-        train_reviews = _balanced_subset(train_reviews, limit, split_seed)
-        valid_reviews = _balanced_subset(valid_reviews, max(2, limit // 5), split_seed)
+    dataset, train_reviews, valid_reviews = _labelled_split(
+        data, validation_fraction, split_seed, limit, download, show_progress,
+        unsup=bool(teacher))
     train_tokens = [basic_english(r.text) for r in train_reviews]
+    train_labels = [r.label for r in train_reviews]
+    targets = None
+    if teacher:
+        unlabelled_reviews = _unlabelled_subset(dataset.unsup, unlabelled, split_seed)
+        soft = teacher_probabilities(teacher, [r.text for r in unlabelled_reviews],
+                                     show_progress=show_progress, log=log)
+        classes = soft.shape[1]
+        targets = ([[float(k == label) for k in range(classes)] for label in train_labels]
+                   + soft.tolist())
+        train_tokens += [basic_english(r.text) for r in unlabelled_reviews]
+        train_labels += soft.argmax(1).tolist()
     model_settings = {**chosen.model, **(model_overrides or {})}
     pretrained = None
     if init_from is not None:
@@ -151,10 +184,12 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
             f"{len(vocab)}, encoder {pretrained['shape']})")
     else:
         vocab = Vocab.build(train_tokens, max_size=vocab_size or chosen.vocab_size)
-    train_set = Encoded([vocab.encode(t) for t in train_tokens], [r.label for r in train_reviews])
+    train_set = Encoded([vocab.encode(t) for t in train_tokens], train_labels, targets)
     valid_set = Encoded(encode_texts([r.text for r in valid_reviews], vocab),
                         [r.label for r in valid_reviews])
-    log(f"data: {len(train_set)} train / {len(valid_set)} validation reviews from "
+    log(f"data: {len(train_set)} train"
+        + (f" ({len(train_set) - len(train_reviews)} of them teacher-labelled)" if teacher else "")
+        + f" / {len(valid_set)} validation reviews from "
         f"{dataset.source}, vocab {len(vocab)} ({time.perf_counter() - started:.1f} s)")
 
     embedding_stats = None
@@ -191,6 +226,9 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
                              else None, "frozen_embeddings": freeze_embeddings},
         "vocab_fingerprint": vocab.fingerprint(), "environment": environment(seed=seed),
         "validation_split_seed": split_seed,
+        "distilled_from": ({"teacher": [str(t) for t in teacher],
+                            "unlabelled_reviews": len(train_set) - len(train_reviews)}
+                           if teacher else None),
     }
     trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
                       show_progress=show_progress, log=log)
@@ -209,6 +247,68 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
     if embedding_stats is not None:
         summary["embeddings"] = embedding_stats
     return summary
+
+
+def _labelled_split(data, validation_fraction, split_seed, limit, download, show_progress,
+                    unsup=False):
+    dataset = imdb.load(data, download=download, show_progress=show_progress, unsup=unsup)
+    train_reviews, valid_reviews = imdb.validation_split(dataset.train, validation_fraction,
+                                                         split_seed)
+    if limit:
+        train_reviews = _balanced_subset(train_reviews, limit, split_seed)
+        valid_reviews = _balanced_subset(valid_reviews, max(2, limit // 5), split_seed)
+    return dataset, train_reviews, valid_reviews
+
+
+def _train_ngram(data, preset: str, out, *, seed: int, validation_fraction: float,
+                 split_seed: int | None, limit: int | None, vocab_size: int | None,
+                 download: bool, show_progress: bool, log, unused: dict) -> dict:
+    """Fit an n-gram preset: one model per regularisation strength, the best on validation
+    written to OUT/best."""
+    from .models import ngram
+    given = [name for name, value in unused.items()
+             if value and name not in ("overrides", "model_overrides")]
+    given += [*(unused["overrides"] or {}), *(unused["model_overrides"] or {})]
+    if given:
+        raise ValueError(f"preset {preset} is an n-gram model fitted in one go; "
+                         f"{', '.join(given)} apply to recurrent presets only")
+    chosen = PRESETS[preset]
+    started = time.perf_counter()
+    split_seed = seed if split_seed is None else split_seed
+    dataset, train_reviews, valid_reviews = _labelled_split(
+        data, validation_fraction, split_seed, limit, download, show_progress)
+    train_tokens = [basic_english(r.text) for r in train_reviews]
+    valid_tokens = [basic_english(r.text) for r in valid_reviews]
+    max_n = chosen.model["max_n"]
+    max_features = vocab_size or chosen.vocab_size
+    history, best = [], None
+    for C in chosen.model["C"]:
+        fit_started = time.perf_counter()
+        grams, model = ngram.fit(train_tokens, [r.label for r in train_reviews], max_n=max_n,
+                                 max_features=max_features, C=C)
+        predictor = NgramPredictor(model, ngram.NgramIndex(grams, max_n), list(imdb.LABELS))
+        accuracy = float((predictor.probabilities([" ".join(t) for t in valid_tokens])
+                          .argmax(1) == torch.tensor([r.label for r in valid_reviews]))
+                         .float().mean())
+        record = {"C": C, "valid_accuracy": accuracy, "n_grams": len(grams),
+                  "seconds": time.perf_counter() - fit_started}
+        history.append(record)
+        log(f"{preset}: C {C}: validation accuracy {accuracy:.4f} ({len(grams):,} n-grams, "
+            f"{record['seconds']:.0f} s)")
+        if best is None or accuracy > best[0]["valid_accuracy"]:
+            best = (record, grams, model)
+    record, grams, model = best
+    config = {"task": TASK, "tokenizer": TOKENIZER, "labels": list(imdb.LABELS),
+              "model_type": "ngram", "model": model.config.to_dict(), "preset": preset,
+              "fit": {"C": record["C"], "max_features": max_features,
+                      "C_tried": chosen.model["C"]},
+              "vocab_fingerprint": Vocab.fingerprint_of(grams),
+              "environment": environment(seed=seed), "validation_split_seed": split_seed}
+    checkpoint.save(Path(out) / "best", config=config, state_dict=model.state_dict(),
+                    vocab_tokens=grams, metrics=record)
+    return {"history": history, "best_valid_accuracy": record["valid_accuracy"],
+            "train_seconds": time.perf_counter() - started, "params": len(grams) + 1,
+            "peak_rss_mb": rss_mb()["peak_rss_mb"], "reviews": len(train_reviews)}
 
 
 def train_word_vectors(data, out: str | Path, *, dim: int = 128, window: int = 5,
@@ -253,6 +353,36 @@ def _open_language_model(path) -> dict:
     return {"directory": directory, "vocab": vocab, "shape": shape, "weights": weights}
 
 
+def teacher_probabilities(teacher: list[str | Path], texts: list[str], *,
+                          show_progress: bool = True, log=print, chunk: int = 2_000):
+    """(N, classes) probabilities of the teacher checkpoints (averaged) on ``texts``."""
+    from tqdm.auto import tqdm
+    model = Predictor.load(teacher[0]) if len(teacher) == 1 else Ensemble.load(teacher)
+    started = time.perf_counter()
+    parts = []
+    for start in tqdm(range(0, len(texts), chunk), desc="teacher", unit="chunk",
+                      disable=not show_progress, leave=False):
+        parts.append(model.probabilities(texts[start:start + chunk], 128))
+    probabilities = torch.cat(parts) if parts else torch.empty(0, len(model.labels))
+    seconds = time.perf_counter() - started
+    log(f"teacher {model.source}: {len(texts):,} unlabelled reviews labelled in {seconds:.0f} s "
+        f"({len(texts) / max(seconds, 1e-9):,.0f} reviews/s)")
+    return probabilities
+
+
+def _unlabelled_subset(reviews, n: int | None, seed: int):
+    if not reviews:
+        raise ValueError("the data set has no unlabelled reviews (aclImdb/train/unsup) for "
+                         "the teacher to label")
+    if n is None or n >= len(reviews):
+        return list(reviews)
+    if n < 1:
+        raise ValueError(f"unlabelled must be >= 1, got {n}")
+    chosen = list(reviews)
+    random.Random(seed).shuffle(chosen)
+    return chosen[:n]
+
+
 def _balanced_subset(reviews, n: int, seed: int):
     rng = random.Random(seed)
     by_label = {0: [r for r in reviews if r.label == 0], 1: [r for r in reviews if r.label == 1]}
@@ -285,6 +415,8 @@ class Predictor:
             path, TASK, "a sentiment classifier",
             f"train one with 'gatedrnn sentiment train --data PATH' (it writes "
             f"{DEFAULT_OUT}/best)")
+        if config.get("model_type") == "ngram":
+            return NgramPredictor.load(directory, config)
         vocab = Vocab(checkpoint.load_vocab_tokens(directory))
         model_config = ClassifierConfig.from_dict(config["model"])
         checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
@@ -336,6 +468,49 @@ class Predictor:
         An empty or whitespace-only text still gets a prediction (from the model's bias), marked
         ``empty: True`` so a caller can tell it apart.
         """
+        return _predictions(self, texts, batch_size)
+
+
+class NgramPredictor:
+    """An n-gram classifier (``--preset nbsvm``) behind the Predictor interface.
+
+    ``Predictor.load`` returns one for an n-gram checkpoint, so it predicts, evaluates, serves
+    and joins ensembles like a recurrent classifier. It reads every review whole (crops do not
+    apply) and has no gates or embeddings to explain.
+    """
+
+    def __init__(self, model, index, labels: list[str], source: str = ""):
+        self.model = model.eval()
+        self.index = index
+        self.labels = labels
+        self.source = source
+
+    @classmethod
+    def load(cls, directory: Path, config: dict) -> "NgramPredictor":
+        from .models.ngram import NgramClassifier, NgramConfig, NgramIndex
+        grams = checkpoint.load_vocab_tokens(directory)
+        model_config = NgramConfig.from_dict(config["model"])
+        checkpoint.check_vocab(directory, config, Vocab.fingerprint_of(grams),
+                               model_config.vocab_size, len(grams), "n-grams")
+        model = checkpoint.load_into(NgramClassifier(model_config), directory)
+        return cls(model, NgramIndex(grams, model_config.max_n),
+                   config.get("labels", list(imdb.LABELS)), str(directory))
+
+    @torch.inference_mode()
+    def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
+        """(N, 2) probabilities (``crops`` and other reading options do not apply)."""
+        out = torch.empty(len(texts), len(self.labels))
+        for start in range(0, len(texts), max(1, batch_size)):
+            documents = []
+            for text in texts[start:start + batch_size]:
+                if not isinstance(text, str):
+                    raise TypeError(f"texts must be strings, got {type(text).__name__}")
+                documents.append(self.index.encode(basic_english(text[:MAX_TEXT_CHARS])))
+            logits = self.model(*self.index.batch(documents))
+            out[start:start + len(documents)] = F.softmax(logits, dim=1)
+        return out
+
+    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
         return _predictions(self, texts, batch_size)
 
 

@@ -21,6 +21,7 @@ class Batch:
     lengths: Tensor       # (B,) int64
     labels: Tensor | None  # (B,) int64 or None
     indices: list[int]    # positions of these sequences in the data set
+    targets: Tensor | None = None  # (B, classes) float: soft targets (a teacher's), or None
 
     @property
     def num_tokens(self) -> int:

@@ -85,5 +85,9 @@ class Vocab:
 
     def fingerprint(self) -> str:
         """A short hash of the token list, stored in checkpoints to catch vocab mismatches."""
+        return self.fingerprint_of(self.itos)
+
+    @staticmethod
+    def fingerprint_of(tokens: list[str]) -> str:
         import hashlib
-        return hashlib.sha256("\n".join(self.itos).encode("utf-8")).hexdigest()[:16]
+        return hashlib.sha256("\n".join(tokens).encode("utf-8")).hexdigest()[:16]

@@ -74,10 +74,17 @@ class FitConfig:
 
 @dataclass
 class Encoded:
-    """A labelled data set as token-id lists."""
+    """A labelled data set as token-id lists.
+
+    ``targets`` (optional): one probability distribution over the classes per sequence, trained
+    against instead of the one-hot label (a teacher's soft labels for unlabelled text; a
+    labelled sequence carries its one-hot label there). ``labels`` then holds each target's
+    most probable class, for accuracy.
+    """
 
     sequences: list[list[int]]
     labels: list[int]
+    targets: list[list[float]] | None = None
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -134,7 +141,9 @@ def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu",
                         label_smoothing: float = 0.0):
     labels = batch.labels.to(device)
     logits = model(batch.tokens.to(device), batch.lengths.to(device))
-    loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+    # Soft targets: cross-entropy against the teacher's distribution (distillation).
+    target = labels if batch.targets is None else batch.targets.to(device)
+    loss = F.cross_entropy(logits.float(), target, label_smoothing=label_smoothing)
     correct = (logits.argmax(1) == labels).sum().item()
     return loss, correct, len(labels)
 
@@ -154,8 +163,11 @@ class ClassificationTask:
         sequences = [data.sequences[i] for i in indices]
         if random_crop and max_length:
             sequences = [random_window(s, max_length) for s in sequences]
-        return collate(sequences, [data.labels[i] for i in indices], indices,
-                       max_length=max_length)
+        batch = collate(sequences, [data.labels[i] for i in indices], indices,
+                        max_length=max_length)
+        if data.targets is not None:
+            batch.targets = torch.tensor([data.targets[i] for i in indices], dtype=torch.float32)
+        return batch
 
     def loss(self, model: nn.Module, batch, device: str = "cpu"):
         if self.label_smoothing:

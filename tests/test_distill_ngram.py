@@ -1,0 +1,209 @@
+"""The n-gram classifier (NBSVM) and distillation onto unlabelled reviews."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+
+from gatedrnn.cli import main
+from gatedrnn.data import imdb
+from gatedrnn.data.batching import collate
+from gatedrnn.models import ngram
+from gatedrnn.sentiment import Ensemble, NgramPredictor, Predictor, evaluate, train
+from gatedrnn.train import checkpoint
+from gatedrnn.train.loop import ClassificationTask, Encoded, classification_loss
+
+QUIET = {"show_progress": False, "log": lambda m: None}
+
+
+# ---- n-grams -----------------------------------------------------------------------------------
+
+
+def test_ngrams_are_distinct_and_bounded_by_max_n():
+    assert ngram.ngrams(["a", "b", "a", "b"], 2) == ["a", "a b", "b", "b a"]
+    assert ngram.ngrams(["a", "b", "c"], 3) == ["a", "a b", "a b c", "b", "b c", "c"]
+    assert ngram.ngrams([], 3) == []
+
+
+def test_fit_matches_the_naive_bayes_weighted_regression_it_folds():
+    """The folded weights score a review exactly as the regression on r-scaled features."""
+    import numpy as np
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    documents = [["good", "film"], ["bad", "film"], ["very", "good"], ["very", "bad", "plot"],
+                 ["good", "plot"], ["bad"]]
+    labels = [1, 0, 1, 0, 1, 0]
+    grams, model = ngram.fit(documents, labels, max_n=2, max_features=None, C=1.0)
+    vectorizer = CountVectorizer(analyzer=lambda t: ngram.ngrams(t, 2), binary=True)
+    x = vectorizer.fit_transform(documents).astype(np.float64)
+    assert vectorizer.get_feature_names_out().tolist() == grams
+    y = np.array(labels)
+    p, q = x[y == 1].sum(0).A1 + 1, x[y == 0].sum(0).A1 + 1
+    r = np.log((p / p.sum()) / (q / q.sum()))
+    reference = LogisticRegression(C=1.0, solver="liblinear", dual=True).fit(
+        x @ sparse.diags(r), y)
+    index = ngram.NgramIndex(grams, 2)
+    logits = model(*index.batch([index.encode(d) for d in documents]))
+    expected = reference.decision_function(x @ sparse.diags(r))
+    torch.testing.assert_close(logits[:, 1] - logits[:, 0],
+                               torch.tensor(expected, dtype=torch.float32), atol=1e-4, rtol=1e-4)
+    assert (logits.argmax(1) == torch.tensor(labels)).all()
+
+
+def test_unknown_ngrams_are_skipped_and_an_empty_review_gets_the_bias():
+    index = ngram.NgramIndex(["a", "a b", "b"], 2)
+    assert index.encode(["a", "z", "b"]) == [0, 2]
+    model = ngram.NgramClassifier(ngram.NgramConfig(vocab_size=3, max_n=2))
+    model.set_weights(torch.tensor([1.0, 2.0, 3.0]), 0.5)
+    logits = model(*index.batch([index.encode(["a", "b"]), [], index.encode(["a"])]))
+    torch.testing.assert_close(logits[:, 1] - logits[:, 0], torch.tensor([6.5, 0.5, 1.5]))  # a + "a b" + b + bias
+
+
+def test_config_and_index_refuse_bad_values():
+    with pytest.raises(ValueError, match="num_classes must be 2"):
+        ngram.NgramConfig(vocab_size=3, num_classes=3)
+    with pytest.raises(ValueError, match="max_n must be a positive integer"):
+        ngram.NgramConfig(vocab_size=3, max_n=0)
+    with pytest.raises(ValueError, match="the same n-gram twice"):
+        ngram.NgramIndex(["a", "a"], 1)
+    with pytest.raises(ValueError, match="both labels"):
+        ngram.fit([["a"], ["b"]], [1, 1])
+
+
+@pytest.fixture(scope="module")
+def trained_ngram(tmp_path_factory, imdb_archive):
+    out = tmp_path_factory.mktemp("nbsvm")
+    summary = train(imdb_archive, "nbsvm", out, **QUIET)
+    return out, summary
+
+
+def test_nbsvm_preset_learns_the_fixture_and_round_trips(trained_ngram, imdb_archive):
+    out, summary = trained_ngram
+    assert [h["C"] for h in summary["history"]] == [0.1, 0.3, 1.0, 3.0]
+    predictor = Predictor.load(out)
+    assert isinstance(predictor, NgramPredictor)
+    config = checkpoint.read_config(out / "best")
+    assert config["model_type"] == "ngram" and config["fit"]["C"] in (0.1, 0.3, 1.0, 3.0)
+    test = imdb.load(imdb_archive).test
+    report = evaluate(predictor, [r.text for r in test], [r.label for r in test])
+    assert report["accuracy"] >= 0.9
+    again = Predictor.load(out).probabilities([r.text for r in test[:5]], batch_size=2)
+    torch.testing.assert_close(again, predictor.probabilities([r.text for r in test[:5]]))
+    assert predictor.predict("")[0]["empty"] is True
+
+
+def test_nbsvm_joins_an_ensemble_with_a_recurrent_model(trained_ngram, trained_sentiment):
+    out, _ = trained_ngram
+    texts = ["A great and wonderful film.", "Boring, the worst."]
+    ensemble = Ensemble.load([out, trained_sentiment])
+    expected = (Predictor.load(out).probabilities(texts)
+                + Predictor.load(trained_sentiment).probabilities(texts)) / 2
+    torch.testing.assert_close(ensemble.probabilities(texts), expected)
+
+
+def test_an_ngram_checkpoint_with_a_foreign_vocabulary_is_refused(trained_ngram, tmp_path):
+    import shutil
+    out, _ = trained_ngram
+    copy = tmp_path / "copy"
+    shutil.copytree(out / "best", copy)
+    grams = json.loads((copy / "vocab.json").read_text())["itos"]
+    (copy / "vocab.json").write_text(json.dumps({"itos": grams[::-1]}))
+    with pytest.raises(checkpoint.CheckpointError, match="does not match the vocabulary"):
+        Predictor.load(copy)
+
+
+def test_nbsvm_preset_refuses_recurrent_options(tmp_path, imdb_archive):
+    with pytest.raises(ValueError, match="vectors, teacher apply to recurrent presets only"):
+        train(imdb_archive, "nbsvm", tmp_path, vectors="x.vec", teacher=["t"], **QUIET)
+
+
+# ---- soft targets and distillation -------------------------------------------------------------
+
+
+class _Fixed(torch.nn.Module):
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, tokens, lengths):
+        return self.logits
+
+
+def test_soft_targets_are_the_cross_entropy_of_the_distribution_and_one_hot_is_hard():
+    logits = torch.tensor([[0.2, 1.0], [1.5, -0.5]])
+    data = Encoded([[2, 3], [4]], [1, 0], [[0.3, 0.7], [1.0, 0.0]])
+    batch = ClassificationTask().collate(data, [0, 1])
+    loss, correct, n = classification_loss(_Fixed(logits), batch)
+    expected = -(torch.tensor([[0.3, 0.7], [1.0, 0.0]]) * F.log_softmax(logits, 1)).sum(1).mean()
+    torch.testing.assert_close(loss, expected)
+    assert (correct, n) == (2, 2)
+    one_hot = Encoded([[2, 3], [4]], [1, 0], [[0.0, 1.0], [1.0, 0.0]])
+    hard = Encoded([[2, 3], [4]], [1, 0])
+    for a, b in ((one_hot, hard),):
+        torch.testing.assert_close(
+            classification_loss(_Fixed(logits), ClassificationTask().collate(a, [0, 1]))[0],
+            classification_loss(_Fixed(logits), ClassificationTask().collate(b, [0, 1]))[0])
+    assert collate([[1]], [0]).targets is None
+
+
+def test_a_student_trains_on_the_teachers_soft_labels_of_unlabelled_reviews(
+        tmp_path, imdb_archive, trained_ngram, monkeypatch):
+    import gatedrnn.sentiment as sentiment
+    teacher, _ = trained_ngram
+    seen = {}
+    original = sentiment.Trainer
+
+    def spy(model, config, train_set, *args, **kwargs):
+        seen["train"] = train_set
+        return original(model, config, train_set, *args, **kwargs)
+
+    monkeypatch.setattr(sentiment, "Trainer", spy)
+    summary = train(imdb_archive, "tiny", tmp_path / "student", teacher=[teacher],
+                    unlabelled=6, **QUIET)
+    data = imdb.load(imdb_archive, unsup=True)
+    train_part, _ = imdb.validation_split(data.train, 0.1, 0)
+    train_set = seen["train"]
+    assert len(train_set) == len(train_part) + 6
+    labelled = train_set.targets[:len(train_part)]
+    assert all(t == [float(k == r.label) for k in (0, 1)]
+               for t, r in zip(labelled, train_part))
+    soft = torch.tensor(train_set.targets[len(train_part):])
+    torch.testing.assert_close(soft.sum(1), torch.ones(6))
+    assert ((soft > 0) & (soft < 1)).all()  # probabilities, not hard labels
+    assert train_set.labels[len(train_part):] == soft.argmax(1).tolist()
+    config = checkpoint.read_config(tmp_path / "student" / "best")
+    assert config["distilled_from"] == {"teacher": [str(teacher)], "unlabelled_reviews": 6}
+    assert summary["best_valid_accuracy"] > 0
+
+
+def test_unlabelled_without_a_teacher_and_a_teacher_without_unlabelled_reviews(
+        tmp_path, imdb_archive, trained_ngram):
+    from conftest import imdb_files, write_archive
+    with pytest.raises(ValueError, match="need a teacher"):
+        train(imdb_archive, "tiny", tmp_path / "a", unlabelled=5, **QUIET)
+    bare = write_archive(tmp_path / "bare.tar.gz", imdb_files(per_class=10, unsup=0))
+    with pytest.raises(ValueError, match="no unlabelled reviews"):
+        train(bare, "tiny", tmp_path / "b", teacher=[trained_ngram[0]], **QUIET)
+
+
+def test_cli_trains_nbsvm_then_a_distilled_student(tmp_path, imdb_archive):
+    runner = CliRunner()
+    done = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
+                                "nbsvm", "--out", str(tmp_path / "nb")])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
+                                "tiny", "--out", str(tmp_path / "student"), "--teacher",
+                                str(tmp_path / "nb"), "--unlabelled", "4", "--json"])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(main, ["sentiment", "evaluate", str(tmp_path / "nb"),
+                                str(tmp_path / "student"), "--data", str(imdb_archive),
+                                "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["accuracy"] > 0.5
+    done = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
+                                "nbsvm", "--out", str(tmp_path / "x"), "--epochs", "3"])
+    assert done.exit_code != 0 and "apply to recurrent presets only" in done.output
