@@ -18,6 +18,12 @@ from gatedrnn.train.loop import ClassificationTask, Encoded, classification_loss
 QUIET = {"show_progress": False, "log": lambda m: None}
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Teacher probabilities are cached in the data cache: keep each test's to itself."""
+    monkeypatch.setenv("GATEDRNN_DATA_DIR", str(tmp_path / "cache"))
+
+
 # ---- n-grams -----------------------------------------------------------------------------------
 
 
@@ -207,3 +213,44 @@ def test_cli_trains_nbsvm_then_a_distilled_student(tmp_path, imdb_archive):
     done = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
                                 "nbsvm", "--out", str(tmp_path / "x"), "--epochs", "3"])
     assert done.exit_code != 0 and "apply to recurrent presets only" in done.output
+
+
+def test_an_ngram_model_serves_predictions_but_refuses_explain_and_export(trained_ngram,
+                                                                        tmp_path):
+    from fastapi.testclient import TestClient
+
+    from gatedrnn.serve.app import build
+    out, _ = trained_ngram
+    for onnx in (False, True):  # --onnx keeps an n-gram model in PyTorch
+        client = TestClient(build([out], onnx=onnx))
+        response = client.post("/predict", json={"texts": ["a great wonderful film"]})
+        assert response.status_code == 200, response.text
+        expected = Predictor.load(out).predict(["a great wonderful film"])[0]["confidence"]
+        assert response.json()["predictions"][0]["confidence"] == pytest.approx(expected)
+    response = client.post("/explain", json={"text": "a great film"})
+    assert response.status_code == 422 and "no embeddings or gates" in response.json()["error"]
+    runner = CliRunner()
+    done = runner.invoke(main, ["explain", str(out), "a great film"])
+    assert done.exit_code != 0 and "no embeddings or gates to explain" in done.output
+    done = runner.invoke(main, ["export", str(out), "--onnx", str(tmp_path / "m.onnx")])
+    assert done.exit_code != 0 and "ONNX export is for recurrent networks" in done.output
+
+
+def test_teacher_probabilities_are_cached_by_weights_and_texts(trained_ngram, trained_sentiment,
+                                                                tmp_path, monkeypatch):
+    from gatedrnn import sentiment
+    teacher = [trained_ngram[0], trained_sentiment]
+    texts = ["a great film", "boring and awful", "the plot"]
+    first = sentiment.teacher_probabilities(teacher, texts, **QUIET)
+    expected = Ensemble.load(teacher).probabilities(texts)
+    torch.testing.assert_close(first, expected)
+    assert len(list((tmp_path / "cache" / "teacher").glob("*.safetensors"))) == 2
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed a cached teacher")
+
+    monkeypatch.setattr(NgramPredictor, "probabilities", fail)
+    monkeypatch.setattr(Predictor, "probabilities", fail)
+    torch.testing.assert_close(sentiment.teacher_probabilities(teacher, texts, **QUIET), first)
+    with pytest.raises(AssertionError, match="recomputed"):  # other texts: another key
+        sentiment.teacher_probabilities(teacher, texts[:2], **QUIET)

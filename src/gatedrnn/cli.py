@@ -692,7 +692,10 @@ def explain(checkpoint, text, units, as_json):
     from .analysis.explain import explain as run_explain
 
     predictor = _load_predictor(checkpoint)
-    result = run_explain(predictor, " ".join(text), units=units)
+    try:
+        result = run_explain(predictor, " ".join(text), units=units)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return

@@ -59,6 +59,10 @@ def load_for_export(path: str | Path):
     task = checkpoint.read_config(directory).get("task")
     if task == "sentiment":
         predictor = Predictor.load(directory)
+        if not hasattr(predictor, "vocab"):
+            raise checkpoint.CheckpointError(
+                f"{directory} is an n-gram model: ONNX export is for recurrent networks; "
+                "serve it as it is (it runs in PyTorch without a recurrent pass)")
         # Different lengths (and a padded row) so that nothing in the trace is specialised.
         tokens = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0], [13, 0, 0, 0, 0]])
         tokens = tokens.clamp(max=len(predictor.vocab) - 1)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
 import time
 import warnings
@@ -281,12 +283,16 @@ def _train_ngram(data, preset: str, out, *, seed: int, validation_fraction: floa
     valid_tokens = [basic_english(r.text) for r in valid_reviews]
     max_n = chosen.model["max_n"]
     max_features = vocab_size or chosen.vocab_size
+    features = ngram.NgramFeatures.count(train_tokens, [r.label for r in train_reviews],
+                                         max_n=max_n, max_features=max_features)
+    grams, index = features.grams, ngram.NgramIndex(features.grams, max_n)
+    log(f"{preset}: {len(grams):,} n-grams (1..{max_n}) from {len(train_tokens):,} reviews "
+        f"({time.perf_counter() - started:.0f} s)")
     history, best = [], None
     for C in chosen.model["C"]:
         fit_started = time.perf_counter()
-        grams, model = ngram.fit(train_tokens, [r.label for r in train_reviews], max_n=max_n,
-                                 max_features=max_features, C=C)
-        predictor = NgramPredictor(model, ngram.NgramIndex(grams, max_n), list(imdb.LABELS))
+        model = features.regress(C)
+        predictor = NgramPredictor(model, index, list(imdb.LABELS))
         accuracy = float((predictor.probabilities([" ".join(t) for t in valid_tokens])
                           .argmax(1) == torch.tensor([r.label for r in valid_reviews]))
                          .float().mean())
@@ -296,8 +302,8 @@ def _train_ngram(data, preset: str, out, *, seed: int, validation_fraction: floa
         log(f"{preset}: C {C}: validation accuracy {accuracy:.4f} ({len(grams):,} n-grams, "
             f"{record['seconds']:.0f} s)")
         if best is None or accuracy > best[0]["valid_accuracy"]:
-            best = (record, grams, model)
-    record, grams, model = best
+            best = (record, model)
+    record, model = best
     config = {"task": TASK, "tokenizer": TOKENIZER, "labels": list(imdb.LABELS),
               "model_type": "ngram", "model": model.config.to_dict(), "preset": preset,
               "fit": {"C": record["C"], "max_features": max_features,
@@ -354,20 +360,51 @@ def _open_language_model(path) -> dict:
 
 
 def teacher_probabilities(teacher: list[str | Path], texts: list[str], *,
-                          show_progress: bool = True, log=print, chunk: int = 2_000):
-    """(N, classes) probabilities of the teacher checkpoints (averaged) on ``texts``."""
+                          show_progress: bool = True, log=print, chunk: int = 2_000,
+                          cache: bool = True) -> torch.Tensor:
+    """(N, classes) probabilities of the teacher checkpoints (averaged) on ``texts``.
+
+    Each member's probabilities are cached under the data cache (``teacher/``), keyed by the
+    checkpoint's weights and vocabulary and by the texts, so students trained one after the
+    other (or resumed) label the 50,000 unlabelled reviews once.
+    """
+    from safetensors.torch import load_file, save_file
     from tqdm.auto import tqdm
-    model = Predictor.load(teacher[0]) if len(teacher) == 1 else Ensemble.load(teacher)
-    started = time.perf_counter()
-    parts = []
-    for start in tqdm(range(0, len(texts), chunk), desc="teacher", unit="chunk",
-                      disable=not show_progress, leave=False):
-        parts.append(model.probabilities(texts[start:start + chunk], 128))
-    probabilities = torch.cat(parts) if parts else torch.empty(0, len(model.labels))
-    seconds = time.perf_counter() - started
-    log(f"teacher {model.source}: {len(texts):,} unlabelled reviews labelled in {seconds:.0f} s "
-        f"({len(texts) / max(seconds, 1e-9):,.0f} reviews/s)")
-    return probabilities
+
+    from .data.download import cache_dir, file_digest
+
+    ensemble = Ensemble.load(teacher)  # checks that the members' labels agree
+    texts_key = hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
+    per_member = []
+    for path, member in zip(teacher, ensemble.members):
+        directory = resolve_checkpoint(path)
+        key = hashlib.sha256("".join([file_digest(directory / "model.safetensors"),
+                                      file_digest(directory / "vocab.json"),
+                                      texts_key]).encode()).hexdigest()[:32]
+        stored = cache_dir() / "teacher" / f"{key}.safetensors"
+        if cache and stored.exists():
+            probabilities = load_file(str(stored))["probabilities"]
+            if tuple(probabilities.shape) == (len(texts), len(ensemble.labels)):
+                log(f"teacher {directory}: probabilities of {len(texts):,} reviews from the "
+                    f"cache ({stored})")
+                per_member.append(probabilities)
+                continue
+        started = time.perf_counter()
+        parts = []
+        for begin in tqdm(range(0, len(texts), chunk), desc=f"teacher {directory.parent.name}",
+                          unit="chunk", disable=not show_progress, leave=False):
+            parts.append(member.probabilities(texts[begin:begin + chunk], 128))
+        probabilities = torch.cat(parts) if parts else torch.empty(0, len(ensemble.labels))
+        seconds = time.perf_counter() - started
+        log(f"teacher {directory}: {len(texts):,} reviews labelled in {seconds:.0f} s "
+            f"({len(texts) / max(seconds, 1e-9):,.0f} reviews/s)")
+        if cache:
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            partial = stored.with_name(f".{stored.name}.{os.getpid()}")
+            save_file({"probabilities": probabilities.contiguous()}, str(partial))
+            os.replace(partial, stored)  # atomic: a parallel student never reads half a file
+        per_member.append(probabilities)
+    return torch.stack(per_member).mean(0)
 
 
 def _unlabelled_subset(reviews, n: int | None, seed: int):

@@ -67,31 +67,55 @@ class NgramClassifier(nn.Module):
         self.bias.fill_(bias)
 
 
-def fit(documents: list[list[str]], labels: list[int], *, max_n: int = 3,
-        max_features: int | None = 800_000, C: float = 1.0, smoothing: float = 1.0):
-    """(n-gram list, NgramClassifier) fitted on tokenised ``documents`` (scikit-learn's
-    CountVectorizer for the counts, liblinear for the regression)."""
-    import numpy as np
-    from scipy import sparse
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
+@dataclass
+class NgramFeatures:
+    """Binarised n-gram features of a training set, scaled by their naive-Bayes ratios."""
 
-    if len(set(labels)) != 2:
-        raise ValueError("an n-gram classifier needs reviews of both labels to fit")
-    vectorizer = CountVectorizer(analyzer=lambda tokens: ngrams(tokens, max_n), binary=True,
-                                 max_features=max_features, dtype=np.float32)
-    x = vectorizer.fit_transform(documents)
-    y = np.asarray(labels)
-    p = np.asarray(x[y == 1].sum(0)).ravel() + smoothing
-    q = np.asarray(x[y == 0].sum(0)).ravel() + smoothing
-    ratio = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
-    regression = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=1000)
-    regression.fit(x @ sparse.diags(ratio), y)
-    grams = vectorizer.get_feature_names_out().tolist()
-    model = NgramClassifier(NgramConfig(vocab_size=len(grams), max_n=max_n))
-    model.set_weights(torch.from_numpy(regression.coef_.ravel().astype(np.float32) * ratio),
-                      float(regression.intercept_[0]))
-    return grams, model
+    grams: list[str]
+    max_n: int
+    scaled: object        # scipy sparse (documents, n-grams): x ⊙ r
+    ratio: object         # numpy (n-grams,): r
+    labels: object        # numpy (documents,)
+
+    @classmethod
+    def count(cls, documents: list[list[str]], labels: list[int], *, max_n: int = 3,
+              max_features: int | None = 800_000, smoothing: float = 1.0) -> "NgramFeatures":
+        """Counts by scikit-learn's CountVectorizer (the ``max_features`` most frequent
+        n-grams), ratios with add-``smoothing`` counts."""
+        import numpy as np
+        from scipy import sparse
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        if len(set(labels)) != 2:
+            raise ValueError("an n-gram classifier needs reviews of both labels to fit")
+        vectorizer = CountVectorizer(analyzer=lambda tokens: ngrams(tokens, max_n), binary=True,
+                                     max_features=max_features, dtype=np.float32)
+        x = vectorizer.fit_transform(documents)
+        y = np.asarray(labels)
+        p = np.asarray(x[y == 1].sum(0)).ravel() + smoothing
+        q = np.asarray(x[y == 0].sum(0)).ravel() + smoothing
+        ratio = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
+        return cls(vectorizer.get_feature_names_out().tolist(), max_n,
+                   (x @ sparse.diags(ratio)).tocsr(), ratio, y)
+
+    def regress(self, C: float = 1.0) -> NgramClassifier:
+        """L2-regularised logistic regression (liblinear) with the ratios folded in."""
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+
+        regression = LogisticRegression(C=C, solver="liblinear", dual=True, max_iter=1000)
+        regression.fit(self.scaled, self.labels)
+        model = NgramClassifier(NgramConfig(vocab_size=len(self.grams), max_n=self.max_n))
+        weight = regression.coef_.ravel().astype(np.float32) * self.ratio
+        model.set_weights(torch.from_numpy(weight), float(regression.intercept_[0]))
+        return model
+
+
+def fit(documents: list[list[str]], labels: list[int], *, max_n: int = 3,
+        max_features: int | None = 800_000, C: float = 1.0):
+    """(n-gram list, NgramClassifier) fitted on tokenised ``documents``."""
+    features = NgramFeatures.count(documents, labels, max_n=max_n, max_features=max_features)
+    return features.grams, features.regress(C)
 
 
 class NgramIndex:

@@ -63,8 +63,10 @@ def load_models(paths: list[Path], onnx: bool = False) -> list[LoadedModel]:
     loaded, names = [], set()
     for path in paths:
         directory = resolve_checkpoint(path)
-        task = checkpoint.read_config(directory).get("task")
-        if task == "sentiment" and onnx:
+        config = checkpoint.read_config(directory)
+        task = config.get("task")
+        # n-gram models have no recurrent graph to export; they stay in PyTorch (and are fast).
+        if task == "sentiment" and onnx and config.get("model_type") != "ngram":
             model = _onnx_predictor(directory)
         elif task == "sentiment":
             model = Predictor.load(directory)
@@ -250,7 +252,10 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
 
         check_texts([request.text])
         chosen = pick("sentiment", request.model)
-        result = explain(chosen.model, request.text, units=request.units)
+        try:
+            result = explain(chosen.model, request.text, units=request.units)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
         return {"model": chosen.name, **result}
 
     @app.get("/", include_in_schema=False)

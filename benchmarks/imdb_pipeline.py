@@ -1,0 +1,182 @@
+"""IMDb's best pipeline, end to end and timed: word vectors → BiLSTM members and NBSVM →
+a student distilled from them on the unlabelled reviews → ensembles chosen on validation.
+
+    python benchmarks/imdb_pipeline.py --data ../shared/data/aclImdb_v1.tar.gz --work /tmp/pipe \\
+        [--members 2] [--students 1] [--out results]
+
+Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint, so
+`gatedrnn sentiment predict WORK/student-0 WORK/nbsvm ...` uses them afterwards):
+  1. word vectors   gatedrnn embeddings train (skip-gram, 128-d, unlabelled + training reviews)
+  2. members        gatedrnn sentiment train --preset fast --vectors ... --seed k, all members
+                    and the NBSVM side by side, one thread each
+  3. students       gatedrnn sentiment train --preset fast --vectors ... --teacher (members +
+                    NBSVM): the 50,000 unlabelled reviews with the teacher's probabilities as
+                    soft labels, plus the labelled training part
+  4. evaluation     every checkpoint on the validation split and the 25,000 test reviews;
+                    probability averages of every combination, the best chosen by validation
+                    accuracy (never test); the TF-IDF + linear SVM baseline in the same run
+All models share the validation split (seed 0); test is read only in step 4. The wall time of
+each step and of the whole pipeline is reported. A rerun with the same WORK reuses finished
+steps (their recorded times are kept, and the report says which were reused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import markdown_table, write_results  # noqa: E402
+
+from gatedrnn.data import imdb  # noqa: E402
+from gatedrnn.runinfo import environment  # noqa: E402
+from gatedrnn.sentiment import Predictor  # noqa: E402
+
+
+def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: int) -> dict:
+    """Run ``gatedrnn`` commands side by side (``threads`` each); a step recorded in
+    WORK/NAME.step.json is reused. Returns the step's record."""
+    record_file = work / f"{name}.step.json"
+    if record_file.exists():
+        return {**json.loads(record_file.read_text(encoding="utf-8")), "reused": True}
+    started = time.perf_counter()
+    running = {}
+    for label, args in commands.items():
+        log = open(work / f"{label}.log", "w", encoding="utf-8")
+        running[label] = (subprocess.Popen(
+            [sys.executable, "-m", "gatedrnn.cli", "--threads", str(threads), *args],
+            stdout=subprocess.PIPE, stderr=log, text=True), log)
+    summaries = {}
+    for label, (process, log) in running.items():
+        out, _ = process.communicate()
+        log.close()
+        if process.returncode != 0:
+            raise RuntimeError(f"step {name}: gatedrnn {' '.join(commands[label])} failed; see "
+                               f"{work / (label + '.log')}")
+        try:
+            summaries[label] = json.loads(out)
+        except ValueError:
+            summaries[label] = None
+    record = {"seconds": time.perf_counter() - started, "threads_each": threads,
+              "commands": {label: ["gatedrnn", *args] for label, args in commands.items()},
+              "summaries": summaries}
+    record_file.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return record
+
+
+def accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((probabilities.argmax(1) == labels).float().mean())
+
+
+def svm_baseline(data) -> dict:
+    """TF-IDF uni+bigram + linear SVM on all 25,000 training reviews (the bar as usually quoted)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    started = time.perf_counter()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x = vectorizer.fit_transform([r.text for r in data.train])
+    svm = LinearSVC(C=0.5).fit(x, [r.label for r in data.train])
+    predicted = svm.predict(vectorizer.transform([r.text for r in data.test]))
+    return {"test_accuracy": float((predicted == [r.label for r in data.test]).mean()),
+            "seconds": time.perf_counter() - started}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--members", type=int, default=2, help="BiLSTM members (seeds 0..N-1).")
+    parser.add_argument("--students", type=int, default=1, help="Distilled students (seeds).")
+    parser.add_argument("--student-epochs", type=int, default=None)
+    parser.add_argument("--unlabelled", type=int, default=None,
+                        help="Unlabelled reviews the students train on [default: all 50,000].")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    data_arg = ["--data", args.data]
+    vectors = work / "word2vec.vec"
+    fast = ["sentiment", "train", *data_arg, "--preset", "fast", "--vectors", str(vectors),
+            "--split-seed", "0", "--json"]
+    steps = {}
+    steps["word vectors"] = run_steps("vectors", {"vectors": [
+        "embeddings", "train", *data_arg, "--out", str(vectors), "--dim", "128"]}, work, 2)
+    members = {f"member-{k}": [*fast, "--seed", str(k), "--out", str(work / f"member-{k}")]
+               for k in range(args.members)}
+    members["nbsvm"] = ["sentiment", "train", *data_arg, "--preset", "nbsvm", "--split-seed", "0",
+                        "--out", str(work / "nbsvm"), "--json"]
+    steps["members"] = run_steps("members", members, work, 1 if len(members) > 1 else 2)
+    teacher = [str(work / name) for name in members]
+    students = {}
+    for k in range(args.students):
+        command = [*fast, "--seed", str(k), "--out", str(work / f"student-{k}"),
+                   *[a for t in teacher for a in ("--teacher", t)]]
+        if args.unlabelled:
+            command += ["--unlabelled", str(args.unlabelled)]
+        if args.student_epochs:
+            command += ["--epochs", str(args.student_epochs)]
+        students[f"student-{k}"] = command
+    steps["students"] = run_steps("students", students, work, 1 if len(students) > 1 else 2)
+
+    started = time.perf_counter()
+    data = imdb.load(args.data)
+    _, valid_part = imdb.validation_split(data.train, 0.1, 0)
+    splits = {"valid": valid_part, "test": data.test}
+    labels = {name: torch.tensor([r.label for r in reviews]) for name, reviews in splits.items()}
+    probabilities, rows = {}, {}
+    for name in [*members, *students]:
+        predictor = Predictor.load(work / name)
+        probabilities[name] = {split: predictor.probabilities([r.text for r in reviews], 128)
+                               for split, reviews in splits.items()}
+        rows[name] = {split: accuracy(probabilities[name][split], labels[split])
+                      for split in splits}
+    ensembles = {}
+    names = list(probabilities)
+    for size in range(2, len(names) + 1):
+        for chosen in itertools.combinations(names, size):
+            averaged = {split: torch.stack([probabilities[n][split] for n in chosen]).mean(0)
+                        for split in splits}
+            ensembles[" + ".join(chosen)] = {split: accuracy(averaged[split], labels[split])
+                                             for split in splits}
+    steps["evaluation"] = {"seconds": time.perf_counter() - started}
+    svm = svm_baseline(data)
+    pipeline_seconds = sum(s["seconds"] for s in steps.values())
+    best = max(ensembles, key=lambda n: ensembles[n]["valid"]) if ensembles else None
+    single = max(rows, key=lambda n: rows[n]["valid"])
+    results = {"environment": environment(seed=0), "work": str(work), "steps": steps,
+               "pipeline_seconds": pipeline_seconds,
+               "reused_steps": [n for n, s in steps.items() if s.get("reused")],
+               "rows": rows, "ensembles": ensembles,
+               "best_single_by_validation": {"name": single, **rows[single]},
+               "best_ensemble_by_validation": ({"members": best, **ensembles[best]} if best
+                                               else None),
+               "svm_baseline": svm}
+    path = write_results("imdb_pipeline", results, args.out)
+
+    print(markdown_table(["step", "wall (min)"],
+                         [[n, f"{s['seconds'] / 60:.1f}" + (" (reused)" if s.get("reused")
+                                                            else "")]
+                          for n, s in steps.items()]
+                         + [["**pipeline**", f"**{pipeline_seconds / 60:.1f}**"]]))
+    print(markdown_table(["model", "validation (%)", "test (%)"],
+                         [[n, f"{100 * r['valid']:.2f}", f"{100 * r['test']:.2f}"]
+                          for n, r in rows.items()]
+                         + [["TF-IDF + linear SVM (all 25k train)", "—",
+                             f"{100 * svm['test_accuracy']:.2f}"]]))
+    top = sorted(ensembles.items(), key=lambda kv: -kv[1]["valid"])[:8]
+    print(markdown_table(["ensemble, by validation accuracy", "validation (%)", "test (%)"],
+                         [[n, f"{100 * a['valid']:.2f}", f"{100 * a['test']:.2f}"]
+                          for n, a in top]))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
