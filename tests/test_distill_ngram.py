@@ -254,3 +254,16 @@ def test_teacher_probabilities_are_cached_by_weights_and_texts(trained_ngram, tr
     torch.testing.assert_close(sentiment.teacher_probabilities(teacher, texts, **QUIET), first)
     with pytest.raises(AssertionError, match="recomputed"):  # other texts: another key
         sentiment.teacher_probabilities(teacher, texts[:2], **QUIET)
+
+
+def test_a_damaged_teacher_cache_entry_is_recomputed(trained_ngram, tmp_path):
+    from gatedrnn import sentiment
+    texts = ["a great film", "boring"]
+    first = sentiment.teacher_probabilities([trained_ngram[0]], texts, **QUIET)
+    (stored,) = (tmp_path / "cache" / "teacher").glob("*.safetensors")
+    stored.write_bytes(stored.read_bytes()[:20])  # truncated
+    messages = []
+    again = sentiment.teacher_probabilities([trained_ngram[0]], texts, show_progress=False,
+                                            log=messages.append)
+    torch.testing.assert_close(again, first)
+    assert any("unreadable" in m for m in messages)

@@ -383,8 +383,13 @@ def teacher_probabilities(teacher: list[str | Path], texts: list[str], *,
                                       texts_key]).encode()).hexdigest()[:32]
         stored = cache_dir() / "teacher" / f"{key}.safetensors"
         if cache and stored.exists():
-            probabilities = load_file(str(stored))["probabilities"]
-            if tuple(probabilities.shape) == (len(texts), len(ensemble.labels)):
+            try:
+                probabilities = load_file(str(stored))["probabilities"]
+            except Exception as exc:  # a damaged cache entry is recomputed, never trusted
+                log(f"teacher cache {stored} is unreadable ({exc}); labelling again")
+                probabilities = None
+            if probabilities is not None and tuple(probabilities.shape) == (
+                    len(texts), len(ensemble.labels)):
                 log(f"teacher {directory}: probabilities of {len(texts):,} reviews from the "
                     f"cache ({stored})")
                 per_member.append(probabilities)
