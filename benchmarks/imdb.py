@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, write_results  # noqa: E402
+from common import markdown_table, svm_baseline, write_results  # noqa: E402
 
 from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.data.batching import collate, padded_batches, padding_share  # noqa: E402
@@ -114,18 +114,6 @@ def prediction_speed(checkpoint: Path, data, n_batched: int = 5000, n_single: in
         singles.append(time.perf_counter() - start)
     return {"batched_reviews_per_s": batched, "single_median_ms": 1e3 * statistics.median(singles),
             "single_p99_ms": 1e3 * sorted(singles)[int(0.99 * len(singles)) - 1]}
-
-
-def svm_baseline(data) -> dict:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
-    started = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    features = vectorizer.fit_transform([r.text for r in data.train])
-    classifier = LinearSVC(C=0.5).fit(features, [r.label for r in data.train])
-    predicted = classifier.predict(vectorizer.transform([r.text for r in data.test]))
-    accuracy = float((predicted == [r.label for r in data.test]).mean())
-    return {"test_accuracy": accuracy, "wall_seconds": time.perf_counter() - started}
 
 
 def main(argv=None):

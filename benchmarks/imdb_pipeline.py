@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, write_results  # noqa: E402
+from common import markdown_table, svm_baseline, write_results  # noqa: E402
 
 from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
@@ -74,20 +74,6 @@ def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: in
 
 def accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
     return float((probabilities.argmax(1) == labels).float().mean())
-
-
-def svm_baseline(data) -> dict:
-    """TF-IDF uni+bigram + linear SVM on all 25,000 training reviews (the bar as usually quoted)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
-
-    started = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    x = vectorizer.fit_transform([r.text for r in data.train])
-    svm = LinearSVC(C=0.5).fit(x, [r.label for r in data.train])
-    predicted = svm.predict(vectorizer.transform([r.text for r in data.test]))
-    return {"test_accuracy": float((predicted == [r.label for r in data.test]).mean()),
-            "seconds": time.perf_counter() - started}
 
 
 def main(argv=None):
