@@ -1,4 +1,5 @@
-"""Timing and reporting helpers shared by the benchmark scripts, and the IMDb linear baseline (not part of the package)."""
+"""Timing and reporting helpers shared by the benchmark scripts, and the IMDb linear baseline
+(not part of the package)."""
 
 from __future__ import annotations
 
