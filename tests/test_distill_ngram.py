@@ -66,7 +66,8 @@ def test_unknown_ngrams_are_skipped_and_an_empty_review_gets_the_bias():
     model = ngram.NgramClassifier(ngram.NgramConfig(vocab_size=3, max_n=2))
     model.set_weights(torch.tensor([1.0, 2.0, 3.0]), 0.5)
     logits = model(*index.batch([index.encode(["a", "b"]), [], index.encode(["a"])]))
-    torch.testing.assert_close(logits[:, 1] - logits[:, 0], torch.tensor([6.5, 0.5, 1.5]))  # a + "a b" + b + bias
+    # "a" + "a b" + "b" + bias; the bias alone; "a" + bias
+    torch.testing.assert_close(logits[:, 1] - logits[:, 0], torch.tensor([6.5, 0.5, 1.5]))
 
 
 def test_config_and_index_refuse_bad_values():
