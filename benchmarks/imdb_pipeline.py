@@ -45,8 +45,13 @@ def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: in
     """Run ``gatedrnn`` commands side by side (``threads`` each); a step recorded in
     WORK/NAME.step.json is reused. Returns the step's record."""
     record_file = work / f"{name}.step.json"
+    wanted = {label: ["gatedrnn", *args] for label, args in commands.items()}
     if record_file.exists():
-        return {**json.loads(record_file.read_text(encoding="utf-8")), "reused": True}
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        if record["commands"] != wanted:
+            raise RuntimeError(f"{record_file} was made by other commands than this run's "
+                               f"({record['commands']} vs {wanted}); use another --work")
+        return {**record, "reused": True}
     started = time.perf_counter()
     running = {}
     for label, args in commands.items():
@@ -66,8 +71,7 @@ def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: in
         except ValueError:
             summaries[label] = None
     record = {"seconds": time.perf_counter() - started, "threads_each": threads,
-              "commands": {label: ["gatedrnn", *args] for label, args in commands.items()},
-              "summaries": summaries}
+              "commands": wanted, "summaries": summaries}
     record_file.write_text(json.dumps(record, indent=2), encoding="utf-8")
     return record
 
@@ -83,8 +87,8 @@ def main(argv=None):
     parser.add_argument("--members", type=int, default=2, help="BiLSTM members (seeds 0..N-1).")
     parser.add_argument("--students", type=int, default=1, help="Distilled students (seeds).")
     parser.add_argument("--rounds", type=int, default=2,
-                        help="Self-training rounds: each round's students join the teacher of "
-                             "the next.")
+                        help="Self-training rounds: round r + 1's students learn from the "
+                             "NBSVM and round r's students.")
     parser.add_argument("--student-epochs", type=int, default=None)
     parser.add_argument("--unlabelled", type=int, default=None,
                         help="Unlabelled reviews the students train on [default: all 50,000].")
