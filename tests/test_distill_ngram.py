@@ -267,3 +267,13 @@ def test_a_damaged_teacher_cache_entry_is_recomputed(trained_ngram, tmp_path):
                                             log=messages.append)
     torch.testing.assert_close(again, first)
     assert any("unreadable" in m for m in messages)
+
+
+def test_without_scikit_learn_fitting_says_what_to_install(monkeypatch, tmp_path, imdb_archive):
+    import sys
+    monkeypatch.setitem(sys.modules, "sklearn.feature_extraction.text", None)
+    with pytest.raises(ImportError, match=r"pip install 'gatedrnn\[ngram\]'"):
+        ngram.fit([["good"], ["bad"]], [1, 0])
+    done = CliRunner().invoke(main, ["sentiment", "train", "--data", str(imdb_archive),
+                                     "--preset", "nbsvm", "--out", str(tmp_path / "nb")])
+    assert done.exit_code != 0 and "needs scikit-learn" in done.output

@@ -182,7 +182,8 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
                       freeze_embeddings=freeze_embeddings, init_from=init_from,
                       split_seed=split_seed, teacher=list(teacher) or None,
                       unlabelled=unlabelled, log=lambda m: click.echo(m, err=True)),
-        out, (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError))
+        out, (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError,
+              ImportError))
     _report_training(summary, out, "validation accuracy", as_json)
 
 

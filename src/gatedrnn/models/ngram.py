@@ -83,8 +83,12 @@ class NgramFeatures:
         """Counts by scikit-learn's CountVectorizer (the ``max_features`` most frequent
         n-grams), ratios with add-``smoothing`` counts."""
         import numpy as np
-        from scipy import sparse
-        from sklearn.feature_extraction.text import CountVectorizer
+        try:
+            from scipy import sparse
+            from sklearn.feature_extraction.text import CountVectorizer
+        except ImportError:
+            raise ImportError("fitting an n-gram model needs scikit-learn: pip install "
+                              "'gatedrnn[ngram]' (predicting with one does not)") from None
 
         if len(set(labels)) != 2:
             raise ValueError("an n-gram classifier needs reviews of both labels to fit")
