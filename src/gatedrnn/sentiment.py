@@ -280,7 +280,8 @@ def _train_ngram(data, preset: str, out, *, seed: int, validation_fraction: floa
     dataset, train_reviews, valid_reviews = _labelled_split(
         data, validation_fraction, split_seed, limit, download, show_progress)
     train_tokens = [basic_english(r.text) for r in train_reviews]
-    valid_tokens = [basic_english(r.text) for r in valid_reviews]
+    valid_texts = [r.text for r in valid_reviews]
+    valid_labels = torch.tensor([r.label for r in valid_reviews])
     max_n = chosen.model["max_n"]
     max_features = vocab_size or chosen.vocab_size
     features = ngram.NgramFeatures.count(train_tokens, [r.label for r in train_reviews],
@@ -293,8 +294,8 @@ def _train_ngram(data, preset: str, out, *, seed: int, validation_fraction: floa
         fit_started = time.perf_counter()
         model = features.regress(C)
         predictor = NgramPredictor(model, index, list(imdb.LABELS))
-        accuracy = float((predictor.probabilities([" ".join(t) for t in valid_tokens])
-                          .argmax(1) == torch.tensor([r.label for r in valid_reviews]))
+        # scored exactly as the saved checkpoint will predict: from the raw text
+        accuracy = float((predictor.probabilities(valid_texts).argmax(1) == valid_labels)
                          .float().mean())
         record = {"C": C, "valid_accuracy": accuracy, "n_grams": len(grams),
                   "seconds": time.perf_counter() - fit_started}
