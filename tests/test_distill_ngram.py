@@ -124,8 +124,65 @@ def test_an_ngram_checkpoint_with_a_foreign_vocabulary_is_refused(trained_ngram,
 
 
 def test_nbsvm_preset_refuses_recurrent_options(tmp_path, imdb_archive):
-    with pytest.raises(ValueError, match="vectors, teacher apply to recurrent presets only"):
-        train(imdb_archive, "nbsvm", tmp_path, vectors="x.vec", teacher=["t"], **QUIET)
+    with pytest.raises(ValueError, match="vectors, init_from apply to recurrent presets only"):
+        train(imdb_archive, "nbsvm", tmp_path, vectors="x.vec", init_from="lm", **QUIET)
+    with pytest.raises(ValueError, match="need a teacher"):
+        train(imdb_archive, "nbsvm", tmp_path, unlabelled=5, **QUIET)
+
+
+def test_ratios_count_a_document_by_its_probability_of_being_positive():
+    """A teacher-labelled review adds p to the positive and 1 - p to the negative counts;
+    0/1 probabilities are the plain labels."""
+    import numpy as np
+    documents = [["good"], ["bad"], ["good", "bad"], ["good"]]
+    labels = [1, 0, 1, 1]
+    plain = ngram.NgramFeatures.count(documents, labels, max_n=1, max_features=None)
+    same = ngram.NgramFeatures.count(documents, labels, max_n=1, max_features=None,
+                                     positive=[1.0, 0.0, 1.0, 1.0])
+    np.testing.assert_allclose(plain.ratio, same.ratio)
+    soft = ngram.NgramFeatures.count(documents, labels, max_n=1, max_features=None,
+                                     positive=[1.0, 0.0, 0.6, 0.9])
+    assert soft.grams == ["bad", "good"]
+    p = np.array([0.6, 1.0 + 0.6 + 0.9]) + 1   # bad, good: positive mass + smoothing
+    q = np.array([1.0 + 0.4, 0.4 + 0.1]) + 1
+    np.testing.assert_allclose(soft.ratio, np.log((p / p.sum()) / (q / q.sum())), rtol=1e-6)
+    assert soft.labels.tolist() == labels  # the regression keeps the 0/1 labels
+    with pytest.raises(ValueError, match="one probability per document: 3 for 4"):
+        ngram.NgramFeatures.count(documents, labels, max_n=1, positive=[1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        ngram.NgramFeatures.count(documents, labels, max_n=1, positive=[1.0, 0.0, 1.5, 1.0])
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        ngram.NgramFeatures.count(documents, labels, max_n=1,
+                                  positive=[1.0, 0.0, float("nan"), 1.0])
+
+
+def test_nbsvm_learns_from_a_teacher_on_the_unlabelled_reviews(
+        tmp_path, imdb_archive, trained_sentiment, monkeypatch):
+    """The unlabelled reviews join the NBSVM's training set: the teacher's probability
+    weighs their counts, its most likely label is their regression target."""
+    import gatedrnn.models.ngram as module
+    seen = {}
+    original = module.NgramFeatures.count
+
+    def spy(documents, labels, **kwargs):
+        seen.update(documents=documents, labels=labels, positive=kwargs["positive"])
+        return original(documents, labels, **kwargs)
+
+    monkeypatch.setattr(module.NgramFeatures, "count", spy)
+    summary = train(imdb_archive, "nbsvm", tmp_path / "nb", teacher=[trained_sentiment],
+                    unlabelled=6, **QUIET)
+    data = imdb.load(imdb_archive, unsup=True)
+    train_part, _ = imdb.validation_split(data.train, 0.1, 0)
+    n = len(train_part)
+    assert len(seen["documents"]) == n + 6 and summary["teacher_labelled_reviews"] == 6
+    assert seen["positive"][:n] == [float(r.label) for r in train_part]
+    soft = torch.tensor(seen["positive"][n:])
+    assert ((soft > 0) & (soft < 1)).all()  # the teacher's probabilities, not labels
+    assert seen["labels"][n:] == (soft > 0.5).long().tolist()
+    config = checkpoint.read_config(tmp_path / "nb" / "best")
+    assert config["distilled_from"] == {"teacher": [str(trained_sentiment)],
+                                        "unlabelled_reviews": 6}
+    assert isinstance(Predictor.load(tmp_path / "nb"), NgramPredictor)
 
 
 # ---- soft targets and distillation -------------------------------------------------------------

@@ -79,9 +79,16 @@ class NgramFeatures:
 
     @classmethod
     def count(cls, documents: list[list[str]], labels: list[int], *, max_n: int = 3,
-              max_features: int | None = 800_000, smoothing: float = 1.0) -> "NgramFeatures":
+              max_features: int | None = 800_000, smoothing: float = 1.0,
+              positive: list[float] | None = None) -> "NgramFeatures":
         """Counts by scikit-learn's CountVectorizer (the ``max_features`` most frequent
-        n-grams), ratios with add-``smoothing`` counts."""
+        n-grams), ratios with add-``smoothing`` counts.
+
+        ``positive``: each document's probability of being positive, where it is known better
+        than its 0/1 label (a teacher's probability for an unlabelled review): a document then
+        counts that much towards the positive and the rest towards the negative counts. The
+        regression always fits the 0/1 ``labels``.
+        """
         import numpy as np
         try:
             from scipy import sparse
@@ -96,8 +103,15 @@ class NgramFeatures:
                                      max_features=max_features, dtype=np.float32)
         x = vectorizer.fit_transform(documents)
         y = np.asarray(labels)
-        p = np.asarray(x[y == 1].sum(0)).ravel() + smoothing
-        q = np.asarray(x[y == 0].sum(0)).ravel() + smoothing
+        weight = np.asarray(labels if positive is None else positive, dtype=np.float32)
+        if weight.shape != y.shape:
+            raise ValueError(f"positive must hold one probability per document: "
+                             f"{len(weight)} for {len(y)} documents")
+        if not ((weight >= 0) & (weight <= 1)).all():  # also refuses NaN
+            raise ValueError("positive must hold probabilities in [0, 1]; got values in "
+                             f"[{np.nanmin(weight):g}, {np.nanmax(weight):g}]")
+        p = np.asarray(x.T @ weight).ravel() + smoothing
+        q = np.asarray(x.T @ (1 - weight)).ravel() + smoothing
         ratio = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
         return cls(vectorizer.get_feature_names_out().tolist(), max_n,
                    (x @ sparse.diags(ratio)).tocsr(), ratio, y)
