@@ -24,8 +24,11 @@ def fake_review(rng: random.Random, label: int) -> str:
     return text
 
 
-def imdb_files(per_class: int = 40, unsup: int = 10, seed: int = 0) -> dict[str, bytes]:
-    """{relative path: bytes} of a miniature aclImdb tree."""
+def imdb_files(per_class: int = 40, unsup: int = 10, seed: int = 0, urls: bool = True
+               ) -> dict[str, bytes]:
+    """{relative path: bytes} of a miniature aclImdb tree; with ``urls``, the urls_*.txt
+    listings, where line i names review i's film: 4 consecutive ids per film, and the same
+    films among positive and negative reviews (as in IMDb)."""
     rng = random.Random(seed)
     files = {"aclImdb/README": b"fixture\n"}
     review_id = 0
@@ -38,6 +41,12 @@ def imdb_files(per_class: int = 40, unsup: int = 10, seed: int = 0) -> dict[str,
                 review_id += 1
     for i in range(unsup):
         files[f"aclImdb/train/unsup/{i}_0.txt"] = fake_review(rng, i % 2).encode("utf-8")
+    if urls:
+        for split in ("train", "test"):
+            for kind in ("neg", "pos", "unsup") if split == "train" else ("neg", "pos"):
+                lines = [f"http://www.imdb.com/title/tt{(i % per_class) // 4 + 100 * (split == 'test'):07d}"
+                         f"/usercomments" for i in range(review_id)]
+                files[f"aclImdb/{split}/urls_{kind}.txt"] = "\n".join(lines).encode() + b"\n"
     return files
 
 

@@ -280,9 +280,9 @@ def test_split_seed_keeps_one_validation_split_across_training_seeds(imdb_archiv
     split_seeds = []
     real_split = imdb.validation_split
 
-    def recording_split(reviews, fraction, seed):
+    def recording_split(reviews, fraction, seed, by="review"):
         split_seeds.append(seed)
-        return real_split(reviews, fraction, seed)
+        return real_split(reviews, fraction, seed, by=by)
 
     monkeypatch.setattr(imdb, "validation_split", recording_split)
     for seed in (1, 2):

@@ -148,18 +148,22 @@ def _preset_names():
 @click.option("--split-seed", type=int, default=None,
               help="Seed of the validation split [default: --seed]; fix it to train ensemble "
                    "members with different seeds on the same split.")
+@click.option("--split-by", type=click.Choice(["review", "film"]), default="review",
+              show_default=True,
+              help="Draw the validation split by review or by whole film (IMDb's test shares "
+                   "no film with train; a split by review flatters models that learn films).")
 @click.option("--teacher", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Distillation: a sentiment checkpoint (repeat for an ensemble) whose "
                    "probabilities on the unlabelled reviews become extra soft-labelled "
-                   "training data. Keep --split-seed the teacher's, so its validation reviews "
-                   "stay unseen.")
+                   "training data. Keep --split-seed and --split-by the teacher's, so its "
+                   "validation reviews stay unseen.")
 @click.option("--unlabelled", type=click.IntRange(min=1), default=None,
               help="With --teacher: use this many of the 50,000 unlabelled reviews [default: all].")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
                     bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
                     random_crop, discriminative_lr, gradual_unfreezing, step_max_tokens,
-                    split_seed, teacher, unlabelled, as_json):
+                    split_seed, split_by, teacher, unlabelled, as_json):
     """Train a classifier; Ctrl-C saves, and --resume continues."""
     from .data.imdb import DatasetError
     from .data.vectors import VectorsError
@@ -180,7 +184,8 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
         lambda: train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
                       model_overrides=model_overrides, limit=limit, vectors=vectors,
                       freeze_embeddings=freeze_embeddings, init_from=init_from,
-                      split_seed=split_seed, teacher=list(teacher) or None,
+                      split_seed=split_seed, split_by=split_by,
+                      teacher=list(teacher) or None,
                       unlabelled=unlabelled, log=lambda m: click.echo(m, err=True)),
         out, (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError,
               ImportError))
@@ -319,10 +324,12 @@ _CROP_LENGTH = click.option("--crop-length", type=click.IntRange(min=1), default
 @click.option("--split", type=click.Choice(["test", "validation"]), default="test",
               show_default=True, help="validation = the split carved from train with --seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--split-by", type=click.Choice(["review", "film"]), default="review",
+              show_default=True, help="How that validation split was drawn (as in training).")
 @_CROPS
 @_CROP_LENGTH
 @click.option("--json", "as_json", is_flag=True)
-def sentiment_evaluate(checkpoints, data, split, seed, crops, crop_length, as_json):
+def sentiment_evaluate(checkpoints, data, split, seed, split_by, crops, crop_length, as_json):
     """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix.
 
     Several CHECKPOINTS are evaluated as an ensemble (probabilities averaged); none means
@@ -334,10 +341,10 @@ def sentiment_evaluate(checkpoints, data, split, seed, crops, crop_length, as_js
     predictor = _load_predictor(list(checkpoints) or [Path("runs/sentiment")])
     try:
         dataset = imdb.load(data)
+        reviews = (dataset.test if split == "test"
+                   else imdb.validation_split(dataset.train, 0.1, seed, by=split_by)[1])
     except imdb.DatasetError as exc:
         raise click.ClickException(str(exc)) from exc
-    reviews = (dataset.test if split == "test"
-               else imdb.validation_split(dataset.train, 0.1, seed)[1])
     report = evaluate(predictor, [r.text for r in reviews], [r.label for r in reviews],
                       crops=crops, crop_length=crop_length)
     report["split"] = split
