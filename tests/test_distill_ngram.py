@@ -243,6 +243,27 @@ def test_a_student_trains_on_the_teachers_soft_labels_of_unlabelled_reviews(
     assert summary["best_valid_accuracy"] > 0
 
 
+def test_a_split_by_film_is_recorded_and_a_teacher_on_another_split_is_warned_of(
+        tmp_path, imdb_archive, trained_ngram):
+    messages = []
+    train(imdb_archive, "nbsvm", tmp_path / "nb", split_by="film", teacher=[trained_ngram[0]],
+          show_progress=False, log=messages.append)
+    config = checkpoint.read_config(tmp_path / "nb" / "best")
+    assert (config["validation_split_seed"], config["validation_split_by"]) == (0, "film")
+    warning = [m for m in messages if m.startswith("warning: teacher")]
+    assert len(warning) == 1 and "seed 0 by review" in warning[0] and "by film" in warning[0]
+    messages.clear()
+    train(imdb_archive, "tiny", tmp_path / "student", split_by="film",
+          teacher=[tmp_path / "nb"], show_progress=False, log=messages.append)
+    assert not [m for m in messages if m.startswith("warning")]  # same split: no warning
+    result = CliRunner().invoke(main, ["sentiment", "evaluate", str(tmp_path / "nb"), "--data",
+                                       str(imdb_archive), "--split", "validation",
+                                       "--split-by", "film", "--json"])
+    assert result.exit_code == 0, result.output
+    _, valid = imdb.validation_split(imdb.load(imdb_archive).train, 0.1, 0, by="film")
+    assert json.loads(result.output)["count"] == len(valid)
+
+
 def test_unlabelled_without_a_teacher_and_a_teacher_without_unlabelled_reviews(
         tmp_path, imdb_archive, trained_ngram):
     from conftest import imdb_files, write_archive
@@ -256,12 +277,19 @@ def test_unlabelled_without_a_teacher_and_a_teacher_without_unlabelled_reviews(
 def test_cli_trains_nbsvm_then_a_distilled_student(tmp_path, imdb_archive):
     runner = CliRunner()
     done = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
-                                "nbsvm", "--out", str(tmp_path / "nb")])
+                                "nbsvm", "--out", str(tmp_path / "nb"), "--split-by", "film"])
     assert done.exit_code == 0, done.output
     done = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
                                 "tiny", "--out", str(tmp_path / "student"), "--teacher",
-                                str(tmp_path / "nb"), "--unlabelled", "4", "--json"])
+                                str(tmp_path / "nb"), "--unlabelled", "4", "--json",
+                                "--split-by", "film"])
     assert done.exit_code == 0, done.output
+    assert "warning" not in done.output
+    assert checkpoint.read_config(tmp_path / "student" / "best")["validation_split_by"] == "film"
+    done = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
+                                "nbsvm", "--out", str(tmp_path / "nb2"), "--teacher",
+                                str(tmp_path / "student"), "--json"])
+    assert done.exit_code == 0 and "warning: teacher" in done.output  # review split vs film
     done = runner.invoke(main, ["sentiment", "evaluate", str(tmp_path / "nb"),
                                 str(tmp_path / "student"), "--data", str(imdb_archive),
                                 "--json"])

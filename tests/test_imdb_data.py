@@ -43,6 +43,49 @@ def test_validation_split_is_stratified_seeded_and_disjoint(imdb_archive):
         imdb.validation_split(reviews, 1.5)
 
 
+def test_each_review_knows_its_film_from_the_urls_listings(tmp_path, imdb_archive):
+    """Line i of urls_<kind>.txt is review i's film page; archive and folder agree."""
+    data = imdb.load(imdb_archive, unsup=True)
+    files = imdb_files()
+    for split, kind in (("train", "pos"), ("train", "neg"), ("test", "pos"), ("train", "unsup")):
+        lines = files[f"aclImdb/{split}/urls_{kind}.txt"].decode().splitlines()
+        reviews = data.unsup if kind == "unsup" else [
+            r for r in getattr(data, split) if r.label == imdb.LABELS.index(kind)]
+        assert reviews and all(
+            r.film == re.search(r"tt\d+", lines[r.id]).group() for r in reviews)
+    folder = imdb.load(write_folder(tmp_path, files), unsup=True)
+    assert [r.film for r in folder.train + folder.unsup] == [
+        r.film for r in data.train + data.unsup]
+    bare = imdb.load(write_archive(tmp_path / "bare.tar.gz", imdb_files(urls=False)))
+    assert {r.film for r in bare.train} == {""}
+
+
+def test_a_split_by_film_keeps_every_film_on_one_side_and_the_labels_balanced(imdb_archive):
+    reviews = imdb.load(imdb_archive).train
+    train, valid = imdb.validation_split(reviews, 0.2, seed=1, by="film")
+    assert not {r.film for r in train} & {r.film for r in valid}
+    assert sorted(r.id for r in train + valid) == sorted(r.id for r in reviews)
+    # the fixture's films hold 4 + 4 reviews: two whole films are each label's 20% exactly
+    assert len(valid) == 16 and sum(r.label for r in valid) == 8
+    assert len(imdb.validation_split(reviews, 0.25, seed=1, by="film")[1]) <= 20  # never over
+    again = imdb.validation_split(reviews, 0.2, seed=1, by="film")[1]
+    other = imdb.validation_split(reviews, 0.2, seed=2, by="film")[1]
+    assert [r.id for r in again] == [r.id for r in valid] != [r.id for r in other]
+    with pytest.raises(ValueError, match="by review or film, not 'title'"):
+        imdb.validation_split(reviews, 0.25, by="title")
+
+
+def test_a_split_by_film_without_films_or_with_one_film_is_a_clear_error(tmp_path):
+    bare = imdb.load(write_archive(tmp_path / "bare.tar.gz", imdb_files(urls=False))).train
+    with pytest.raises(imdb.DatasetError, match="80 of 80 reviews have no film.*split by "
+                                                "review instead"):
+        imdb.validation_split(bare, 0.1, by="film")
+    for r in bare:
+        r.film = "tt0000001"
+    with pytest.raises(imdb.DatasetError, match="1 film.*cannot be split"):
+        imdb.validation_split(bare, 0.1, by="film")
+
+
 def test_truncated_archive_is_a_clear_error(tmp_path, imdb_archive):
     broken = tmp_path / "broken.tar.gz"
     data = imdb_archive.read_bytes()
