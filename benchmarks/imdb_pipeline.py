@@ -3,7 +3,7 @@ students distilled from them on the unlabelled reviews ⇄ an NBSVM distilled fr
 → ensembles chosen on validation.
 
     python benchmarks/imdb_pipeline.py --data ../shared/data/aclImdb_v1.tar.gz --work /tmp/pipe \\
-        [--members 2] [--students 1] [--rounds 2] [--out results]
+        [--members 2] [--students 1] [--rounds 1] [--out results]
 
 Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint, so
 `gatedrnn sentiment predict WORK/student-0 WORK/nbsvm ...` uses them afterwards):
@@ -91,9 +91,9 @@ def main(argv=None):
     parser.add_argument("--work", required=True)
     parser.add_argument("--members", type=int, default=2, help="BiLSTM members (seeds 0..N-1).")
     parser.add_argument("--students", type=int, default=1, help="Distilled students (seeds).")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="Self-training rounds: round r + 1's students learn from the "
-                             "NBSVM and round r's students.")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="Co-training rounds: round r + 1's students learn from "
+                             "nbsvm-r<r> and round r's students.")
     parser.add_argument("--student-epochs", type=int, default=None)
     parser.add_argument("--unlabelled", type=int, default=None,
                         help="Unlabelled reviews the students train on [default: all 50,000].")
