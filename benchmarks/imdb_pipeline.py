@@ -20,7 +20,7 @@ Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint
                     probability averages of every combination, the best chosen by validation
                     accuracy (never test); the TF-IDF + linear SVM baseline in the same run
 All models share the validation split (seed 0, by film unless --split-by review: IMDb's
-test shares no film with train, and a split by review flatters models that learn films);
+test shares one film with train, and a split by review flatters models that learn films);
 test is read only in step 5. The wall time of
 each step and of the whole pipeline is reported. A rerun with the same WORK reuses finished
 steps (their recorded times are kept, and the report says which were reused).

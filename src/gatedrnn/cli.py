@@ -151,7 +151,7 @@ def _preset_names():
 @click.option("--split-by", type=click.Choice(["review", "film"]), default="review",
               show_default=True,
               help="Draw the validation split by review or by whole film (IMDb's test shares "
-                   "no film with train; a split by review flatters models that learn films).")
+                   "one film with train; a split by review flatters models that learn films).")
 @click.option("--teacher", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Distillation: a sentiment checkpoint (repeat for an ensemble) whose "
                    "probabilities on the unlabelled reviews become extra soft-labelled "
