@@ -356,7 +356,7 @@ def test_a_damaged_teacher_cache_entry_is_recomputed(trained_ngram, tmp_path):
 
 def test_without_scikit_learn_fitting_says_what_to_install(monkeypatch, tmp_path, imdb_archive):
     import sys
-    monkeypatch.setitem(sys.modules, "sklearn.feature_extraction.text", None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(ImportError, match=r"pip install 'gatedrnn\[ngram\]'"):
         ngram.fit([["good"], ["bad"]], [1, 0])
     done = CliRunner().invoke(main, ["sentiment", "train", "--data", str(imdb_archive),
