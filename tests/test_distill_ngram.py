@@ -60,6 +60,62 @@ def test_fit_matches_the_naive_bayes_weighted_regression_it_folds():
     assert (logits.argmax(1) == torch.tensor(labels)).all()
 
 
+def _corpus(size=60, seed=0):
+    import random
+    rng = random.Random(seed)
+    words = ["good", "bad", "film", "plot", "very", "not", "dull", "fun", "actor", "end"]
+    return [[rng.choice(words) for _ in range(rng.randint(0, 12))] for _ in range(size)]
+
+
+def test_binary_counts_equal_count_vectorizers():
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    documents = _corpus()
+    grams, x = ngram.binary_counts(documents, 3, None)
+    vectorizer = CountVectorizer(analyzer=lambda t: ngram.ngrams(t, 3), binary=True)
+    expected = vectorizer.fit_transform(documents)
+    assert grams == vectorizer.get_feature_names_out().tolist()
+    assert x.dtype == np.float32 and x.has_sorted_indices
+    assert (x != expected).nnz == 0
+
+
+def test_max_features_keeps_the_most_frequent_and_breaks_ties_by_crc():
+    import zlib
+    from collections import Counter
+
+    documents = _corpus(80, seed=1)
+    frequency = Counter(g for d in documents for g in ngram.ngrams(d, 2))
+    grams, x = ngram.binary_counts(documents, 2, 25)
+    ranked = sorted(frequency, key=lambda g: (-frequency[g], zlib.crc32(g.encode()), g))
+    assert grams == sorted(ranked[:25])
+    assert x.shape == (80, 25)
+    assert frequency[ranked[24]] == frequency[ranked[25]]  # the cut falls inside a tie
+    # the same choice whatever the documents' order
+    assert ngram.binary_counts(documents[::-1], 2, 25)[0] == grams
+
+
+def test_binary_counts_do_not_depend_on_the_processs_string_hashing():
+    import subprocess
+    import sys
+    script = ("from gatedrnn.models import ngram; import random; r = random.Random(2); "
+              "w = 'a b c d e f g h'.split(); "
+              "docs = [[r.choice(w) for _ in range(9)] for _ in range(40)]; "
+              "g, x = ngram.binary_counts(docs, 3, 50); print(g, x.indices.tolist())")
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True, env={**__import__("os").environ,
+                                               "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2", "3")}
+    assert len(outputs) == 1
+
+
+def test_binary_counts_of_no_or_empty_documents():
+    grams, x = ngram.binary_counts([[], []], 2, 10)
+    assert grams == [] and x.shape == (2, 0)
+    grams, x = ngram.binary_counts([], 2, None)
+    assert grams == [] and x.shape == (0, 0)
+
+
 def test_unknown_ngrams_are_skipped_and_an_empty_review_gets_the_bias():
     index = ngram.NgramIndex(["a", "a b", "b"], 2)
     assert index.encode(["a", "z", "b"]) == [0, 2]
