@@ -1,0 +1,55 @@
+"""How benchmarks/imdb_pipeline.py combines an ensemble's members."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import imdb_pipeline  # noqa: E402
+
+
+def two_class(p_positive):
+    p = torch.tensor(p_positive, dtype=torch.float32)
+    return torch.stack([1 - p, p], 1)
+
+
+def test_mean_and_log_odds_differ_where_one_member_is_sure_and_wrong():
+    labels = {"valid": torch.tensor([1]), "test": torch.tensor([0])}
+    # On valid, probabilities averaged: (0.99 + 0.001 + 0.6) / 3 = 0.53, positive (right);
+    # log-odds averaged: (4.60 − 6.91 + 0.41) / 3 < 0, negative (wrong).
+    # On test: 0.6, 0.3, 0.4 average 0.43 and log-odds −0.08: both negative (right).
+    members = [{"valid": two_class([v]), "test": two_class([t])}
+               for v, t in ((0.99, 0.6), (0.001, 0.3), (0.6, 0.4))]
+    assert imdb_pipeline.combined_accuracy("mean", members, labels) == {"valid": 1.0,
+                                                                        "test": 1.0}
+    assert imdb_pipeline.combined_accuracy("log-odds", members, labels) == {"valid": 0.0,
+                                                                            "test": 1.0}
+
+
+def test_log_odds_survive_certain_probabilities():
+    odds = imdb_pipeline.log_odds(two_class([0.0, 1.0, 0.5]))
+    assert torch.isfinite(odds).all() and odds[0] < 0 < odds[1] and odds[2] == 0
+
+
+def test_stacking_weighs_the_informative_member():
+    generator = torch.Generator().manual_seed(0)
+    labels = {split: torch.randint(0, 2, (n,), generator=generator)
+              for split, n in (("valid", 400), ("test", 400))}
+
+    def member(noise):
+        out = {}
+        for split, y in labels.items():
+            z = (2 * y - 1).double() + noise * torch.randn(len(y), generator=generator,
+                                                           dtype=torch.double)
+            out[split] = two_class(torch.sigmoid(z).tolist())
+        return out
+
+    informative, noisy = member(0.8), member(4.0)
+    stacked = imdb_pipeline.combined_accuracy("stacked", [informative, noisy], labels)
+    weight_informative, weight_noisy = stacked["weights"]
+    assert weight_informative > 3 * abs(weight_noisy)
+    alone = imdb_pipeline.combined_accuracy("mean", [informative, informative], labels)
+    assert stacked["test"] == pytest.approx(alone["test"], abs=0.02)
+    assert stacked["valid"] == pytest.approx(alone["valid"], abs=0.03)
