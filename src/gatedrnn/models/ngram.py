@@ -108,15 +108,16 @@ def binary_counts(documents: list[list[str]], max_n: int, max_features: int | No
     if max_features is not None and len(candidates) > max_features:
         cut = -np.partition(-frequency, max_features - 1)[max_features - 1]
         candidates, frequency = candidates[frequency >= cut], frequency[frequency >= cut]
+    if not len(candidates):  # no document holds a token
+        return [], sparse.csr_matrix((len(documents), 0), dtype=np.float32)
 
     # Name the candidates: rebuilt from the same tokens in this process, a review's set
     # iterates in the same order as when it was hashed.
     names = np.empty(len(candidates), dtype=object)
     rows = []
     for document, row_hashes in zip(documents, hashes):
-        position = np.minimum(np.searchsorted(candidates, row_hashes),
-                              max(len(candidates) - 1, 0))
-        found = (candidates[position] == row_hashes) if len(candidates) else row_hashes < 0
+        position = np.minimum(np.searchsorted(candidates, row_hashes), len(candidates) - 1)
+        found = candidates[position] == row_hashes
         rows.append(position[found])
         unnamed = found.copy()
         unnamed[found] = np.equal(names[rows[-1]], None)
@@ -138,7 +139,7 @@ def binary_counts(documents: list[list[str]], max_n: int, max_features: int | No
     order = np.asarray(kept, dtype=np.int64)
     new_column = np.full(len(candidates), -1, dtype=np.int64)
     new_column[order] = np.arange(len(order))
-    columns = new_column[np.concatenate(rows or [empty])]
+    columns = new_column[np.concatenate(rows)]
     row_of = np.repeat(np.arange(len(documents)), [len(r) for r in rows])
     keep = columns >= 0
     x = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32),
