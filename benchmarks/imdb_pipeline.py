@@ -3,11 +3,15 @@ students distilled from them on the unlabelled reviews ⇄ an NBSVM distilled fr
 → ensembles chosen on validation.
 
     python benchmarks/imdb_pipeline.py --data ../shared/data/aclImdb_v1.tar.gz --work /tmp/pipe \\
-        [--members 2] [--students 1] [--rounds 2] [--no-ensemble-teacher] [--out results]
+        [--members 2] [--students 1] [--rounds 2] [--no-doc-vectors] [--no-ensemble-teacher] \\
+        [--out results]
 
 Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint, so
 `gatedrnn sentiment predict WORK/student-0 WORK/nbsvm ...` uses them afterwards):
   1. word vectors   gatedrnn embeddings train (skip-gram, 128-d, unlabelled + training reviews)
+     dv-ngram       gatedrnn sentiment train --preset dv-ngram: document vectors (PV-DBOW over
+                    words and bigrams, unlabelled + training reviews) and a logistic regression
+                    (--no-doc-vectors skips it); an ensemble member, not a teacher
   2. members        gatedrnn sentiment train --preset fast --vectors ... --seed k, all members
                     and the NBSVM side by side, one thread each
   3. students       gatedrnn sentiment train --preset fast --vectors ... --teacher (members +
@@ -168,6 +172,9 @@ def main(argv=None):
                         default=True,
                         help="Last, an NBSVM taught by the ensemble validation chose "
                              "(nbsvm-ensemble), then every combination again with it.")
+    parser.add_argument("--doc-vectors", action=argparse.BooleanOptionalAction, default=True,
+                        help="Train the dv-ngram member (document vectors over words and "
+                             "bigrams) after the word vectors, and add it to the ensembles.")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     work = Path(args.work)
@@ -179,6 +186,14 @@ def main(argv=None):
     steps = {}
     steps["word vectors"] = run_steps("vectors", {"vectors": [
         "embeddings", "train", *data_arg, "--out", str(vectors), "--dim", "128"]}, work, 2)
+    others = []
+    if args.doc_vectors:
+        # A member whose errors should differ from the BiLSTMs' and the NBSVM's: a dense
+        # code of the words and bigrams, learnt from the unlabelled reviews
+        others.append("dv-ngram")
+        steps["dv-ngram"] = run_steps("dv-ngram", {"dv-ngram": [
+            "sentiment", "train", *data_arg, "--preset", "dv-ngram", "--split-seed", "0",
+            "--split-by", args.split_by, "--json", "--out", str(work / "dv-ngram")]}, work, 2)
     members = {f"member-{k}": [*fast, "--seed", str(k), "--out", str(work / f"member-{k}")]
                for k in range(args.members)}
     nbsvm = ["sentiment", "train", *data_arg, "--preset", "nbsvm", "--split-seed", "0",
@@ -219,7 +234,7 @@ def main(argv=None):
     splits = {"valid": valid_part, "test": data.test}
     labels = {name: torch.tensor([r.label for r in reviews]) for name, reviews in splits.items()}
     probabilities, reread = {}, []
-    for name in [*members, *students]:
+    for name in [*members, *others, *students]:
         probabilities[name], reused = model_probabilities(work / name, splits)
         reread += [name] if reused else []
     ensembles = every_ensemble(probabilities, labels)
@@ -248,7 +263,7 @@ def main(argv=None):
             if table}
     overall = max(candidates, key=lambda c: c[2]["valid"]) if candidates else None
     single = max(rows, key=lambda n: rows[n]["valid"])
-    recurrent = max((n for n in rows if not n.startswith("nbsvm")),
+    recurrent = max((n for n in rows if n.startswith(("member", "student"))),
                     key=lambda n: rows[n]["valid"])
     results = {"environment": environment(seed=0), "work": str(work), "split_by": args.split_by,
                "steps": steps,

@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import pytest
@@ -515,3 +516,23 @@ def test_an_interrupted_ensemble_resumes_each_member(treebank_dir, tmp_path):
     # Each member went on from its own last/ (epoch 1) instead of starting again.
     assert [[h["epoch"] for h in m["history"]] for m in summary["members"]] == [[2], [2]]
     assert Tagger.load(out).tag([["the", "dog"]])[0]["tokens"] == ["the", "dog"]
+
+
+def test_bf16_without_native_bfloat16_trains_in_float32_and_says_so(treebank_dir, tmp_path,
+                                                                    monkeypatch):
+    """On a CPU without native bfloat16 (AVX2 only), oneDNN's LSTM refuses bf16 inputs: the
+    bf16 presets failed there until the Trainer fell back to float32."""
+    from gatedrnn.train import loop
+    monkeypatch.setattr(loop, "bf16_autocast_available", lambda device="cpu": False)
+    messages = []
+    summary = train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 1, "bf16": True},
+                    show_progress=False, log=messages.append)
+    assert any("training in float32" in m for m in messages)
+    assert summary["history"][0]["valid_accuracy"] >= 0
+    assert isinstance(loop._autocast(True), contextlib.nullcontext)
+
+
+def test_bf16_training_runs_wherever_it_is_asked_for(treebank_dir, tmp_path):
+    summary = train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 1, "bf16": True},
+                    show_progress=False, log=lambda m: None)
+    assert summary["history"][0]["epoch"] == 1

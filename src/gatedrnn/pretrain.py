@@ -81,6 +81,10 @@ def pretrain(data=None, out: str | Path = DEFAULT_OUT, *, preset: str = "fast", 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
+    if chosen.kind != "recurrent":
+        recurrent = [name for name, p in PRESETS.items() if p.kind == "recurrent"]
+        raise ValueError(f"preset {preset} has no recurrent encoder to pretrain; choose one "
+                         f"of {', '.join(recurrent)}")
     fit_config = FitConfig(**{**DEFAULT_FIT, "seed": seed, **(overrides or {})})
     torch.manual_seed(seed)
     started = time.perf_counter()

@@ -38,6 +38,9 @@ def environment(seed: int | None = None) -> dict:
         "python": platform.python_version(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        # the widest vector unit torch's kernels use here ("AVX2", "AVX512"): machines that
+        # report the same model name need not have the same, nor run at the same speed
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "git_commit": git_commit(),

@@ -27,8 +27,8 @@ def explain(predictor, text: str, units: int = 8) -> dict:
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     if not hasattr(predictor, "vocab"):
         raise ValueError(f"{predictor.source or 'this model'} is not a recurrent classifier (an "
-                         "n-gram model, or an ensemble): it has no embeddings or gates to "
-                         "explain; explain one recurrent checkpoint")
+                         "n-gram or document-vector model, or an ensemble): it has no "
+                         "embeddings or gates to explain; explain one recurrent checkpoint")
     model = predictor.model
     tokens = basic_english(text)
     truncated = len(tokens) > MAX_EXPLAIN_TOKENS

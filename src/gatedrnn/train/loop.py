@@ -6,11 +6,12 @@ data-parallel runs under ``torchrun`` (DDP over gloo on CPU).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -195,8 +196,19 @@ def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool 
             "count": count}
 
 
+@functools.lru_cache(maxsize=None)
+def bf16_autocast_available(device: str = "cpu") -> bool:
+    """Whether bfloat16 autocast can run on ``device``. A CPU needs native bfloat16 (AVX-512
+    BF16 or AMX): without it oneDNN's fused LSTM refuses bfloat16 inputs ("could not create a
+    primitive descriptor for the LSTM forward propagation primitive")."""
+    if torch.device(device).type != "cpu":
+        return True
+    return bool(torch.backends.mkldnn.is_available()
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def _autocast(bf16: bool, device: str = "cpu"):
-    if not bf16:
+    if not bf16 or not bf16_autocast_available(device):
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
 
@@ -244,6 +256,10 @@ class Trainer:
         self.vocab_tokens = vocab_tokens
         self.show_progress = show_progress
         self.log = log
+        if config.bf16 and not bf16_autocast_available(config.device):
+            log(f"bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no native "
+                "bfloat16, which oneDNN's LSTM needs; training in float32 instead")
+            self.config = config = replace(config, bf16=False)
         self.dist = Distributed()
         self.model.to(config.device)
         self.layer_groups = self._layer_groups()

@@ -1,0 +1,194 @@
+"""Document vectors from the words and n-grams a review contains (PV-DBOW over n-grams,
+"DV-ngram": Le & Mikolov 2014; Li et al. 2016), with a logistic regression on top.
+
+A review's vector d is trained to predict each of its tokens (its words, and its 2..max_n-grams
+treated as more words) against ``negative`` noise tokens drawn from the unigram^0.75
+distribution: maximise log σ(d·u_w) + Σ_noise log σ(−d·u_n), u the tokens' output vectors.
+gensim trains d and u together on the unlabelled and training reviews; a new review's d is
+inferred by the same objective with u held fixed (gensim's infer_vector), and a logistic
+regression reads the label off d. Its errors differ from the n-gram counts' and the recurrent
+models' (a dense code learnt from 75,000 reviews), which is what an ensemble member is for.
+
+A checkpoint stores u and the tokens' training counts in safetensors (no pickle); loading
+rebuilds gensim's inference tables from them (the same subsampling and noise distribution the
+vectors were trained with).
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .config import StoredConfig
+
+MAX_DOCUMENT_TOKENS = 10_000  # gensim reads at most this many tokens of a document
+
+
+@dataclass
+class DocVectorConfig(StoredConfig):
+    """Everything needed to rebuild a DocVectorModel (stored as config.json)."""
+
+    KIND = "document-vector classifier"
+
+    vocab_size: int
+    dim: int = 100
+    max_n: int = 2
+    negative: int = 5
+    sample: float = 1e-4      # subsampling threshold the vectors were trained with
+    epochs: int = 10          # inference passes over a review
+    alpha: float = 0.025      # inference learning rate, falling linearly to min_alpha
+    min_alpha: float = 0.0001
+    num_classes: int = 2
+
+    def __post_init__(self):
+        for name in ("vocab_size", "dim", "max_n", "negative", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 < self.min_alpha <= self.alpha:
+            raise ValueError(f"need 0 < min_alpha <= alpha, got {self.min_alpha}, {self.alpha}")
+        if not 0 <= self.sample < 1:
+            raise ValueError(f"sample must be in [0, 1), got {self.sample}")
+        if self.num_classes != 2:
+            raise ValueError(f"a document-vector classifier is binary: num_classes must be 2, "
+                             f"got {self.num_classes}")
+
+
+def dbow_tokens(tokens: list[str], max_n: int) -> list[str]:
+    """The review's words followed by its 2..max_n-grams (words joined by a space), every
+    occurrence kept: each is one prediction the document vector learns from."""
+    found = list(tokens)
+    for n in range(2, max_n + 1):
+        found += map(" ".join, zip(*(tokens[k:] for k in range(n))))
+    return found[:MAX_DOCUMENT_TOKENS]
+
+
+def _require_gensim():
+    try:
+        from gensim.models.doc2vec import Doc2Vec
+    except ImportError:
+        raise ImportError("document vectors need gensim: pip install 'gatedrnn[vectors]' "
+                          "(or pip install gensim)") from None
+    return Doc2Vec
+
+
+class DocVectorModel(nn.Module):
+    """Token output vectors and counts (what inference needs), and the classifier."""
+
+    def __init__(self, config: DocVectorConfig):
+        super().__init__()
+        self.config = config
+        self.register_buffer("output", torch.zeros(config.vocab_size, config.dim))
+        self.register_buffer("counts", torch.ones(config.vocab_size, dtype=torch.long))
+        self.classifier = nn.Linear(config.dim, config.num_classes)
+        self._engine = None
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._engine = None  # new tables: rebuild gensim's
+
+    @torch.no_grad()
+    def set_tables(self, output: Tensor, counts: Tensor) -> None:
+        self.output.copy_(output)
+        self.counts.copy_(counts)
+        self._engine = None
+
+    def engine(self):
+        """A gensim Doc2Vec holding this model's tables, for infer_vector: its vocabulary is
+        built from the stored counts (so subsampling and the noise table are the training
+        run's), its output vectors copied in."""
+        if self._engine is None:
+            Doc2Vec = _require_gensim()
+            c = self.config
+            engine = Doc2Vec(dm=0, vector_size=c.dim, negative=c.negative, hs=0, min_count=1,
+                             sample=c.sample, epochs=c.epochs, alpha=c.alpha,
+                             min_alpha=c.min_alpha, workers=1)
+            tokens = [str(i) for i in range(c.vocab_size)]
+            engine.build_vocab_from_freq(dict(zip(tokens, self.counts.tolist())))
+            rows = [engine.wv.key_to_index[t] for t in tokens]
+            engine.syn1neg[rows] = self.output.numpy()
+            self._engine = engine
+        return self._engine
+
+    @torch.no_grad()
+    def infer(self, documents: list[list[int]], workers: int | None = None) -> Tensor:
+        """(N, dim) vectors of documents given as token ids: gensim's infer_vector (a start
+        seeded by the document, then ``epochs`` SGD passes over its tokens with the output
+        vectors fixed), its random draws seeded by the document too, so a review's vector
+        does not depend on what else is inferred, in what order, or on how many threads
+        (``workers``, default torch's thread count: gensim's inner loop runs without the GIL)
+        share the work."""
+        engine = self.engine()
+        vectors = np.zeros((len(documents), self.config.dim), dtype=np.float32)
+
+        def infer_rows(rows):
+            own = copy.copy(engine)  # the same tables, its own random state
+            for row in rows:
+                ids = documents[row]
+                own.random = np.random.RandomState(
+                    zlib.crc32(np.asarray(ids, dtype=np.int64).tobytes()))
+                vectors[row] = own.infer_vector([str(i) for i in ids])
+
+        workers = max(1, min(workers or torch.get_num_threads(), len(documents)))
+        if workers == 1:
+            infer_rows(range(len(documents)))
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(infer_rows, [range(k, len(documents), workers)
+                                           for k in range(workers)]))
+        return torch.from_numpy(vectors)
+
+    def forward(self, vectors: Tensor) -> Tensor:
+        """(B, 2) logits from (B, dim) document vectors."""
+        return self.classifier(vectors)
+
+
+def train_dbow(documents: list[list[str]], *, dim: int = 100, negative: int = 5,
+               min_count: int = 2, sample: float = 1e-4, epochs: int = 10,
+               max_vocab: int | None = None, workers: int = 2, seed: int = 0, progress=None):
+    """gensim PV-DBOW on token lists: (tokens, output vectors, counts, the training documents'
+    own vectors). ``progress(epoch, seconds)`` after each epoch.
+    (gensim with several workers is not bitwise reproducible: threads share the weights.)"""
+    import time
+    Doc2Vec = _require_gensim()
+    from gensim.models.callbacks import CallbackAny2Vec
+    from gensim.models.doc2vec import TaggedDocument
+
+    class _Report(CallbackAny2Vec):
+        def __init__(self):
+            self.epoch, self.started = 0, time.perf_counter()
+
+        def on_epoch_end(self, model):
+            self.epoch += 1
+            if progress is not None:
+                progress(self.epoch, time.perf_counter() - self.started)
+
+    tagged = [TaggedDocument(words, [i]) for i, words in enumerate(documents)]
+    model = Doc2Vec(tagged, dm=0, vector_size=dim, negative=negative, hs=0,
+                    min_count=min_count, sample=sample, epochs=epochs, workers=workers,
+                    seed=seed, max_final_vocab=max_vocab, callbacks=[_Report()])
+    wv = model.wv
+    return (list(wv.index_to_key), torch.from_numpy(np.asarray(model.syn1neg, np.float32)),
+            torch.from_numpy(np.asarray(wv.expandos["count"], dtype=np.int64)),
+            torch.from_numpy(np.asarray(model.dv.vectors, np.float32)))
+
+
+class DocVectorIndex:
+    """token → row of the output vectors; unknown tokens are skipped."""
+
+    def __init__(self, tokens: list[str], max_n: int):
+        self.tokens = tokens
+        self.max_n = max_n
+        self.index = {t: i for i, t in enumerate(tokens)}
+        if len(self.index) != len(tokens):
+            raise ValueError("a document-vector vocabulary cannot hold the same token twice")
+
+    def encode(self, words: list[str]) -> list[int]:
+        found = map(self.index.get, dbow_tokens(words, self.max_n))
+        return [i for i in found if i is not None]
