@@ -96,9 +96,10 @@ def test_a_documents_vector_does_not_depend_on_what_else_is_inferred(tiny_model)
     reversed_ = model.infer(encoded[::-1]).flip(0)
     alone = model.infer(encoded[2:3])
     threaded = model.infer(encoded, workers=3)
-    torch.testing.assert_close(together, reversed_, rtol=0, atol=0)
-    torch.testing.assert_close(together, threaded, rtol=0, atol=0)
-    torch.testing.assert_close(together[2:3], alone, rtol=0, atol=0)
+    # the same draws: equal up to BLAS rounding (a different draw moves a vector by ~1e-2)
+    torch.testing.assert_close(together, reversed_, rtol=0, atol=1e-5)
+    torch.testing.assert_close(together, threaded, rtol=0, atol=1e-5)
+    torch.testing.assert_close(together[2:3], alone, rtol=0, atol=1e-5)
     assert model.infer([[]]).shape == (1, 16)  # a review of unknown words still gets one
     assert model.infer([]).shape == (0, 16)
 
@@ -153,7 +154,7 @@ def test_a_dv_ngram_checkpoint_predicts_like_any_sentiment_model(trained_docvec,
     torch.testing.assert_close(probabilities.sum(1), torch.ones(len(texts)))
     # read back from disk: the same probabilities
     torch.testing.assert_close(Predictor.load(out).probabilities(texts), probabilities,
-                               rtol=0, atol=0)
+                               rtol=0, atol=1e-5)
     # (90 fixture reviews teach document vectors little: what they learn is tested above)
     assert evaluate(predictor, texts, labels)["count"] == len(texts)
     empty, = predictor.predict("")

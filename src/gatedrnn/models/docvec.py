@@ -123,7 +123,7 @@ class DocVectorModel(nn.Module):
         vectors fixed), its random draws seeded by the document too, so a review's vector
         does not depend on what else is inferred, in what order, or on how many threads
         (``workers``, default torch's thread count: gensim's inner loop runs without the GIL)
-        share the work."""
+        share the work, beyond the last bits BLAS may round differently."""
         engine = self.engine()
         vectors = np.zeros((len(documents), self.config.dim), dtype=np.float32)
 
