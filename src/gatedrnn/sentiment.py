@@ -97,7 +97,7 @@ PRESETS = {
         vocab_size=400_000, kind="docvec",
         # train_vectors: what the regression fits, the training reviews' vectors as gensim
         # trained them and/or as inferred (validation 89.72% vs 89.68% by film: not worth
-        # the 2 minutes inference takes)
+        # the ~4 minutes that inferring them took on one thread)
         model={"dim": 100, "max_n": 2, "negative": 5, "min_count": 2, "sample": 1e-4,
                "train_epochs": 10, "infer_epochs": 10, "C": [0.1, 1.0, 10.0],
                "train_vectors": ["trained"]}),
@@ -429,7 +429,7 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
     for source in options["train_vectors"]:
         if source == "trained":
             features = trained_train
-        else:  # as every other review's vectors are found (2 min more on IMDb)
+        else:  # as every other review's vector is found (~4 min more on IMDb, one thread)
             features = model.infer([index.encode(basic_english(r.text)) for r in train_reviews])
         for C in options["C"]:
             regression = LogisticRegression(C=C, max_iter=2000).fit(features.numpy(),

@@ -65,8 +65,8 @@ def load_models(paths: list[Path], onnx: bool = False) -> list[LoadedModel]:
         directory = resolve_checkpoint(path)
         config = checkpoint.read_config(directory)
         task = config.get("task")
-        # n-gram and document-vector models have no recurrent graph to export; they stay as
-        # they are.
+        # n-gram and document-vector models have no recurrent graph to export; they stay in
+        # PyTorch (and gensim).
         if task == "sentiment" and onnx and config.get("model_type") not in ("ngram", "docvec"):
             model = _onnx_predictor(directory)
         elif task == "sentiment":
