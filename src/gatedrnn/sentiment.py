@@ -691,19 +691,35 @@ class Predictor:
         return _predictions(self, texts, batch_size)
 
 
-class NgramPredictor:
-    """An n-gram classifier (``--preset nbsvm``) behind the Predictor interface.
-
-    ``Predictor.load`` returns one for an n-gram checkpoint, so it predicts, evaluates, serves
-    and joins ensembles like a recurrent classifier. It reads every review whole (crops do not
-    apply) and has no gates or embeddings to explain.
-    """
+class _WholeTextPredictor:
+    """What the non-recurrent classifiers share: a model and the index that turns a whole
+    text into its ids (crops and other reading options do not apply)."""
 
     def __init__(self, model, index, labels: list[str], source: str = ""):
         self.model = model.eval()
         self.index = index
         self.labels = labels
         self.source = source
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        documents = []
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"texts must be strings, got {type(text).__name__}")
+            documents.append(self.index.encode(basic_english(text[:MAX_TEXT_CHARS])))
+        return documents
+
+    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
+        return _predictions(self, texts, batch_size)
+
+
+class NgramPredictor(_WholeTextPredictor):
+    """An n-gram classifier (``--preset nbsvm``) behind the Predictor interface.
+
+    ``Predictor.load`` returns one for an n-gram checkpoint, so it predicts, evaluates, serves
+    and joins ensembles like a recurrent classifier. It reads every review whole (crops do not
+    apply) and has no gates or embeddings to explain.
+    """
 
     @classmethod
     def load(cls, directory: Path, config: dict) -> "NgramPredictor":
@@ -721,29 +737,16 @@ class NgramPredictor:
         """(N, 2) probabilities (``crops`` and other reading options do not apply)."""
         out = torch.empty(len(texts), len(self.labels))
         for start in range(0, len(texts), max(1, batch_size)):
-            documents = []
-            for text in texts[start:start + batch_size]:
-                if not isinstance(text, str):
-                    raise TypeError(f"texts must be strings, got {type(text).__name__}")
-                documents.append(self.index.encode(basic_english(text[:MAX_TEXT_CHARS])))
+            documents = self._encode(texts[start:start + batch_size])
             logits = self.model(*self.index.batch(documents))
             out[start:start + len(documents)] = F.softmax(logits, dim=1)
         return out
 
-    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
-        return _predictions(self, texts, batch_size)
 
-
-class DocVectorPredictor:
+class DocVectorPredictor(_WholeTextPredictor):
     """A document-vector classifier (``--preset dv-ngram``) behind the Predictor interface:
     each review's vector is inferred (models.docvec), then classified. It reads every review
     whole (crops do not apply)."""
-
-    def __init__(self, model, index, labels: list[str], source: str = ""):
-        self.model = model.eval()
-        self.index = index
-        self.labels = labels
-        self.source = source
 
     @classmethod
     def load(cls, directory: Path, config: dict) -> "DocVectorPredictor":
@@ -759,17 +762,10 @@ class DocVectorPredictor:
     @torch.inference_mode()
     def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
         """(N, 2) probabilities (``crops`` and other reading options do not apply)."""
-        documents = []
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError(f"texts must be strings, got {type(text).__name__}")
-            documents.append(self.index.encode(basic_english(text[:MAX_TEXT_CHARS])))
+        documents = self._encode(texts)
         if not documents:
             return torch.empty(0, len(self.labels))
         return F.softmax(self.model(self.model.infer(documents)), dim=1)
-
-    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
-        return _predictions(self, texts, batch_size)
 
 
 def _crops(ids: list[int], crops: int, length: int) -> list[list[int]]:

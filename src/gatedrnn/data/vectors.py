@@ -261,17 +261,10 @@ def save_word2vec_text(vectors: WordVectors, path: str | Path) -> Path:
     return path
 
 
-def train_word2vec(texts: Iterable[list[str]], *, dim: int = 128, window: int = 5,
-                   min_count: int = 5, epochs: int = 5, skip_gram: bool = True,
-                   negative: int = 5, workers: int = 2, seed: int = 0,
-                   progress=None) -> WordVectors:
-    """Word2vec (gensim) on tokenised texts; ``progress(epoch, seconds)`` after each epoch."""
-    try:
-        from gensim.models import Word2Vec
-        from gensim.models.callbacks import CallbackAny2Vec
-    except ImportError:
-        raise ImportError("training word vectors needs gensim: pip install 'gatedrnn[vectors]' "
-                          "(or pip install gensim)") from None
+def epoch_reporter(progress=None):
+    """A gensim callback that calls ``progress(epoch, seconds since training began)`` after
+    each epoch (gensim must be installed)."""
+    from gensim.models.callbacks import CallbackAny2Vec
 
     class _Report(CallbackAny2Vec):
         def __init__(self):
@@ -282,10 +275,24 @@ def train_word2vec(texts: Iterable[list[str]], *, dim: int = 128, window: int = 
             if progress is not None:
                 progress(self.epoch, time.perf_counter() - self.started)
 
+    return _Report()
+
+
+def train_word2vec(texts: Iterable[list[str]], *, dim: int = 128, window: int = 5,
+                   min_count: int = 5, epochs: int = 5, skip_gram: bool = True,
+                   negative: int = 5, workers: int = 2, seed: int = 0,
+                   progress=None) -> WordVectors:
+    """Word2vec (gensim) on tokenised texts; ``progress(epoch, seconds)`` after each epoch."""
+    try:
+        from gensim.models import Word2Vec
+    except ImportError:
+        raise ImportError("training word vectors needs gensim: pip install 'gatedrnn[vectors]' "
+                          "(or pip install gensim)") from None
+
     sentences = texts if isinstance(texts, list) else list(texts)
     model = Word2Vec(sentences=sentences, vector_size=dim, window=window, min_count=min_count,
                      sg=int(skip_gram), negative=negative, workers=workers, seed=seed,
-                     epochs=epochs, callbacks=[_Report()])
+                     epochs=epochs, callbacks=[epoch_reporter(progress)])
     words = list(model.wv.index_to_key)
     return WordVectors(words, np.asarray(model.wv.vectors, dtype=np.float32),
                        f"word2vec ({'skip-gram' if skip_gram else 'CBOW'}, dim {dim}, "

@@ -182,24 +182,15 @@ def train_dbow(documents: list[list[str]], *, dim: int = 100, negative: int = 5,
     """gensim PV-DBOW on token lists: (tokens, output vectors, counts, the training documents'
     own vectors). ``progress(epoch, seconds)`` after each epoch.
     (gensim with several workers is not bitwise reproducible: threads share the weights.)"""
-    import time
     Doc2Vec = _require_gensim()
-    from gensim.models.callbacks import CallbackAny2Vec
     from gensim.models.doc2vec import TaggedDocument
 
-    class _Report(CallbackAny2Vec):
-        def __init__(self):
-            self.epoch, self.started = 0, time.perf_counter()
-
-        def on_epoch_end(self, model):
-            self.epoch += 1
-            if progress is not None:
-                progress(self.epoch, time.perf_counter() - self.started)
+    from ..data.vectors import epoch_reporter
 
     tagged = [TaggedDocument(words, [i]) for i, words in enumerate(documents)]
     model = Doc2Vec(tagged, dm=0, vector_size=dim, negative=negative, hs=0,
                     min_count=min_count, sample=sample, epochs=epochs, workers=workers,
-                    seed=seed, max_final_vocab=max_vocab, callbacks=[_Report()])
+                    seed=seed, max_final_vocab=max_vocab, callbacks=[epoch_reporter(progress)])
     wv = model.wv
     return (list(wv.index_to_key), torch.from_numpy(np.asarray(model.syn1neg, np.float32)),
             torch.from_numpy(np.asarray(wv.expandos["count"], dtype=np.int64)),
