@@ -171,12 +171,62 @@ def test_a_dv_ngram_checkpoint_with_a_foreign_vocabulary_is_refused(trained_docv
         Predictor.load(copy)
 
 
-def test_dv_ngram_refuses_recurrent_options_and_a_teacher(tmp_path, imdb_archive,
-                                                          trained_sentiment):
+def test_dv_ngram_refuses_recurrent_options(tmp_path, imdb_archive):
     with pytest.raises(ValueError, match="init_from apply to recurrent presets only"):
         train(imdb_archive, "dv-ngram", tmp_path, init_from="lm", **QUIET)
-    with pytest.raises(ValueError, match="without a teacher"):
-        train(imdb_archive, "dv-ngram", tmp_path, teacher=[trained_sentiment], **QUIET)
+    with pytest.raises(ValueError, match="need a teacher"):
+        train(imdb_archive, "dv-ngram", tmp_path, unlabelled=5, **QUIET)
+
+
+def test_the_classifier_fits_hard_labels_as_scikit_learn_does():
+    from sklearn.linear_model import LogisticRegression
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    y = (x[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
+    fitted = docvec.fit_classifier(torch.from_numpy(x).float(),
+                                   torch.nn.functional.one_hot(torch.from_numpy(y), 2).float(),
+                                   C=0.5)
+    reference = LogisticRegression(C=0.5, max_iter=2000).fit(x.astype(np.float32), y)
+    torch.testing.assert_close(fitted["weight"][1], torch.tensor(reference.coef_[0]).float(),
+                               atol=1e-4, rtol=1e-4)
+    assert fitted["weight"][0].abs().max() == 0 and fitted["bias"][0] == 0
+    assert fitted["bias"][1] == pytest.approx(reference.intercept_[0], abs=1e-4)
+
+
+def test_soft_targets_are_fitted_by_their_cross_entropy():
+    """At the fit, the gradient of C·Σ CE(p, σ(w·x + b)) + ½‖w‖² vanishes: each soft row
+    pulls towards its own probability, not towards its rounded label."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 4))
+    p = 1 / (1 + np.exp(-(2 * x[:, 0] - x[:, 1])))
+    hard = np.arange(300) < 100
+    p[hard] = (p[hard] > 0.5).astype(float)
+    targets = torch.from_numpy(np.stack([1 - p, p], 1)).float()
+    C = 2.0
+    fitted = docvec.fit_classifier(torch.from_numpy(x).float(), targets, C)
+    w, b = fitted["weight"][1].double().numpy(), float(fitted["bias"][1])
+    residual = 1 / (1 + np.exp(-(x @ w + b))) - targets[:, 1].double().numpy()
+    gradient = np.append(C * residual @ x + w, C * residual.sum())
+    assert np.abs(gradient).max() < 1e-2
+    # the rounded labels would give another fit
+    rounded = docvec.fit_classifier(torch.from_numpy(x).float(),
+                                    torch.nn.functional.one_hot(targets.argmax(1), 2).float(), C)
+    assert (rounded["weight"][1] - fitted["weight"][1]).abs().max() > 0.1
+
+
+def test_dv_ngram_learns_from_a_teacher_on_the_unlabelled_reviews(tmp_path, imdb_archive,
+                                                                  trained_sentiment,
+                                                                  monkeypatch):
+    monkeypatch.setenv("GATEDRNN_DATA_DIR", str(tmp_path / "cache"))  # its own teacher cache
+    messages = []
+    summary = train(imdb_archive, "dv-ngram", tmp_path / "taught", teacher=[trained_sentiment],
+                    unlabelled=6, show_progress=False, log=messages.append)
+    assert summary["unlabelled_reviews"] == summary["teacher_labelled_reviews"] == 6
+    config = checkpoint.read_config(tmp_path / "taught" / "best")
+    assert config["distilled_from"] == {"teacher": [str(trained_sentiment)],
+                                        "unlabelled_reviews": 6}
+    assert any("labelled in" in m for m in messages)  # the teacher labelled them
+    assert Predictor.load(tmp_path / "taught").probabilities(["a fine film"]).shape == (1, 2)
 
 
 def test_the_cli_trains_and_evaluates_a_dv_ngram_model(tmp_path, imdb_archive):

@@ -166,13 +166,11 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
                             vocab_size=vocab_size, teacher=teacher, unlabelled=unlabelled,
                             download=download, show_progress=show_progress, log=log)
     if chosen.kind == "docvec":
-        if teacher:
-            raise ValueError(f"preset {preset} learns from the unlabelled reviews without a "
-                             "teacher (its vectors are trained on them); drop --teacher")
         return _train_docvec(data, preset, out, seed=seed,
                              validation_fraction=validation_fraction, split_seed=split_seed,
                              split_by=split_by, limit=limit, vocab_size=vocab_size,
-                             download=download, show_progress=show_progress, log=log)
+                             teacher=teacher, unlabelled=unlabelled, download=download,
+                             show_progress=show_progress, log=log)
     fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
     started = time.perf_counter()
     if chosen.word2vec is not None and init_from is None and vectors is None:
@@ -368,18 +366,21 @@ def _refuse_recurrent_options(preset: str, options: dict) -> None:
 
 def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: float,
                   split_seed: int | None, split_by: str, limit: int | None,
-                  vocab_size: int | None, download: bool, show_progress: bool, log) -> dict:
+                  vocab_size: int | None, teacher: list | None, unlabelled: int | None,
+                  download: bool, show_progress: bool, log) -> dict:
     """Fit a document-vector preset (models.docvec): PV-DBOW over words and n-grams on the
     training part and the unlabelled reviews, then a logistic regression per regularisation
     strength, on the training reviews' vectors as gensim trained them or as inference finds
     them (inference is how every other review gets its vector); the pair best on validation
-    is written to OUT/best."""
-    import numpy as np
+    is written to OUT/best.
 
+    With a ``teacher``, the regression also fits the unlabelled reviews' trained vectors
+    under the teacher's probabilities (soft targets, as the students learn them); the
+    vectors themselves never see a label either way. ``unlabelled`` (default: all, or twice
+    ``limit``) is how many unlabelled reviews the vectors train on and the teacher labels."""
     from .models import docvec
     from .models.ngram import _require_scikit_learn
     _require_scikit_learn()
-    from sklearn.linear_model import LogisticRegression
 
     chosen = PRESETS[preset]
     options = chosen.model
@@ -388,7 +389,14 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
     dataset, train_reviews, valid_reviews = _labelled_split(
         data, validation_fraction, split_seed, limit, download, show_progress, unsup=True,
         by=split_by)
-    unlabelled = _unlabelled_subset(dataset.unsup, 2 * limit if limit else None, split_seed)
+    if unlabelled is None and limit:
+        unlabelled = 2 * limit
+    unlabelled = _unlabelled_subset(dataset.unsup, unlabelled, split_seed)
+    soft = None
+    if teacher:
+        _check_teacher_split(teacher, split_seed, split_by, log)
+        soft = teacher_probabilities(teacher, [r.text for r in unlabelled],
+                                     show_progress=show_progress, log=log)
     max_n = options["max_n"]
     documents = [docvec.dbow_tokens(basic_english(r.text), max_n)
                  for r in [*train_reviews, *unlabelled]]
@@ -407,10 +415,11 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
         [documents[i] for i in order], dim=options["dim"], negative=options["negative"],
         min_count=options["min_count"], sample=options["sample"], epochs=epochs,
         max_vocab=vocab_size or chosen.vocab_size, seed=seed, progress=progress)
-    trained_train = torch.empty(len(train_reviews), options["dim"])
-    for position, i in enumerate(order):
-        if i < len(train_reviews):
-            trained_train[i] = trained[position]
+    # back from gensim's shuffled order: training reviews first, then the unlabelled
+    trained_in_order = torch.empty_like(trained)
+    trained_in_order[torch.tensor(order)] = trained
+    trained_train, trained_unlabelled = trained_in_order.split(
+        [len(train_reviews), len(unlabelled)])
     config = docvec.DocVectorConfig(vocab_size=len(tokens), dim=options["dim"], max_n=max_n,
                                     negative=options["negative"], sample=options["sample"],
                                     epochs=options["infer_epochs"])
@@ -423,7 +432,7 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
         + (f" and the {len(train_reviews):,} training reviews"
            if "inferred" in options["train_vectors"] else ""))
     inferred_valid = model.infer([index.encode(basic_english(r.text)) for r in valid_reviews])
-    train_labels = np.array([r.label for r in train_reviews])
+    train_labels = torch.tensor([r.label for r in train_reviews])
     valid_labels = torch.tensor([r.label for r in valid_reviews])
     history, best = [], None
     for source in options["train_vectors"]:
@@ -431,14 +440,15 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
             features = trained_train
         else:  # as every other review's vector is found (~4 min more on IMDb, one thread)
             features = model.infer([index.encode(basic_english(r.text)) for r in train_reviews])
+        targets = torch.nn.functional.one_hot(train_labels, 2).float()
+        if soft is not None:
+            # the unlabelled reviews' trained vectors (inferring 50,000 more would take
+            # ~10 min) whichever vectors the labelled reviews use
+            features = torch.cat([features, trained_unlabelled])
+            targets = torch.cat([targets, soft.float()])
         for C in options["C"]:
-            regression = LogisticRegression(C=C, max_iter=2000).fit(features.numpy(),
-                                                                    train_labels)
             with torch.no_grad():
-                # binary: class 1's logit is w·d + b, class 0's is 0
-                model.classifier.weight.copy_(torch.from_numpy(np.stack(
-                    [np.zeros_like(regression.coef_[0]), regression.coef_[0]])).float())
-                model.classifier.bias.copy_(torch.tensor([0.0, regression.intercept_[0]]))
+                model.classifier.load_state_dict(docvec.fit_classifier(features, targets, C))
                 accuracy = float((model(inferred_valid).argmax(1) == valid_labels)
                                  .float().mean())
             record = {"train_vectors": source, "C": C, "valid_accuracy": accuracy}
@@ -458,14 +468,17 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
                       "unlabelled_reviews": len(unlabelled)},
               "vocab_fingerprint": Vocab.fingerprint_of(tokens),
               "environment": environment(seed=seed), "validation_split_seed": split_seed,
-              "validation_split_by": split_by}
+              "validation_split_by": split_by,
+              "distilled_from": ({"teacher": [str(t) for t in teacher],
+                                  "unlabelled_reviews": len(unlabelled)} if teacher else None)}
     checkpoint.save(Path(out) / "best", config=stored, state_dict=model.state_dict(),
                     vocab_tokens=tokens, metrics=record)
     return {"history": history, "best_valid_accuracy": record["valid_accuracy"],
             "train_seconds": time.perf_counter() - started,
             "params": len(tokens) * options["dim"] + 2 * (options["dim"] + 1),
             "peak_rss_mb": rss_mb()["peak_rss_mb"], "reviews": len(documents),
-            "unlabelled_reviews": len(unlabelled)}
+            "unlabelled_reviews": len(unlabelled),
+            "teacher_labelled_reviews": len(unlabelled) if teacher else 0}
 
 
 def train_word_vectors(data, out: str | Path, *, dim: int = 128, window: int = 5,

@@ -197,6 +197,30 @@ def train_dbow(documents: list[list[str]], *, dim: int = 100, negative: int = 5,
             torch.from_numpy(np.asarray(model.dv.vectors, np.float32)))
 
 
+def fit_classifier(features: Tensor, targets: Tensor, C: float) -> dict[str, Tensor]:
+    """The logistic regression (scikit-learn, L2 with strength 1/C) of (N, 2) target
+    probabilities on (N, dim) document vectors, as DocVectorModel.classifier's state dict.
+
+    A soft target p stands for two weighted rows, label 1 with weight p and label 0 with
+    1 − p: the regression then minimises the cross-entropy with p, as a distilled student does.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    positive = targets[:, 1].double().numpy()
+    hard = np.isin(positive, (0.0, 1.0))
+    soft = ~hard
+    x = features.double().numpy()
+    rows = np.concatenate([x[hard], x[soft], x[soft]])
+    labels = np.concatenate([positive[hard], np.ones(soft.sum()), np.zeros(soft.sum())])
+    weights = np.concatenate([np.ones(hard.sum()), positive[soft], 1 - positive[soft]])
+    regression = LogisticRegression(C=C, max_iter=2000).fit(rows, labels.astype(np.int64),
+                                                            sample_weight=weights)
+    # binary: class 1's logit is w·d + b, class 0's is 0
+    weight = torch.from_numpy(regression.coef_[0]).float()
+    return {"weight": torch.stack([torch.zeros_like(weight), weight]),
+            "bias": torch.tensor([0.0, float(regression.intercept_[0])])}
+
+
 class DocVectorIndex:
     """token → row of the output vectors; unknown tokens are skipped."""
 
