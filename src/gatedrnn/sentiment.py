@@ -392,11 +392,8 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
     if unlabelled is None and limit:
         unlabelled = 2 * limit
     unlabelled = _unlabelled_subset(dataset.unsup, unlabelled, split_seed)
-    soft = None
-    if teacher:
-        _check_teacher_split(teacher, split_seed, split_by, log)
-        soft = teacher_probabilities(teacher, [r.text for r in unlabelled],
-                                     show_progress=show_progress, log=log)
+    soft = (_teacher_soft_labels(teacher, unlabelled, split_seed, split_by, show_progress, log)
+            if teacher else None)
     max_n = options["max_n"]
     documents = [docvec.dbow_tokens(basic_english(r.text), max_n)
                  for r in [*train_reviews, *unlabelled]]
@@ -580,11 +577,18 @@ def _teacher_labelled(dataset, teacher, unlabelled: int | None, split_seed: int,
                       show_progress: bool, log) -> tuple[list[list[str]], torch.Tensor]:
     """The tokens of the unlabelled reviews a model trains on (``unlabelled`` of them, seeded)
     and the teachers' averaged probabilities for them."""
-    _check_teacher_split(teacher, split_seed, split_by, log)
     reviews = _unlabelled_subset(dataset.unsup, unlabelled, split_seed)
-    soft = teacher_probabilities(teacher, [r.text for r in reviews],
-                                 show_progress=show_progress, log=log)
+    soft = _teacher_soft_labels(teacher, reviews, split_seed, split_by, show_progress, log)
     return [basic_english(r.text) for r in reviews], soft
+
+
+def _teacher_soft_labels(teacher, reviews, split_seed: int, split_by: str, show_progress: bool,
+                         log) -> torch.Tensor:
+    """The teachers' averaged probabilities for ``reviews``, after checking that they were
+    trained on this model's validation split."""
+    _check_teacher_split(teacher, split_seed, split_by, log)
+    return teacher_probabilities(teacher, [r.text for r in reviews],
+                                 show_progress=show_progress, log=log)
 
 
 def _check_teacher_split(teacher, split_seed: int, split_by: str, log) -> None:

@@ -207,14 +207,11 @@ def fit_classifier(features: Tensor, targets: Tensor, C: float) -> dict[str, Ten
     from sklearn.linear_model import LogisticRegression
 
     positive = targets[:, 1].double().numpy()
-    hard = np.isin(positive, (0.0, 1.0))
-    soft = ~hard
     x = features.double().numpy()
-    rows = np.concatenate([x[hard], x[soft], x[soft]])
-    labels = np.concatenate([positive[hard], np.ones(soft.sum()), np.zeros(soft.sum())])
-    weights = np.concatenate([np.ones(hard.sum()), positive[soft], 1 - positive[soft]])
-    regression = LogisticRegression(C=C, max_iter=2000).fit(rows, labels.astype(np.int64),
-                                                            sample_weight=weights)
+    # (a hard label's other row has weight 0 and leaves the objective as it is)
+    labels = np.concatenate([np.ones(len(x), np.int64), np.zeros(len(x), np.int64)])
+    regression = LogisticRegression(C=C, max_iter=2000).fit(
+        np.concatenate([x, x]), labels, sample_weight=np.concatenate([positive, 1 - positive]))
     # binary: class 1's logit is w·d + b, class 0's is 0
     weight = torch.from_numpy(regression.coef_[0]).float()
     return {"weight": torch.stack([torch.zeros_like(weight), weight]),
