@@ -3,8 +3,8 @@ students distilled from them on the unlabelled reviews ⇄ an NBSVM distilled fr
 → ensembles chosen on validation.
 
     python benchmarks/imdb_pipeline.py --data ../shared/data/aclImdb_v1.tar.gz --work /tmp/pipe \\
-        [--members 2] [--students 1] [--rounds 2] [--doc-vectors] [--no-ensemble-teacher] \\
-        [--out results]
+        [--members 2] [--students 1] [--rounds 2] [--adversarial EPS] [--doc-vectors] \\
+        [--no-ensemble-teacher] [--out results]
 
 Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint, so
 `gatedrnn sentiment predict WORK/student-0 WORK/nbsvm ...` uses them afterwards):
@@ -16,7 +16,8 @@ Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint
                     and the NBSVM side by side, one thread each
   3. students       gatedrnn sentiment train --preset fast --vectors ... --teacher (members +
                     NBSVM): the 50,000 unlabelled reviews with the teacher's probabilities as
-                    soft labels, plus the labelled training part
+                    soft labels, plus the labelled training part (with --adversarial, also
+                    each batch with its word embeddings pushed along the loss's gradient)
   4. nbsvm-r1       the NBSVM refitted on the labelled part and the unlabelled reviews as
                     the students label them; with --rounds 2, round 2's students learn from
                     nbsvm-r1 and round 1's students, and nbsvm-r2 from all students
@@ -166,6 +167,10 @@ def main(argv=None):
                         help="Co-training rounds: round r + 1's students learn from "
                              "nbsvm-r<r> and round r's students.")
     parser.add_argument("--student-epochs", type=int, default=None)
+    parser.add_argument("--adversarial", type=float, default=None, metavar="EPS",
+                        help="The students train adversarially (gatedrnn sentiment train "
+                             "--adversarial EPS: word embeddings pushed along the loss's "
+                             "gradient; twice the time per epoch).")
     parser.add_argument("--unlabelled", type=int, default=None,
                         help="Unlabelled reviews the students train on [default: all 50,000].")
     parser.add_argument("--split-by", choices=["review", "film"], default="film",
@@ -227,6 +232,8 @@ def main(argv=None):
                 command += ["--unlabelled", str(args.unlabelled)]
             if args.student_epochs:
                 command += ["--epochs", str(args.student_epochs)]
+            if args.adversarial:
+                command += ["--adversarial", str(args.adversarial)]
             # One after the other with both cores: the second finds the teacher's
             # probabilities in the cache.
             steps[name] = run_steps(name, {name: command}, work, 2)

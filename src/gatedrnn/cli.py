@@ -138,6 +138,11 @@ def _preset_names():
               help="Replace each training word by <unk> with this probability.")
 @click.option("--random-crop", is_flag=True, default=None,
               help="With --max-length: train on a random window of long reviews, not the head.")
+@click.option("--adversarial", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="EPS",
+              help="Adversarial training: also learn from each batch with its word embeddings "
+              "pushed along the loss's gradient, by EPS times one token's embedding norm per "
+              "review (Miyato et al.'s setting is about 0.3); twice the time per epoch.")
 @click.option("--discriminative-lr", type=click.FloatRange(min=1), default=None,
               help="Each lower layer group learns this many times slower (ULMFiT: 2.6).")
 @click.option("--gradual-unfreezing", is_flag=True, default=None,
@@ -162,8 +167,8 @@ def _preset_names():
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
                     bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
-                    random_crop, discriminative_lr, gradual_unfreezing, step_max_tokens,
-                    split_seed, split_by, teacher, unlabelled, as_json):
+                    random_crop, adversarial, discriminative_lr, gradual_unfreezing,
+                    step_max_tokens, split_seed, split_by, teacher, unlabelled, as_json):
     """Train a classifier; Ctrl-C saves, and --resume continues."""
     from .data.imdb import DatasetError
     from .data.vectors import VectorsError
@@ -173,7 +178,7 @@ def sentiment_train(data, preset, out, seed, resume, epochs, lr, batch_size, max
 
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                    "max_length": max_length, "clip": clip, "bf16": bf16,
-                                   "random_crop": random_crop,
+                                   "random_crop": random_crop, "adversarial": adversarial,
                                    "discriminative_lr": discriminative_lr,
                                    "gradual_unfreezing": gradual_unfreezing,
                                    "step_max_tokens": step_max_tokens}.items()

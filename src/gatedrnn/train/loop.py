@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from ..data.batching import Batch, bucket_batches, collate, padded_batches, split_by_tokens
 from ..runinfo import release_free_memory, rss_mb
 from . import checkpoint
+from .adversarial import EmbeddingAdversary
 
 SCHEDULERS = ("none", "plateau", "onecycle", "cosine")
 
@@ -48,6 +49,10 @@ class FitConfig:
     gradual_unfreezing: bool = False
     random_crop: bool = False       # with max_length: a random window of long sequences, not the head
     label_smoothing: float = 0.0    # cross-entropy against (1 - ε) one-hot + ε uniform targets
+    # > 0: also learn from each batch with its word embeddings pushed this far along the loss's
+    # gradient (adversarial training; the size is relative to one token's embedding norm, see
+    # train/adversarial.py); one more forward and backward pass per batch.
+    adversarial: float = 0.0
     # A batch of more padded tokens (rows × longest) than this is run as parts whose gradients
     # add up before the one optimizer step: the same update for a loss averaged over sequences
     # (up to dropout draws and rounding; BatchNorm would see each part's statistics; a per-token
@@ -68,6 +73,9 @@ class FitConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.step_max_tokens is not None and self.step_max_tokens < 1:
             raise ValueError(f"step_max_tokens must be >= 1, got {self.step_max_tokens}")
+        if self.adversarial < 0:
+            raise ValueError(f"adversarial is the perturbation's size, >= 0 (0: off); got "
+                             f"{self.adversarial}")
         if self.discriminative_lr < 1:
             raise ValueError(f"discriminative_lr is the ratio of each layer group's rate to the "
                              f"next lower one's, >= 1; got {self.discriminative_lr}")
@@ -262,6 +270,12 @@ class Trainer:
             self.config = config = replace(config, bf16=False)
         self.dist = Distributed()
         self.model.to(config.device)
+        if config.adversarial and self.dist.world > 1:
+            raise ValueError("adversarial training runs two backward passes per step, which "
+                             "this loop does not synchronise under DistributedDataParallel; "
+                             "run it in one process")
+        self.adversary = (EmbeddingAdversary(model, config.adversarial) if config.adversarial
+                          else None)
         self.layer_groups = self._layer_groups()
         self.optimizer = torch.optim.Adam(
             [{"params": group, "lr": config.lr / config.discriminative_lr ** (len(
@@ -426,7 +440,7 @@ class Trainer:
         skip = self.batch_in_epoch
         self._unfreeze_for_epoch()
         self.model.train()
-        total_loss, correct, count, tokens = 0.0, 0, 0, 0
+        total_loss, correct, count, tokens, total_adversarial = 0.0, 0, 0, 0, 0.0
         started = time.perf_counter()
         bar = tqdm(total=len(batches), initial=skip, unit="batch", leave=False,
                    desc=f"epoch {self.epoch + 1}/{c.epochs}",
@@ -440,19 +454,24 @@ class Trainer:
                 # Under DDP only the last part's forward and backward synchronise the ranks,
                 # which may cut their batches into different numbers of parts.
                 sync = number == len(parts) or not hasattr(model, "no_sync")
+                # Each part's mean loss weighted by its share of the batch's sequences:
+                # their gradients add up to the whole batch's (exactly so for a loss
+                # averaged over sequences).
+                share = len(part) / len(indices)
                 with contextlib.nullcontext() if sync else model.no_sync():
-                    with _autocast(c.bf16, c.device):
+                    watching = (self.adversary.watching() if self.adversary
+                                else contextlib.nullcontext())
+                    with _autocast(c.bf16, c.device), watching:
                         loss, right, n = self.task.loss(model, batch, c.device)
-                    if not math.isfinite(loss.item()):
-                        raise TrainingDiverged(
-                            f"the training loss became {loss.item()} in epoch "
-                            f"{self.epoch + 1}, batch {self.batch_in_epoch + 1}; the last good "
-                            f"checkpoint is kept in {self.out_dir / 'last'}. Lower --lr or set "
-                            "--clip")
-                    # Each part's mean loss weighted by its share of the batch's sequences:
-                    # their gradients add up to the whole batch's (exactly so for a loss
-                    # averaged over sequences).
-                    (loss * (len(part) / len(indices)) if len(parts) > 1 else loss).backward()
+                    self._check_finite(loss)
+                    (loss * share).backward()
+                    if self.adversary:
+                        perturbation = self.adversary.perturbation(batch.lengths)
+                        with _autocast(c.bf16, c.device), self.adversary.perturbed(perturbation):
+                            adversarial_loss, _, _ = self.task.loss(model, batch, c.device)
+                        self._check_finite(adversarial_loss)
+                        (adversarial_loss * share).backward()
+                        total_adversarial += adversarial_loss.item() * n
                 total_loss += loss.item() * n
                 correct += right
                 count += n
@@ -473,6 +492,8 @@ class Trainer:
             elapsed = time.perf_counter() - started
             bar.update()
             shown = {"loss": f"{total_loss / count:.3f}"}
+            if self.adversary:
+                shown["adv_loss"] = f"{total_adversarial / count:.3f}"
             if getattr(self.task, "reports_train_accuracy", True):
                 shown["acc"] = f"{correct / count:.3f}"
             bar.set_postfix(**shown, tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
@@ -480,7 +501,16 @@ class Trainer:
         total_loss, correct, count, tokens = self.dist.sum([total_loss, correct, count, tokens])
         elapsed = time.perf_counter() - started
         return {"train_loss": total_loss / max(1, count), "train_accuracy": correct / max(1, count),
+                **({"train_adversarial_loss": total_adversarial / max(1, count)}
+                   if self.adversary else {}),
                 "train_seconds": elapsed, "tokens_per_s": tokens / max(elapsed, 1e-9)}
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        if not math.isfinite(loss.item()):
+            raise TrainingDiverged(
+                f"the training loss became {loss.item()} in epoch {self.epoch + 1}, batch "
+                f"{self.batch_in_epoch + 1}; the last good checkpoint is kept in "
+                f"{self.out_dir / 'last'}. Lower --lr or set --clip")
 
     def _train_lengths(self) -> list[int]:
         lengths = self.train_data.lengths
