@@ -13,6 +13,8 @@ validation accuracy on the split carved from train, wall time of everything the 
                the word2vec row again with training seeds 1 and 2 (the same vectors): its
                spread over seeds, and members for ensembles
   augment      + word dropout 0.1 and random 400-token crops of long reviews
+  adversarial  + adversarial training: each batch also with its word embeddings pushed along
+               the loss's gradient (--adversarial 0.3; twice the time per epoch)
   tta          the baseline checkpoint read as 3 crops of 400 tokens, probabilities averaged
   lm           + a bidirectional LM pretrained on the unlabelled + training reviews, then
                the baseline recipe from its weights and vocabulary
@@ -47,9 +49,10 @@ from gatedrnn.runinfo import environment  # noqa: E402
 from gatedrnn.sentiment import Predictor  # noqa: E402
 
 ROWS = ["svm", "baseline", "last-state", "word2vec", "word2vec-seed1", "word2vec-seed2",
-        "augment", "tta", "lm", "lm-ulmfit", "lm+augment"]
+        "augment", "adversarial", "tta", "lm", "lm-ulmfit", "lm+augment"]
 DEFAULT_ROWS = [r for r in ROWS if r != "lm+augment"]
 AUGMENT = ["--word-dropout", "0.1", "--random-crop"]
+ADVERSARIAL = ["--adversarial", "0.3"]  # Miyato et al.'s ε = 5 on unit-variance 256-d embeddings
 FINE_TUNE = ["--discriminative-lr", "2.6", "--gradual-unfreezing"]
 
 
@@ -212,6 +215,9 @@ def main(argv=None):
                       before=made["seconds"])
     if "augment" in args.rows:
         train_row("augment", "+ word dropout 0.1, random 400-token crops", AUGMENT)
+    if "adversarial" in args.rows:
+        train_row("adversarial", "+ adversarial training on the word embeddings (ε 0.3)",
+                  ADVERSARIAL)
     if "tta" in args.rows:
         def crops():
             probs, seconds = split_probabilities(work / "baseline", splits, crops=3,
