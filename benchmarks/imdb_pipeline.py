@@ -3,7 +3,8 @@ students distilled from them on the unlabelled reviews ⇄ an NBSVM distilled fr
 → ensembles chosen on validation.
 
     python benchmarks/imdb_pipeline.py --data ../shared/data/aclImdb_v1.tar.gz --work /tmp/pipe \\
-        [--members 2] [--students 1] [--rounds 2] [--adversarial EPS] [--doc-vectors] \\
+        [--members 2] [--students 1] [--rounds 2] [--adversarial EPS [--adversarial-from R]] \\
+        [--student-epochs N] [--doc-vectors] \\
         [--no-ensemble-teacher] [--out results]
 
 Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint, so
@@ -157,7 +158,19 @@ def every_ensemble(probabilities: dict, labels: dict) -> dict:
     return ensembles
 
 
-def main(argv=None):
+def student_options(args: argparse.Namespace, round_number: int) -> list[str]:
+    """What a round's students are given beyond the fast preset, their seed and teachers."""
+    options = []
+    if args.unlabelled:
+        options += ["--unlabelled", str(args.unlabelled)]
+    if args.student_epochs:
+        options += ["--epochs", str(args.student_epochs)]
+    if args.adversarial and round_number >= args.adversarial_from:
+        options += ["--adversarial", str(args.adversarial)]
+    return options
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--work", required=True)
@@ -171,6 +184,10 @@ def main(argv=None):
                         help="The students train adversarially (gatedrnn sentiment train "
                              "--adversarial EPS: word embeddings pushed along the loss's "
                              "gradient; twice the time per epoch).")
+    parser.add_argument("--adversarial-from", type=int, default=1, metavar="ROUND",
+                        help="With --adversarial, only the students of this round and later "
+                             "train adversarially (2: round 1's train plainly, in half the "
+                             "time per epoch).")
     parser.add_argument("--unlabelled", type=int, default=None,
                         help="Unlabelled reviews the students train on [default: all 50,000].")
     parser.add_argument("--split-by", choices=["review", "film"], default="film",
@@ -193,9 +210,20 @@ def main(argv=None):
                              "again with it. Needs step 6 (not --no-ensemble-teacher).")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    if args.adversarial_from != 1 and not args.adversarial:
+        parser.error("--adversarial-from chooses the rounds --adversarial EPS applies to: "
+                     "give --adversarial too")
+    if args.adversarial and not 1 <= args.adversarial_from <= max(args.rounds, 1):
+        parser.error(f"--adversarial-from {args.adversarial_from} names no round of "
+                     f"--rounds {args.rounds}: choose 1..{args.rounds}")
     if args.taught_doc_vectors and not args.ensemble_teacher:
         parser.error("--taught-doc-vectors is taught by step 6's ensemble: drop "
                      "--no-ensemble-teacher")
+    return args
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     data_arg = ["--data", args.data]
@@ -227,13 +255,8 @@ def main(argv=None):
         for k in range(args.students):
             name = f"student-{k}" if round_number == 1 else f"student-r{round_number}-{k}"
             command = [*fast, "--seed", str(k), "--out", str(work / name),
-                       *[a for t in teacher for a in ("--teacher", t)]]
-            if args.unlabelled:
-                command += ["--unlabelled", str(args.unlabelled)]
-            if args.student_epochs:
-                command += ["--epochs", str(args.student_epochs)]
-            if args.adversarial:
-                command += ["--adversarial", str(args.adversarial)]
+                       *[a for t in teacher for a in ("--teacher", t)],
+                       *student_options(args, round_number)]
             # One after the other with both cores: the second finds the teacher's
             # probabilities in the cache.
             steps[name] = run_steps(name, {name: command}, work, 2)

@@ -53,3 +53,24 @@ def test_stacking_weighs_the_informative_member():
     alone = imdb_pipeline.combined_accuracy("mean", [informative, informative], labels)
     assert stacked["test"] == pytest.approx(alone["test"], abs=0.02)
     assert stacked["valid"] == pytest.approx(alone["valid"], abs=0.03)
+
+
+def test_students_train_adversarially_from_the_round_asked_for():
+    args = imdb_pipeline.parse_arguments(
+        ["--data", "d", "--work", "w", "--student-epochs", "2", "--adversarial", "0.3",
+         "--adversarial-from", "2"])
+    assert imdb_pipeline.student_options(args, 1) == ["--epochs", "2"]
+    assert imdb_pipeline.student_options(args, 2) == ["--epochs", "2", "--adversarial", "0.3"]
+    every_round = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w",
+                                                 "--adversarial", "0.3"])
+    assert imdb_pipeline.student_options(every_round, 1) == ["--adversarial", "0.3"]
+
+
+@pytest.mark.parametrize("options, named", [
+    (["--adversarial-from", "2"], "give --adversarial too"),
+    (["--adversarial", "0.3", "--adversarial-from", "3"], "names no round of --rounds 2"),
+])
+def test_adversarial_rounds_that_cannot_apply_are_refused(options, named, capsys):
+    with pytest.raises(SystemExit):
+        imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", *options])
+    assert named in capsys.readouterr().err
