@@ -186,8 +186,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                              "gradient; twice the time per epoch).")
     parser.add_argument("--adversarial-from", type=int, default=1, metavar="ROUND",
                         help="With --adversarial, only the students of this round and later "
-                             "train adversarially (2: round 1's train plainly, in half the "
-                             "time per epoch).")
+                             "train adversarially (2: round 1's students train plainly, in "
+                             "half the time per epoch).")
     parser.add_argument("--unlabelled", type=int, default=None,
                         help="Unlabelled reviews the students train on [default: all 50,000].")
     parser.add_argument("--split-by", choices=["review", "film"], default="film",
