@@ -14,7 +14,8 @@ Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint
                     words and bigrams, unlabelled + training reviews) and a logistic regression,
                     with --doc-vectors; an ensemble member, not a teacher
   2. members        gatedrnn sentiment train --preset fast --vectors ... --seed k, all members
-                    and the NBSVM side by side, one thread each
+                    and the NBSVM side by side, one thread each (with --adversarial and
+                    --adversarial-from 0, the BiLSTM members train adversarially too)
   3. students       gatedrnn sentiment train --preset fast --vectors ... --teacher (members +
                     NBSVM): the 50,000 unlabelled reviews with the teacher's probabilities as
                     soft labels, plus the labelled training part (with --adversarial, also
@@ -170,6 +171,13 @@ def student_options(args: argparse.Namespace, round_number: int) -> list[str]:
     return options
 
 
+def member_options(args: argparse.Namespace) -> list[str]:
+    """What the BiLSTM members (round 0) are given beyond the fast preset and their seed."""
+    if args.adversarial and args.adversarial_from == 0:
+        return ["--adversarial", str(args.adversarial)]
+    return []
+
+
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -187,7 +195,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--adversarial-from", type=int, default=1, metavar="ROUND",
                         help="With --adversarial, only the students of this round and later "
                              "train adversarially (2: round 1's students train plainly, in "
-                             "half the time per epoch).")
+                             "half the time per epoch; 0: the BiLSTM members too).")
     parser.add_argument("--unlabelled", type=int, default=None,
                         help="Unlabelled reviews the students train on [default: all 50,000].")
     parser.add_argument("--split-by", choices=["review", "film"], default="film",
@@ -213,9 +221,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     if args.adversarial_from != 1 and not args.adversarial:
         parser.error("--adversarial-from chooses the rounds --adversarial EPS applies to: "
                      "give --adversarial too")
-    if args.adversarial and not 1 <= args.adversarial_from <= max(args.rounds, 1):
+    if args.adversarial and not 0 <= args.adversarial_from <= args.rounds:
         parser.error(f"--adversarial-from {args.adversarial_from} names no round of "
-                     f"--rounds {args.rounds}: choose 1..{args.rounds}")
+                     f"--rounds {args.rounds}: choose 0..{args.rounds} (0: the members too)")
     if args.taught_doc_vectors and not args.ensemble_teacher:
         parser.error("--taught-doc-vectors is taught by step 6's ensemble: drop "
                      "--no-ensemble-teacher")
@@ -242,7 +250,8 @@ def main(argv=None):
         others.append("dv-ngram")
         steps["dv-ngram"] = run_steps("dv-ngram", {"dv-ngram": [
             *dv_ngram, "--out", str(work / "dv-ngram")]}, work, 2)
-    members = {f"member-{k}": [*fast, "--seed", str(k), "--out", str(work / f"member-{k}")]
+    members = {f"member-{k}": [*fast, "--seed", str(k), "--out", str(work / f"member-{k}"),
+                               *member_options(args)]
                for k in range(args.members)}
     nbsvm = ["sentiment", "train", *data_arg, "--preset", "nbsvm", "--split-seed", "0",
              "--split-by", args.split_by, "--json"]

@@ -64,11 +64,21 @@ def test_students_train_adversarially_from_the_round_asked_for():
     every_round = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w",
                                                  "--adversarial", "0.3"])
     assert imdb_pipeline.student_options(every_round, 1) == ["--adversarial", "0.3"]
+    assert imdb_pipeline.member_options(every_round) == []
+
+
+def test_members_train_adversarially_only_from_round_zero():
+    args = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", "--rounds", "0",
+                                          "--adversarial", "0.3", "--adversarial-from", "0"])
+    assert imdb_pipeline.member_options(args) == ["--adversarial", "0.3"]
+    assert imdb_pipeline.member_options(imdb_pipeline.parse_arguments(
+        ["--data", "d", "--work", "w"])) == []
 
 
 @pytest.mark.parametrize("options, named", [
     (["--adversarial-from", "2"], "give --adversarial too"),
     (["--adversarial", "0.3", "--adversarial-from", "3"], "names no round of --rounds 2"),
+    (["--adversarial", "0.3", "--rounds", "0"], "names no round of --rounds 0: choose 0..0"),
 ])
 def test_adversarial_rounds_that_cannot_apply_are_refused(options, named, capsys):
     with pytest.raises(SystemExit):
