@@ -15,6 +15,8 @@ validation accuracy on the split carved from train, wall time of everything the 
   augment      + word dropout 0.1 and random 400-token crops of long reviews
   adversarial  + adversarial training: each batch also with its word embeddings pushed along
                the loss's gradient (--adversarial 0.3; twice the time per epoch)
+  adversarial-EPS
+               (not by default; --adversarial-sweep EPS ...) the same at other sizes of push
   tta          the baseline checkpoint read as 3 crops of 400 tokens, probabilities averaged
   lm           + a bidirectional LM pretrained on the unlabelled + training reviews, then
                the baseline recipe from its weights and vocabulary
@@ -116,10 +118,27 @@ def linear_models(data, train_part, splits: dict) -> dict:
             "logistic_seconds": time.perf_counter() - started}
 
 
+def sweep_rows(parser, epsilons: list[float]) -> dict[str, str]:
+    """Row name → ε for --adversarial-sweep; refuses sizes the sweep cannot train."""
+    sweep = {}
+    for epsilon in epsilons:
+        if not epsilon > 0:  # also NaN
+            parser.error(f"--adversarial-sweep {epsilon:g}: ε must be a size above 0")
+        if epsilon == float(ADVERSARIAL[1]):
+            parser.error(f"--adversarial-sweep {epsilon:g}: that is the adversarial row's "
+                         f"ε; add the row to --rows instead")
+        sweep[f"adversarial-{epsilon:g}"] = f"{epsilon:g}"
+    return sweep
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--rows", nargs="*", default=DEFAULT_ROWS, choices=ROWS)
+    parser.add_argument("--adversarial-sweep", nargs="*", type=float, default=[],
+                        metavar="EPS",
+                        help="Add a row adversarial-EPS for each size of push (the adversarial "
+                             "row is ε 0.3), e.g. --adversarial-sweep 0.1 1 3.")
     parser.add_argument("--lm-epochs", type=int, default=1)
     parser.add_argument("--lm-max-reviews", type=int, default=None,
                         help="Pretrain on only this many reviews (to fit a time budget).")
@@ -128,6 +147,7 @@ def main(argv=None):
                              "WORK are reused, so an interrupted run continues.")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    sweep = sweep_rows(parser, args.adversarial_sweep)
     work = Path(args.work or tempfile.mkdtemp(prefix="imdb_ablation_"))
     work.mkdir(parents=True, exist_ok=True)
     data = imdb.load(args.data)
@@ -218,6 +238,9 @@ def main(argv=None):
     if "adversarial" in args.rows:
         train_row("adversarial", "+ adversarial training on the word embeddings (ε 0.3)",
                   ADVERSARIAL)
+    for name, epsilon in sweep.items():
+        train_row(name, f"+ adversarial training on the word embeddings (ε {epsilon})",
+                  ["--adversarial", epsilon])
     if "tta" in args.rows:
         def crops():
             probs, seconds = split_probabilities(work / "baseline", splits, crops=3,
