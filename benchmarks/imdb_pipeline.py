@@ -27,7 +27,9 @@ Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint
                     every combination, combined three ways (RULES: probabilities averaged,
                     log-odds averaged, a logistic regression over log-odds fitted on
                     validation), the best chosen by validation accuracy (never test); the
-                    TF-IDF + linear SVM baseline in the same run
+                    TF-IDF + linear SVM baseline in the same run. The final ensemble is that
+                    pick or the stack of every model, whichever scores higher in nested
+                    cross-validation on validation (ensemble_selection.py)
   6. nbsvm-ensemble the NBSVM taught by the probability average validation chose in step 5,
                     then step 5's combinations again with it (--no-ensemble-teacher skips it)
      dv-ensemble    with --taught-doc-vectors, dv-ngram taught by the same ensemble (its
@@ -53,6 +55,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import markdown_table, svm_baseline, write_results  # noqa: E402
+from ensemble_selection import nested_estimates, stacker  # noqa: E402
 
 from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
@@ -120,18 +123,16 @@ def combined_accuracy(rule: str, chosen: list[dict], labels: dict) -> dict:
         return {split: float(((torch.stack([log_odds(c[split]) for c in chosen]).mean(0) > 0)
                               .long() == labels[split]).double().mean())
                 for split in labels}
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     features = {split: torch.stack([log_odds(c[split]) for c in chosen], 1).numpy()
                 for split in labels}
     y = labels["valid"].numpy()
-    stacker = LogisticRegression(C=1.0)
     folds = StratifiedKFold(10, shuffle=True, random_state=0)
-    valid = float(cross_val_score(stacker, features["valid"], y, cv=folds).mean())
-    stacker.fit(features["valid"], y)
+    valid = float(cross_val_score(stacker(), features["valid"], y, cv=folds).mean())
+    fitted = stacker().fit(features["valid"], y)
     return {"valid": valid,
-            "test": float((stacker.predict(features["test"]) == labels["test"].numpy()).mean()),
-            "weights": stacker.coef_.ravel().round(4).tolist()}
+            "test": float((fitted.predict(features["test"]) == labels["test"].numpy()).mean()),
+            "weights": fitted.coef_.ravel().round(4).tolist()}
 
 
 def model_probabilities(checkpoint: Path, splits: dict) -> tuple[dict, bool]:
@@ -323,6 +324,20 @@ def main(argv=None):
     best = {rule: max(table, key=lambda n: table[n]["valid"]) for rule, table in ensembles.items()
             if table}
     overall = max(candidates, key=lambda c: c[2]["valid"]) if candidates else None
+    final = None
+    if len(probabilities) > 1:
+        # The search's top score is partly validation's noise; nested cross-validation on
+        # validation says whether its pick or the stack of every model is the safer final one
+        names = list(probabilities)
+        nested = nested_estimates(
+            torch.stack([log_odds(probabilities[n]["valid"]) for n in names], 1).numpy(),
+            labels["valid"].numpy())
+        if nested["chosen"] == "stack-all":
+            final = {"rule": "stacked", "members": " + ".join(names),
+                     **ensembles["stacked"][" + ".join(names)]}
+        else:
+            final = {"rule": overall[0], "members": overall[1], **overall[2]}
+        final = {"procedure": nested["chosen"], "nested_valid": nested, **final}
     single = max(rows, key=lambda n: rows[n]["valid"])
     recurrent = max((n for n in rows if n.startswith(("member", "student"))),
                     key=lambda n: rows[n]["valid"])
@@ -342,6 +357,7 @@ def main(argv=None):
                                                for rule, m in best.items()},
                "best_combination_by_validation": ({"rule": overall[0], "members": overall[1],
                                                    **overall[2]} if overall else None),
+               "final_by_nested_cv": final,
                "svm_baseline": svm}
     path = write_results("imdb_pipeline", results, args.out)
 
@@ -361,6 +377,11 @@ def main(argv=None):
                           "test (%)"],
                          [[m, rule, f"{100 * a['valid']:.2f}", f"{100 * a['test']:.2f}"]
                           for rule, m, a in top]))
+    if final:
+        estimates = final["nested_valid"]
+        print(f"final ({final['procedure']}: nested validation {100 * estimates['search']:.2f}% "
+              f"search, {100 * estimates['stack-all']:.2f}% stack of all): {final['members']}, "
+              f"{final['rule']}: test {100 * final['test']:.2f}%")
     print(f"wrote {path}")
 
 
