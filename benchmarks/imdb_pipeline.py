@@ -55,7 +55,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import markdown_table, svm_baseline, write_results  # noqa: E402
-from ensemble_selection import nested_estimates, stacker  # noqa: E402
+from ensemble_selection import (  # noqa: E402
+    RULES, nested_estimates, stack_accuracy, stacker)
 
 from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
@@ -106,13 +107,6 @@ def log_odds(probabilities: torch.Tensor) -> torch.Tensor:
     return torch.log(p) - torch.log1p(-p)
 
 
-# How an ensemble's members are combined: their probabilities averaged, their log-odds
-# averaged (a confident member counts for more), or a logistic regression over their log-odds
-# fitted on the validation split (weights per member; its validation accuracy is that of
-# 10-fold cross-validation, so it is chosen on reviews it was not fitted on).
-RULES = ("mean", "log-odds", "stacked")
-
-
 def combined_accuracy(rule: str, chosen: list[dict], labels: dict) -> dict:
     """{"valid", "test"} accuracy of the members' per-split probabilities in ``chosen``
     combined by ``rule``."""
@@ -123,12 +117,10 @@ def combined_accuracy(rule: str, chosen: list[dict], labels: dict) -> dict:
         return {split: float(((torch.stack([log_odds(c[split]) for c in chosen]).mean(0) > 0)
                               .long() == labels[split]).double().mean())
                 for split in labels}
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
     features = {split: torch.stack([log_odds(c[split]) for c in chosen], 1).numpy()
                 for split in labels}
     y = labels["valid"].numpy()
-    folds = StratifiedKFold(10, shuffle=True, random_state=0)
-    valid = float(cross_val_score(stacker(), features["valid"], y, cv=folds).mean())
+    valid = stack_accuracy(features["valid"], y)
     fitted = stacker().fit(features["valid"], y)
     return {"valid": valid,
             "test": float((fitted.predict(features["test"]) == labels["test"].numpy()).mean()),
