@@ -41,7 +41,7 @@ def stack_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 10) ->
     return float(cross_val_score(stacker(), features, labels, cv=split).mean())
 
 
-def _predict(rule: str, logits: np.ndarray, fit_logits: np.ndarray | None = None,
+def combine(rule: str, logits: np.ndarray, fit_logits: np.ndarray | None = None,
              fit_labels: np.ndarray | None = None) -> np.ndarray:
     """Labels from the members' log-odds (reviews × members) combined by ``rule``; "stacked"
     is fitted on (fit_logits, fit_labels)."""
@@ -64,7 +64,7 @@ def _search(logits: np.ndarray, labels: np.ndarray, inner_folds: int) -> tuple[s
             if rule == "stacked":
                 score = stack_accuracy(chosen, labels, inner_folds)
             else:
-                score = float((_predict(rule, chosen) == labels).mean())
+                score = float((combine(rule, chosen) == labels).mean())
             if score > best_score:
                 best, best_score = (rule, members), score
     return best
@@ -81,9 +81,9 @@ def nested_estimates(logits: np.ndarray, labels: np.ndarray, folds: int = 5,
     outer = StratifiedKFold(folds, shuffle=True, random_state=1)
     for fit, held in outer.split(logits, labels):
         rule, members = _search(logits[fit], labels[fit], inner_folds)
-        found = _predict(rule, logits[held][:, members], logits[fit][:, members], labels[fit])
+        found = combine(rule, logits[held][:, members], logits[fit][:, members], labels[fit])
         correct["search"] += int((found == labels[held]).sum())
-        stacked = _predict("stacked", logits[held], logits[fit], labels[fit])
+        stacked = combine("stacked", logits[held], logits[fit], labels[fit])
         correct["stack-all"] += int((stacked == labels[held]).sum())
     estimates = {procedure: n / len(labels) for procedure, n in correct.items()}
     chosen = "search" if estimates["search"] > estimates["stack-all"] else "stack-all"

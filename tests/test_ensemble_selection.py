@@ -51,7 +51,7 @@ def test_nested_estimate_removes_the_search_s_optimism():
         if rule == "stacked":
             own = ensemble_selection.stack_accuracy(chosen, labels, 3)
         else:
-            own = (ensemble_selection._predict(rule, chosen) == labels).mean()
+            own = (ensemble_selection.combine(rule, chosen) == labels).mean()
         own_scores.append(own)
         nested_scores.append(
             ensemble_selection.nested_estimates(logits, labels, inner_folds=3)["search"])
