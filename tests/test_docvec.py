@@ -161,6 +161,20 @@ def test_a_dv_ngram_checkpoint_predicts_like_any_sentiment_model(trained_docvec,
     assert both.probabilities(texts[:4]).shape == (4, 2)
 
 
+def test_dv_trigram_learns_trigrams_and_reads_them_back(tmp_path, imdb_archive):
+    from gatedrnn.data import imdb
+    train(imdb_archive, "dv-trigram", tmp_path, **QUIET)
+    config = checkpoint.read_config(tmp_path / "best")
+    assert config["model"]["max_n"] == 3
+    tokens = json.loads((tmp_path / "best" / "vocab.json").read_text())["itos"]
+    assert any(token.count(" ") == 2 for token in tokens)  # trigrams were kept
+    predictor = Predictor.load(tmp_path)
+    assert predictor.index.max_n == 3  # a new review is read with its trigrams too
+    texts = [r.text for r in imdb.load(imdb_archive).test[:6]]
+    torch.testing.assert_close(Predictor.load(tmp_path).probabilities(texts),
+                               predictor.probabilities(texts), rtol=0, atol=1e-5)
+
+
 def test_a_dv_ngram_checkpoint_with_a_foreign_vocabulary_is_refused(trained_docvec, tmp_path):
     out, _ = trained_docvec
     copy = tmp_path / "copy"
