@@ -42,7 +42,7 @@ def stack_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 10) ->
 
 
 def combine(rule: str, logits: np.ndarray, fit_logits: np.ndarray | None = None,
-             fit_labels: np.ndarray | None = None) -> np.ndarray:
+            fit_labels: np.ndarray | None = None) -> np.ndarray:
     """Labels from the members' log-odds (reviews × members) combined by ``rule``; "stacked"
     is fitted on (fit_logits, fit_labels)."""
     if rule == "mean":  # probabilities averaged: positive where the mean exceeds one half

@@ -223,6 +223,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     if args.adversarial and not 0 <= args.adversarial_from <= args.rounds:
         parser.error(f"--adversarial-from {args.adversarial_from} names no round of "
                      f"--rounds {args.rounds}: choose 0..{args.rounds} (0: the members too)")
+    if args.doc_vectors_preset != "dv-ngram" and not args.doc_vectors:
+        parser.error("--doc-vectors-preset chooses what --doc-vectors trains: give "
+                     "--doc-vectors too")
     if args.taught_doc_vectors and not args.ensemble_teacher:
         parser.error("--taught-doc-vectors is taught by step 6's ensemble: drop "
                      "--no-ensemble-teacher")

@@ -79,6 +79,7 @@ def test_members_train_adversarially_only_from_round_zero():
     (["--adversarial-from", "2"], "give --adversarial too"),
     (["--adversarial", "0.3", "--adversarial-from", "3"], "names no round of --rounds 2"),
     (["--adversarial", "0.3", "--rounds", "0"], "names no round of --rounds 0: choose 0..0"),
+    (["--doc-vectors-preset", "dv-trigram"], "give --doc-vectors too"),
 ])
 def test_adversarial_rounds_that_cannot_apply_are_refused(options, named, capsys):
     with pytest.raises(SystemExit):
