@@ -38,6 +38,7 @@ from imdb_pipeline import accuracy, combined_accuracy, log_odds, model_probabili
 
 from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
+from gatedrnn.train.checkpoint import read_config  # noqa: E402
 
 SPLIT = {"validation_split_seed": 0, "validation_split_by": "film"}
 
@@ -49,7 +50,7 @@ def same_predictions(a: dict, b: dict, tolerance: float = 1e-4) -> bool:
 
 
 def check_split(checkpoint: Path) -> None:
-    config = json.loads((checkpoint / "best" / "config.json").read_text(encoding="utf-8"))
+    config = read_config(checkpoint / "best")
     found = {key: config.get(key) for key in SPLIT}
     if found != SPLIT:
         raise SystemExit(f"{checkpoint} held out another validation split ({found}); the pool "
@@ -59,7 +60,7 @@ def check_split(checkpoint: Path) -> None:
 def training_steps(checkpoint: Path) -> list[dict]:
     """The pipeline steps (WORK/*.step.json) that made this checkpoint and the word vectors
     it started from: the records with a command that writes either."""
-    config = json.loads((checkpoint / "best" / "config.json").read_text(encoding="utf-8"))
+    config = read_config(checkpoint / "best")
     vectors = (config.get("initialised_from") or {}).get("vectors")
     made = {checkpoint.name, *([Path(vectors).name] if vectors else [])}
     found = []
