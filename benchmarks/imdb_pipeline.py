@@ -4,7 +4,7 @@ students distilled from them on the unlabelled reviews ⇄ an NBSVM distilled fr
 
     python benchmarks/imdb_pipeline.py --data ../shared/data/aclImdb_v1.tar.gz --work /tmp/pipe \\
         [--members 2] [--students 1] [--rounds 2] [--adversarial EPS [--adversarial-from R]] \\
-        [--student-epochs N] [--doc-vectors [--doc-vectors-preset dv-trigram]] \\
+        [--student-epochs N] [--doc-vectors [--doc-vectors-preset dv-ngram dv-trigram]] \\
         [--no-ensemble-teacher] [--out results]
 
 Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint, so
@@ -13,7 +13,8 @@ Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint
      dv-ngram       gatedrnn sentiment train --preset dv-ngram: document vectors (PV-DBOW over
                     words and bigrams, unlabelled + training reviews) and a logistic regression,
                     with --doc-vectors; an ensemble member, not a teacher
-                    (--doc-vectors-preset dv-trigram: trigrams too)
+                    (--doc-vectors-preset dv-trigram: trigrams too; several presets,
+                    one member each)
   2. members        gatedrnn sentiment train --preset fast --vectors ... --seed k, all members
                     and the NBSVM side by side, one thread each (with --adversarial and
                     --adversarial-from 0, the BiLSTM members train adversarially too)
@@ -33,8 +34,9 @@ Steps (each a `gatedrnn` command in its own process; WORK keeps every checkpoint
                     cross-validation on validation (ensemble_selection.py)
   6. nbsvm-ensemble the NBSVM taught by the probability average validation chose in step 5,
                     then step 5's combinations again with it (--no-ensemble-teacher skips it)
-     dv-ensemble    with --taught-doc-vectors, dv-ngram taught by the same ensemble (its
-                    regression also fits the unlabelled reviews under their probabilities)
+     dv-ensemble    with --taught-doc-vectors, the first --doc-vectors-preset taught by the
+                    same ensemble (its regression also fits the unlabelled reviews under
+                    their probabilities)
 All models share the validation split (seed 0, by film unless --split-by review: IMDb's
 test shares one film with train, and a split by review flatters models that learn films);
 test is read only in steps 5 and 6, never to choose. The wall time of
@@ -205,10 +207,11 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                              "pick by +0.01..+0.15 point on test and took the pipeline to "
                              "95 min, README).")
     parser.add_argument("--doc-vectors-preset", choices=["dv-ngram", "dv-trigram"],
-                        default="dv-ngram",
-                        help="The document-vector preset --doc-vectors trains (dv-trigram: "
-                             "trigrams too, 91.04%% test alone against 90.36-90.60%%, 19 min "
-                             "against 8-12).")
+                        nargs="+", default=["dv-ngram"],
+                        help="The document-vector presets --doc-vectors trains, each an "
+                             "ensemble member (dv-trigram: trigrams too, 91.04%% test alone "
+                             "against 90.36-90.60%%, 19 min against 8-12; both: two members "
+                             "whose vectors differ).")
     parser.add_argument("--taught-doc-vectors", action=argparse.BooleanOptionalAction,
                         default=False,
                         help="After nbsvm-ensemble, dv-ngram taught by the same ensemble "
@@ -223,12 +226,15 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     if args.adversarial and not 0 <= args.adversarial_from <= args.rounds:
         parser.error(f"--adversarial-from {args.adversarial_from} names no round of "
                      f"--rounds {args.rounds}: choose 0..{args.rounds} (0: the members too)")
-    if args.doc_vectors_preset != "dv-ngram" and not args.doc_vectors:
+    if args.doc_vectors_preset != ["dv-ngram"] and not args.doc_vectors:
         parser.error("--doc-vectors-preset chooses what --doc-vectors trains: give "
                      "--doc-vectors too")
     if args.taught_doc_vectors and not args.ensemble_teacher:
         parser.error("--taught-doc-vectors is taught by step 6's ensemble: drop "
                      "--no-ensemble-teacher")
+    if len(set(args.doc_vectors_preset)) < len(args.doc_vectors_preset):
+        parser.error("--doc-vectors-preset names a preset twice: each trains one member, "
+                     "name it once")
     return args
 
 
@@ -244,15 +250,17 @@ def main(argv=None):
     steps["word vectors"] = run_steps("vectors", {"vectors": [
         "embeddings", "train", *data_arg, "--out", str(vectors), "--dim", "128"]}, work, 2)
     others = []
-    doc_vectors = args.doc_vectors_preset
-    doc_vector_train = ["sentiment", "train", *data_arg, "--preset", doc_vectors,
-                        "--split-seed", "0", "--split-by", args.split_by, "--json"]
+    def doc_vector_train(preset):
+        return ["sentiment", "train", *data_arg, "--preset", preset,
+                "--split-seed", "0", "--split-by", args.split_by, "--json"]
+
     if args.doc_vectors:
-        # A member whose errors should differ from the BiLSTMs' and the NBSVM's: a dense
+        # Members whose errors should differ from the BiLSTMs' and the NBSVM's: a dense
         # code of the words and n-grams, learnt from the unlabelled reviews
-        others.append(doc_vectors)
-        steps[doc_vectors] = run_steps(doc_vectors, {doc_vectors: [
-            *doc_vector_train, "--out", str(work / doc_vectors)]}, work, 2)
+        for preset in args.doc_vectors_preset:
+            others.append(preset)
+            steps[preset] = run_steps(preset, {preset: [
+                *doc_vector_train(preset), "--out", str(work / preset)]}, work, 2)
     members = {f"member-{k}": [*fast, "--seed", str(k), "--out", str(work / f"member-{k}"),
                                *member_options(args)]
                for k in range(args.members)}
@@ -306,9 +314,11 @@ def main(argv=None):
         last = ["nbsvm-ensemble"]
         if args.taught_doc_vectors:
             # the same teacher for the document vectors' regression (the vectors are
-            # trained as dv-ngram's: gensim's epochs are most of this step)
+            # trained as the first --doc-vectors-preset's: gensim's epochs are most of
+            # this step)
             steps["dv-ensemble"] = run_steps("dv-ensemble", {"dv-ensemble": [
-                *doc_vector_train, "--out", str(work / "dv-ensemble"), *taught_by]}, work, 2)
+                *doc_vector_train(args.doc_vectors_preset[0]),
+                "--out", str(work / "dv-ensemble"), *taught_by]}, work, 2)
             last.append("dv-ensemble")
         started = time.perf_counter()
         for name in last:

@@ -80,8 +80,18 @@ def test_members_train_adversarially_only_from_round_zero():
     (["--adversarial", "0.3", "--adversarial-from", "3"], "names no round of --rounds 2"),
     (["--adversarial", "0.3", "--rounds", "0"], "names no round of --rounds 0: choose 0..0"),
     (["--doc-vectors-preset", "dv-trigram"], "give --doc-vectors too"),
+    (["--doc-vectors", "--doc-vectors-preset", "dv-trigram", "dv-trigram"],
+     "names a preset twice"),
 ])
 def test_adversarial_rounds_that_cannot_apply_are_refused(options, named, capsys):
     with pytest.raises(SystemExit):
         imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", *options])
     assert named in capsys.readouterr().err
+
+
+def test_several_document_vector_presets_each_train_a_member():
+    args = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", "--doc-vectors",
+                                          "--doc-vectors-preset", "dv-ngram", "dv-trigram"])
+    assert args.doc_vectors_preset == ["dv-ngram", "dv-trigram"]
+    assert imdb_pipeline.parse_arguments(
+        ["--data", "d", "--work", "w", "--doc-vectors"]).doc_vectors_preset == ["dv-ngram"]
