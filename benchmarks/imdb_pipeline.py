@@ -174,6 +174,12 @@ def member_options(args: argparse.Namespace) -> list[str]:
     return []
 
 
+def doc_vector_train(args: argparse.Namespace, preset: str) -> list[str]:
+    """The `gatedrnn` command that trains document-vector preset PRESET on the shared split."""
+    return ["sentiment", "train", "--data", args.data, "--preset", preset,
+            "--split-seed", "0", "--split-by", args.split_by, "--json"]
+
+
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -250,17 +256,13 @@ def main(argv=None):
     steps["word vectors"] = run_steps("vectors", {"vectors": [
         "embeddings", "train", *data_arg, "--out", str(vectors), "--dim", "128"]}, work, 2)
     others = []
-    def doc_vector_train(preset):
-        return ["sentiment", "train", *data_arg, "--preset", preset,
-                "--split-seed", "0", "--split-by", args.split_by, "--json"]
-
     if args.doc_vectors:
         # Members whose errors should differ from the BiLSTMs' and the NBSVM's: a dense
         # code of the words and n-grams, learnt from the unlabelled reviews
         for preset in args.doc_vectors_preset:
             others.append(preset)
             steps[preset] = run_steps(preset, {preset: [
-                *doc_vector_train(preset), "--out", str(work / preset)]}, work, 2)
+                *doc_vector_train(args, preset), "--out", str(work / preset)]}, work, 2)
     members = {f"member-{k}": [*fast, "--seed", str(k), "--out", str(work / f"member-{k}"),
                                *member_options(args)]
                for k in range(args.members)}
@@ -317,7 +319,7 @@ def main(argv=None):
             # trained as the first --doc-vectors-preset's: gensim's epochs are most of
             # this step)
             steps["dv-ensemble"] = run_steps("dv-ensemble", {"dv-ensemble": [
-                *doc_vector_train(args.doc_vectors_preset[0]),
+                *doc_vector_train(args, args.doc_vectors_preset[0]),
                 "--out", str(work / "dv-ensemble"), *taught_by]}, work, 2)
             last.append("dv-ensemble")
         started = time.perf_counter()

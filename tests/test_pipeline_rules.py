@@ -93,5 +93,9 @@ def test_several_document_vector_presets_each_train_a_member():
     args = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", "--doc-vectors",
                                           "--doc-vectors-preset", "dv-ngram", "dv-trigram"])
     assert args.doc_vectors_preset == ["dv-ngram", "dv-trigram"]
+    for preset in args.doc_vectors_preset:
+        command = imdb_pipeline.doc_vector_train(args, preset)
+        assert command[command.index("--preset") + 1] == preset
+        assert command[command.index("--split-seed") + 1] == "0"
     assert imdb_pipeline.parse_arguments(
         ["--data", "d", "--work", "w", "--doc-vectors"]).doc_vectors_preset == ["dv-ngram"]
