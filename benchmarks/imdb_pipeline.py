@@ -225,9 +225,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         default=False,
                         help="After nbsvm-ensemble, the first --doc-vectors-preset taught "
                              "by the same ensemble (dv-ensemble: its regression also fits "
-                             "the unlabelled reviews "
-                             "under the ensemble's probabilities), then every combination "
-                             "again with it. Needs step 6 (not --no-ensemble-teacher).")
+                             "the unlabelled reviews under the ensemble's probabilities), "
+                             "then every combination again with it. Needs step 6 (not "
+                             "--no-ensemble-teacher).")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if args.adversarial_from != 1 and not args.adversarial:
