@@ -81,9 +81,16 @@ def test_checkpoint_round_trip_gives_identical_probabilities(trained_sentiment):
     model.eval()
     encoded = predictor.vocab.encode(["a", "wonderful", ",", "brilliant", "film"])
     batch = collate([encoded])
-    expected = torch.softmax(model(batch.tokens, batch.lengths), 1)[0]
+    logits = model(batch.tokens, batch.lengths)
+    # the temperature fitted at the end of training applies; calibrated=False reads raw
+    temperature = config["calibration"]["temperature"]
+    assert predictor.temperature == temperature
+    expected = torch.softmax(logits.double() / temperature, 1)[0].float()
     got = predictor.probabilities(["A wonderful, brilliant film"])[0]
     torch.testing.assert_close(got, expected)
+    raw = gatedrnn.load(trained_sentiment, calibrated=False)
+    torch.testing.assert_close(raw.probabilities(["A wonderful, brilliant film"])[0],
+                               torch.softmax(logits, 1)[0])
 
 
 def test_predict_labels_empty_and_huge_texts(trained_sentiment):

@@ -189,7 +189,7 @@ def test_tag_rejects_raw_strings_and_handles_empty_sentences(trained_tagger):
     tagger = Tagger.load(trained_tagger[0])
     with pytest.raises(TypeError, match="tokenize"):
         tagger.tag(["the dog sees a cat"])
-    assert tagger.tag([[]])[0] == {"tokens": [], "upos": [], "xpos": []}
+    assert tagger.tag([[]])[0] == {"tokens": [], "upos": [], "xpos": [], "upos_confidence": []}
 
 
 def test_resume_continues_from_the_last_epoch(treebank_dir, tmp_path):

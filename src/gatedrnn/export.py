@@ -11,6 +11,11 @@ vocab.json has the token list). Inputs and outputs:
                                                              → upos_logits (B, T, U)
                                                                [, xpos_logits (B, T, X)]
 
+The checkpoint's calibration temperature is part of the graph (the probabilities are
+softmax(logits / T); the tagger's logits are divided by their head's T), so onnxruntime gives
+the confidences that ``predict`` prints; ``calibrated=False`` exports the raw network. The
+temperatures are also in the model's metadata (``temperature``, ``upos_temperature``, ...).
+
 The recurrent layers are exported through torch's fused kernels (ONNX LSTM/GRU/RNN operators);
 variable lengths use the same masking and in-place reversal as in PyTorch, so padding never
 reaches a real output.
@@ -32,43 +37,54 @@ OPSET = 17
 
 
 class _ClassifierGraph(nn.Module):
-    def __init__(self, model):
+    def __init__(self, model, temperature: float = 1.0):
         super().__init__()
         self.model = model
+        self.temperature = float(temperature)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return torch.softmax(self.model(tokens, lengths).float(), dim=-1)
+        return torch.softmax(self.model(tokens, lengths).float() / self.temperature, dim=-1)
 
 
 class _TaggerGraph(nn.Module):
-    def __init__(self, model):
+    def __init__(self, model, temperature: dict | None = None):
         super().__init__()
         self.model = model
+        self.temperature = {"upos": 1.0, "xpos": 1.0, **(temperature or {})}
 
     def forward(self, words, lengths, chars, char_lengths, form_index):
         upos, xpos = self.model(words, lengths, chars, char_lengths, form_index)
-        return (upos, xpos) if xpos is not None else upos
+        upos = upos.float() / self.temperature["upos"]
+        if xpos is None:
+            return upos
+        return upos, xpos.float() / self.temperature["xpos"]
 
 
-def load_for_export(path: str | Path):
+def load_for_export(path: str | Path, calibrated: bool = True):
     """The checkpoint's task, its loaded wrapper (Predictor or Tagger) and example inputs."""
     from .tagging import Tagger, TaggerEnsemble, collate_sentences, encode
     from .data.ud import Sentence
 
     directory = checkpoint.resolve(path)
-    task = checkpoint.read_config(directory).get("task")
+    config = checkpoint.read_config(directory)
+    task = config.get("task")
     if task == "sentiment":
-        predictor = Predictor.load(directory)
+        predictor = Predictor.load(directory, calibrated=calibrated)
+        if config.get("model_type") == "ensemble":
+            raise checkpoint.CheckpointError(
+                f"{directory} is an ensemble of {len(predictor.members)} checkpoints, not one "
+                "network: ONNX export is for one recurrent network; export its recurrent "
+                "members one by one, or serve the ensemble as it is ('gatedrnn serve')")
         if not hasattr(predictor, "vocab"):
             raise checkpoint.CheckpointError(
-                f"{directory} is an n-gram model: ONNX export is for recurrent networks; "
-                "serve it as it is (it runs in PyTorch without a recurrent pass)")
+                f"{directory} is an n-gram or document-vector model: ONNX export is for "
+                "recurrent networks; serve it as it is (it runs without a recurrent pass)")
         # Different lengths (and a padded row) so that nothing in the trace is specialised.
         tokens = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0], [13, 0, 0, 0, 0]])
         tokens = tokens.clamp(max=len(predictor.vocab) - 1)
         return task, predictor, (tokens, torch.tensor([5, 3, 1]))
     if task == "tagger":
-        tagger = Tagger.load(directory)
+        tagger = Tagger.load(directory, calibrated=calibrated)
         if isinstance(tagger, TaggerEnsemble):
             raise checkpoint.CheckpointError(
                 f"{directory} is an ensemble of {len(tagger.members)} taggers, not one network; "
@@ -79,17 +95,21 @@ def load_for_export(path: str | Path):
     raise checkpoint.CheckpointError(f"{directory}: cannot export task {task!r}")
 
 
-def export_onnx(path: str | Path, out: str | Path, opset: int = OPSET) -> dict:
-    """Write the checkpoint's network to ``out`` (.onnx); returns names and example inputs."""
-    task, wrapper, example = load_for_export(path)
+def export_onnx(path: str | Path, out: str | Path, opset: int = OPSET,
+                calibrated: bool = True) -> dict:
+    """Write the checkpoint's network to ``out`` (.onnx), with its calibration temperature
+    unless ``calibrated`` is False; returns names, example inputs and the temperature."""
+    task, wrapper, example = load_for_export(path, calibrated)
     model = wrapper.model.eval()
     if task == "sentiment":
-        graph = _ClassifierGraph(model).eval()
+        graph = _ClassifierGraph(model, wrapper.temperature).eval()
+        metadata = {"temperature": wrapper.temperature}
         inputs, outputs = ["tokens", "lengths"], ["probabilities"]
         axes = {"tokens": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
                 "probabilities": {0: "batch"}}
     else:
-        graph = _TaggerGraph(model).eval()
+        graph = _TaggerGraph(model, wrapper.temperature).eval()
+        metadata = {f"{head}_temperature": t for head, t in wrapper.temperature.items()}
         inputs = ["words", "lengths", "chars", "char_lengths", "form_index"]
         outputs = ["upos_logits"] + (["xpos_logits"] if model.xpos_head is not None else [])
         axes = {"words": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
@@ -104,10 +124,33 @@ def export_onnx(path: str | Path, out: str | Path, opset: int = OPSET) -> dict:
         warnings.simplefilter("ignore")
         torch.onnx.export(graph, example, str(tmp), input_names=inputs, output_names=outputs,
                           dynamic_axes=axes, opset_version=opset, dynamo=False)
+    _write_metadata(tmp, metadata)
     tmp.replace(out)
     graph.eval()  # the exporter restores the mode it found; evaluation mode it must be
     return {"task": task, "inputs": inputs, "outputs": outputs, "path": str(out),
-            "graph": graph, "example": example}
+            "graph": graph, "example": example, "metadata": metadata}
+
+
+def _write_metadata(path: Path, metadata: dict) -> None:
+    """Record ``metadata`` in the .onnx file's metadata_props (needs the onnx package; the
+    temperature is in the graph either way)."""
+    try:
+        import onnx
+    except ImportError:
+        return
+    model = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, repr(float(value))
+    onnx.save(model, str(path))
+
+
+def read_metadata(onnx_path: str | Path) -> dict:
+    """The metadata an exported file carries ({"temperature": "1.5", ...})."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def check_parity(onnx_path: str | Path, graph: nn.Module, inputs: list[tuple]) -> float:
@@ -158,17 +201,21 @@ class OnnxPredictor(Predictor):
     def __init__(self, predictor: Predictor, onnx_path: str | Path):
         import onnxruntime
 
+        # The graph divides by the temperature it was exported with; this Predictor's own
+        # division is therefore by 1, and ``exported_temperature`` says what the graph holds.
         super().__init__(predictor.model, predictor.vocab, predictor.labels, predictor.source)
+        self.exported_temperature = predictor.temperature
         self.session = onnxruntime.InferenceSession(str(onnx_path),
                                                     providers=["CPUExecutionProvider"])
 
-    def _batch_probabilities(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+    def _batch_scores(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         (probabilities,) = self.session.run(None, {"tokens": tokens.numpy(),
                                                    "lengths": lengths.numpy()})
-        return torch.from_numpy(probabilities)
+        return torch.from_numpy(probabilities).clamp_min(1e-38).log()
 
 
-def onnx_predictor(path: str | Path, work_dir: str | Path) -> OnnxPredictor:
+def onnx_predictor(path: str | Path, work_dir: str | Path,
+                   calibrated: bool = True) -> OnnxPredictor:
     """Export the sentiment checkpoint at ``path`` into ``work_dir``; its OnnxPredictor."""
-    info = export_onnx(path, Path(work_dir) / "model.onnx")
-    return OnnxPredictor(Predictor.load(path), info["path"])
+    info = export_onnx(path, Path(work_dir) / "model.onnx", calibrated=calibrated)
+    return OnnxPredictor(Predictor.load(path, calibrated=calibrated), info["path"])

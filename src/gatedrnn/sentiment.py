@@ -13,7 +13,7 @@ import random
 import time
 import warnings
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from .data.vectors import embedding_matrix, load_vectors
 from .models.classifier import ClassifierConfig, SentimentClassifier
 from .models.language_model import ENCODER_FIELDS, LanguageModelConfig
 from .runinfo import environment, rss_mb
+from .sentiment_presets import DEFAULT_PRESET, PRESETS, Preset  # noqa: F401 (public here too)
 from .train import checkpoint
 from .train.loop import Encoded, FitConfig, Trainer
 
@@ -35,103 +36,11 @@ TOKENIZER = "basic_english"
 MAX_TEXT_CHARS = 1_000_000  # longer texts are cut, with a warning, before tokenising
 
 
-@dataclass
-class Preset:
-    """A model and the recipe that trains it."""
-
-    description: str
-    vocab_size: int
-    model: dict = field(default_factory=dict)
-    fit: dict = field(default_factory=dict)
-    # Train word vectors on the unlabelled + training reviews first (train_word_vectors
-    # options) into OUT/word2vec.vec, unless vectors or init_from are given, and start from them.
-    word2vec: dict | None = None
-    # "recurrent" (SentimentClassifier, trained by the Trainer) or "ngram" (models.ngram: the
-    # n-gram options in ``model``, fitted in one go; no epochs).
-    kind: str = "recurrent"
-
-
-PRESETS = {
-    # The chapter's model and recipe, on our pipeline (bucketing, exact variable lengths).
-    "seed": Preset(
-        "the chapter's BiLSTM: vocab 10k, embedding 100, 2×256 bidirectional, dropout 0.5, "
-        "Adam 1e-3, clip 5, batch 64, 5 epochs (a batch of more than 32,768 tokens is run in "
-        "parts whose gradients add up: the same update, bounded peak memory)",
-        vocab_size=10_000,
-        model={"embedding_dim": 100, "hidden_size": 256, "num_layers": 2, "bidirectional": True,
-               "dropout": 0.5, "pooling": "last", "padding_idx": 0},
-        fit={"epochs": 5, "batch_size": 64, "lr": 1e-3, "clip": 5.0,
-             "step_max_tokens": 32_768}),
-    # The chapter's BestPracticeLSTM: + BatchNorm, ReduceLROnPlateau, early stopping.
-    "best-practice": Preset(
-        "the chapter's BestPracticeLSTM: BiLSTM 2×256 with padding_idx, BatchNorm, dropout 0.5, "
-        "clip 5, ReduceLROnPlateau on validation loss, early stopping",
-        vocab_size=10_000,
-        model={"embedding_dim": 100, "hidden_size": 256, "num_layers": 2, "bidirectional": True,
-               "dropout": 0.5, "pooling": "last", "batch_norm": True, "padding_idx": 0},
-        fit={"epochs": 8, "batch_size": 64, "lr": 1e-3, "clip": 5.0, "scheduler": "plateau",
-             "patience": 2}),
-    # Our recipe for accuracy per CPU-minute.
-    # Chosen on the validation split (benchmarks/imdb_sweep.py): attention pooling 90.9% vs
-    # max 88.9%, mean 89.9%; no truncation, hidden 256 did not help.
-    "fast": Preset(
-        "one BiLSTM layer of 128 over a 25k-word vocab, attention pooling, embedding dropout "
-        "0.2, reviews cut to 400 tokens in training, batch 32, Adam 2e-3 one-cycle, 3 epochs",
-        vocab_size=25_000,
-        model={"embedding_dim": 128, "hidden_size": 128, "num_layers": 1, "bidirectional": True,
-               "dropout": 0.5, "embedding_dropout": 0.2, "pooling": "attention",
-               "padding_idx": 0},
-        fit={"epochs": 3, "batch_size": 32, "lr": 2e-3, "clip": 1.0, "scheduler": "onecycle",
-             "max_length": 400}),
-    # The strongest linear baseline, and an ensemble member whose errors differ from a BiLSTM's.
-    "nbsvm": Preset(
-        "NB-weighted logistic regression (NBSVM) over binarised 1-3-grams, the 800k most "
-        "frequent; C chosen on the validation split (scikit-learn)",
-        vocab_size=800_000, kind="ngram", model={"max_n": 3, "C": [0.1, 0.3, 1.0]}),
-    # Another member whose errors differ: a dense code learnt from the unlabelled reviews.
-    "dv-ngram": Preset(
-        "document vectors (PV-DBOW, 100-d) trained to predict each review's words and bigrams "
-        "over the training + 50,000 unlabelled reviews (gensim, 10 epochs, the 400k most "
-        "frequent tokens), inferred for new reviews; logistic regression on top, C chosen on "
-        "the validation split",
-        vocab_size=400_000, kind="docvec",
-        # train_vectors: what the regression fits, the training reviews' vectors as gensim
-        # trained them and/or as inferred (validation 89.72% vs 89.68% by film: not worth
-        # the ~4 minutes that inferring them took on one thread)
-        model={"dim": 100, "max_n": 2, "negative": 5, "min_count": 2, "sample": 1e-4,
-               "train_epochs": 10, "infer_epochs": 10, "C": [0.1, 1.0, 10.0],
-               "train_vectors": ["trained"]}),
-    # A smoke-test size for CI and examples.
-    "tiny": Preset(
-        "a tiny BiLSTM for tests: vocab 2k, embedding 16, hidden 16, max pooling, 2 epochs",
-        vocab_size=2_000,
-        model={"embedding_dim": 16, "hidden_size": 16, "num_layers": 1, "bidirectional": True,
-               "dropout": 0.0, "pooling": "max"},
-        fit={"epochs": 2, "batch_size": 16, "lr": 1e-2, "clip": 5.0}),
-}
-
-
-# dv-ngram over trigrams too (Li et al. 2016 found uni+bi+tri best on IMDb), with room for
-# them in the vocabulary, as the NBSVM's 800k 1-3-grams (test 91.04% vs 90.36-90.60%)
-PRESETS["dv-trigram"] = replace(
-    PRESETS["dv-ngram"], vocab_size=800_000, model={**PRESETS["dv-ngram"].model, "max_n": 3},
-    description="dv-ngram predicting each review's words, bigrams and trigrams (the 800k "
-                "most frequent tokens)")
-
-# The best single model of benchmarks/imdb_ablation.py: the fast recipe from word vectors
-# trained on the unlabelled + training reviews (test 90.91% vs 90.38%, validation 92.20% vs
-# 90.80%).
-PRESETS["best"] = replace(
-    PRESETS["fast"], word2vec={"dim": 128, "epochs": 5},
-    description="the fast recipe starting from word2vec vectors (skip-gram, 128-d, 5 epochs) "
-                "trained first on the 50,000 unlabelled + 25,000 training reviews")
-
-
 def encode_texts(texts: list[str], vocab: Vocab) -> list[list[int]]:
     return [vocab.encode(basic_english(t)) for t in texts]
 
 
-def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, seed: int = 0,
+def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT, *, seed: int = 0,
           resume: bool = False, validation_fraction: float = 0.1, overrides: dict | None = None,
           model_overrides: dict | None = None, vocab_size: int | None = None,
           limit: int | None = None, vectors: str | Path | None = None,
@@ -269,6 +178,7 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
         else:
             log(f"nothing to resume in {out}; starting fresh")
     summary = trainer.fit()
+    summary["calibration"] = _calibrate_best(out, valid_reviews, log)
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
     summary["peak_rss_mb"] = rss_mb()["peak_rss_mb"]
@@ -277,6 +187,16 @@ def train(data=None, preset: str = "seed", out: str | Path = DEFAULT_OUT, *, see
     if embedding_stats is not None:
         summary["embeddings"] = embedding_stats
     return summary
+
+
+def _calibrate_best(out, valid_reviews, log) -> dict:
+    """Temperature scaling of OUT/best on the validation split, stored in its config."""
+    record = calibrate_checkpoint(Path(out) / "best", [r.text for r in valid_reviews],
+                                  [r.label for r in valid_reviews])
+    log(f"calibration: temperature {record['temperature']:.3f} fitted on "
+        f"{record['examples']:,} validation reviews (ECE {record['ece_before']:.2%} → "
+        f"{record['ece_after']:.2%}, NLL {record['nll_before']:.4f} → {record['nll_after']:.4f})")
+    return record
 
 
 def _labelled_split(data, validation_fraction, split_seed, limit, download, show_progress,
@@ -356,7 +276,9 @@ def _train_ngram(data, preset: str, out, *, seed: int, validation_fraction: floa
                                  if teacher else None)}
     checkpoint.save(Path(out) / "best", config=config, state_dict=model.state_dict(),
                     vocab_tokens=grams, metrics=record)
+    calibration = _calibrate_best(out, valid_reviews, log)
     return {"history": history, "best_valid_accuracy": record["valid_accuracy"],
+            "calibration": calibration,
             "train_seconds": time.perf_counter() - started, "params": len(grams) + 1,
             "peak_rss_mb": rss_mb()["peak_rss_mb"], "reviews": len(train_tokens),
             "teacher_labelled_reviews": len(train_tokens) - len(train_reviews)}
@@ -477,7 +399,9 @@ def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: flo
                                   "unlabelled_reviews": len(unlabelled)} if teacher else None)}
     checkpoint.save(Path(out) / "best", config=stored, state_dict=model.state_dict(),
                     vocab_tokens=tokens, metrics=record)
+    calibration = _calibrate_best(out, valid_reviews, log)
     return {"history": history, "best_valid_accuracy": record["valid_accuracy"],
+            "calibration": calibration,
             "train_seconds": time.perf_counter() - started,
             "params": len(tokens) * options["dim"] + 2 * (options["dim"] + 1),
             "peak_rss_mb": rss_mb()["peak_rss_mb"], "reviews": len(documents),
@@ -541,7 +465,9 @@ def teacher_probabilities(teacher: list[str | Path], texts: list[str], *,
 
     from .data.download import cache_dir, file_digest
 
-    ensemble = Ensemble.load(teacher)  # checks that the members' labels agree
+    # raw scores: the soft labels every measured recipe was distilled from (a temperature
+    # fitted later must not change what a student learns)
+    ensemble = Ensemble.load(teacher, calibrated=False)  # checks that the labels agree
     texts_key = hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()
     per_member = []
     for path, member in zip(teacher, ensemble.members):
@@ -642,36 +568,54 @@ resolve_checkpoint = checkpoint.resolve  # a training output directory means its
 
 
 class Predictor:
-    """A trained classifier with its vocabulary: texts in, labels and confidences out."""
+    """A trained classifier with its vocabulary: texts in, labels and confidences out.
+
+    ``temperature`` divides the logits before the softmax: the one fitted on the validation
+    split at the end of training (the checkpoint's ``calibration``), or 1 for raw scores.
+    """
 
     def __init__(self, model: SentimentClassifier, vocab: Vocab, labels: list[str],
-                 source: str = ""):
+                 source: str = "", temperature: float = 1.0):
         self.model = model.eval()
         self.vocab = vocab
         self.labels = labels
         self.source = source
+        self.temperature = temperature
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_OUT) -> "Predictor":
+    def load(cls, path: str | Path = DEFAULT_OUT, calibrated: bool = True) -> "Predictor":
+        """The checkpoint at ``path`` (a training output means its best/); an ensemble's
+        directory gives its :class:`Ensemble`. ``calibrated=False``: raw scores (temperature 1).
+        """
         directory, config = checkpoint.open_for_task(
             path, TASK, "a sentiment classifier",
             f"train one with 'gatedrnn sentiment train --data PATH' (it writes "
             f"{DEFAULT_OUT}/best)")
+        temperature = _temperature(config) if calibrated else 1.0
+        if config.get("model_type") == "ensemble":
+            return Ensemble.load_directory(directory, config, calibrated)
         if config.get("model_type") == "ngram":
-            return NgramPredictor.load(directory, config)
+            return NgramPredictor.load(directory, config, temperature)
         if config.get("model_type") == "docvec":
-            return DocVectorPredictor.load(directory, config)
+            return DocVectorPredictor.load(directory, config, temperature)
         vocab = Vocab(checkpoint.load_vocab_tokens(directory))
         model_config = ClassifierConfig.from_dict(config["model"])
         checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
                                len(vocab), "tokens")
         model = checkpoint.load_into(SentimentClassifier(model_config), directory)
-        return cls(model, vocab, config.get("labels", list(imdb.LABELS)), str(directory))
+        return cls(model, vocab, config.get("labels", list(imdb.LABELS)), str(directory),
+                   temperature)
+
+    def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
+        """(N, classes) probabilities: softmax(scores / temperature) (see ``scores``)."""
+        return calibrated_probabilities(self.scores(texts, batch_size, **options),
+                                        self.temperature)
 
     @torch.inference_mode()
-    def probabilities(self, texts: list[str], batch_size: int = 64, max_tokens: int = 32_768,
-                      crops: int = 1, crop_length: int = 400) -> torch.Tensor:
-        """(N, classes) probabilities; texts are batched by length internally.
+    def scores(self, texts: list[str], batch_size: int = 64, max_tokens: int = 32_768,
+               crops: int = 1, crop_length: int = 400) -> torch.Tensor:
+        """(N, classes) raw log-probabilities (logits up to a constant, before any temperature);
+        texts are batched by length internally.
 
         ``crops`` > 1: test-time averaging — a text longer than ``crop_length`` tokens is read as
         that many evenly spaced windows of ``crop_length`` tokens (first and last included) and
@@ -691,39 +635,59 @@ class Predictor:
                 owners.append(position)
         if cut:
             warnings.warn(f"{cut} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
-                          "that length before prediction", stacklevel=2)
+                          "that length before prediction", stacklevel=3)
         per_window = torch.empty(len(windows), len(self.labels))
         lengths = [len(w) for w in windows]
         for indices in bucket_batches(lengths, batch_size, shuffle=False, max_tokens=max_tokens):
             batch = collate([windows[i] for i in indices], None, indices)
-            per_window[indices] = self._batch_probabilities(batch.tokens, batch.lengths)
+            per_window[indices] = self._batch_scores(batch.tokens, batch.lengths)
         if len(windows) == len(texts):
             return per_window
         owner = torch.tensor(owners)
-        total = torch.zeros(len(texts), len(self.labels)).index_add_(0, owner, per_window)
-        return total / torch.bincount(owner, minlength=len(texts)).unsqueeze(1)
+        total = torch.zeros(len(texts), len(self.labels)).index_add_(0, owner, per_window.exp())
+        return (total / torch.bincount(owner, minlength=len(texts)).unsqueeze(1)).log()
 
-    def _batch_probabilities(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return F.softmax(self.model(tokens, lengths).float(), dim=1)
+    def _batch_scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return F.log_softmax(self.model(tokens, lengths).float(), dim=1)
 
-    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
+    def predict(self, texts: list[str] | str, batch_size: int = 64,
+                min_confidence: float | None = None) -> list[dict]:
         """[{"label", "confidence", "probabilities", "empty"}] per text.
 
         An empty or whitespace-only text still gets a prediction (from the model's bias), marked
-        ``empty: True`` so a caller can tell it apart.
+        ``empty: True`` so a caller can tell it apart. ``min_confidence``: see ``abstain``.
         """
-        return _predictions(self, texts, batch_size)
+        return _predictions(self, texts, batch_size, min_confidence)
+
+
+def calibrated_probabilities(scores: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(scores / temperature) in float32; temperature 1 gives the raw probabilities."""
+    if temperature == 1.0:
+        return F.softmax(scores, dim=1)
+    return F.softmax(scores.double() / temperature, dim=1).float()
+
+
+def _temperature(config: dict) -> float:
+    """The checkpoint's fitted temperature (1 when it was never calibrated)."""
+    temperature = (config.get("calibration") or {}).get("temperature", 1.0)
+    if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+        raise checkpoint.CheckpointError(
+            f"config.json's calibration temperature must be a positive number, got "
+            f"{temperature!r}; recalibrate with 'gatedrnn sentiment calibrate'")
+    return float(temperature)
 
 
 class _WholeTextPredictor:
     """What the non-recurrent classifiers share: a model and the index that turns a whole
     text into its ids (crops and other reading options do not apply)."""
 
-    def __init__(self, model, index, labels: list[str], source: str = ""):
+    def __init__(self, model, index, labels: list[str], source: str = "",
+                 temperature: float = 1.0):
         self.model = model.eval()
         self.index = index
         self.labels = labels
         self.source = source
+        self.temperature = temperature
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         documents = []
@@ -733,8 +697,13 @@ class _WholeTextPredictor:
             documents.append(self.index.encode(basic_english(text[:MAX_TEXT_CHARS])))
         return documents
 
-    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
-        return _predictions(self, texts, batch_size)
+    def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
+        """(N, 2) probabilities (``crops`` and other reading options do not apply)."""
+        return calibrated_probabilities(self.scores(texts, batch_size), self.temperature)
+
+    def predict(self, texts: list[str] | str, batch_size: int = 64,
+                min_confidence: float | None = None) -> list[dict]:
+        return _predictions(self, texts, batch_size, min_confidence)
 
 
 class NgramPredictor(_WholeTextPredictor):
@@ -746,7 +715,7 @@ class NgramPredictor(_WholeTextPredictor):
     """
 
     @classmethod
-    def load(cls, directory: Path, config: dict) -> "NgramPredictor":
+    def load(cls, directory: Path, config: dict, temperature: float = 1.0) -> "NgramPredictor":
         from .models.ngram import NgramClassifier, NgramConfig, NgramIndex
         grams = checkpoint.load_vocab_tokens(directory)
         model_config = NgramConfig.from_dict(config["model"])
@@ -754,16 +723,16 @@ class NgramPredictor(_WholeTextPredictor):
                                model_config.vocab_size, len(grams), "n-grams")
         model = checkpoint.load_into(NgramClassifier(model_config), directory)
         return cls(model, NgramIndex(grams, model_config.max_n),
-                   config.get("labels", list(imdb.LABELS)), str(directory))
+                   config.get("labels", list(imdb.LABELS)), str(directory), temperature)
 
     @torch.inference_mode()
-    def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
-        """(N, 2) probabilities (``crops`` and other reading options do not apply)."""
+    def scores(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
+        """(N, 2) raw log-probabilities."""
         out = torch.empty(len(texts), len(self.labels))
         for start in range(0, len(texts), max(1, batch_size)):
             documents = self._encode(texts[start:start + batch_size])
             logits = self.model(*self.index.batch(documents))
-            out[start:start + len(documents)] = F.softmax(logits, dim=1)
+            out[start:start + len(documents)] = F.log_softmax(logits.float(), dim=1)
         return out
 
 
@@ -773,7 +742,8 @@ class DocVectorPredictor(_WholeTextPredictor):
     whole (crops do not apply)."""
 
     @classmethod
-    def load(cls, directory: Path, config: dict) -> "DocVectorPredictor":
+    def load(cls, directory: Path, config: dict,
+             temperature: float = 1.0) -> "DocVectorPredictor":
         from .models.docvec import DocVectorConfig, DocVectorIndex, DocVectorModel
         tokens = checkpoint.load_vocab_tokens(directory)
         model_config = DocVectorConfig.from_dict(config["model"])
@@ -781,15 +751,15 @@ class DocVectorPredictor(_WholeTextPredictor):
                                model_config.vocab_size, len(tokens), "tokens")
         model = checkpoint.load_into(DocVectorModel(model_config), directory)
         return cls(model, DocVectorIndex(tokens, model_config.max_n),
-                   config.get("labels", list(imdb.LABELS)), str(directory))
+                   config.get("labels", list(imdb.LABELS)), str(directory), temperature)
 
     @torch.inference_mode()
-    def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
-        """(N, 2) probabilities (``crops`` and other reading options do not apply)."""
+    def scores(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
+        """(N, 2) raw log-probabilities."""
         documents = self._encode(texts)
         if not documents:
             return torch.empty(0, len(self.labels))
-        return F.softmax(self.model(self.model.infer(documents)), dim=1)
+        return F.log_softmax(self.model(self.model.infer(documents)).float(), dim=1)
 
 
 def _crops(ids: list[int], crops: int, length: int) -> list[list[int]]:
@@ -800,54 +770,162 @@ def _crops(ids: list[int], crops: int, length: int) -> list[list[int]]:
     return [ids[s:s + length] for s in starts]
 
 
-def _predictions(model, texts, batch_size: int) -> list[dict]:
+UNCERTAIN = "uncertain"
+
+
+def abstain(result: dict, min_confidence: float | None) -> dict:
+    """A prediction whose confidence is below ``min_confidence`` becomes ``label:
+    "uncertain"``; its most likely class stays in ``best_guess`` (a confidence equal to the
+    threshold is kept)."""
+    if min_confidence is None:
+        return result
+    if not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+    if result["confidence"] >= min_confidence:
+        return {**result, "uncertain": False}
+    return {**result, "label": UNCERTAIN, "best_guess": result["label"], "uncertain": True}
+
+
+def _predictions(model, texts, batch_size: int, min_confidence: float | None = None) -> list[dict]:
     if isinstance(texts, str):
         texts = [texts]
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
     probabilities = model.probabilities(list(texts), batch_size)
     results = []
     for text, p in zip(texts, probabilities):
         best = int(p.argmax())
-        results.append({"label": model.labels[best], "confidence": float(p[best]),
-                        "probabilities": {l: float(v) for l, v in zip(model.labels, p)},
-                        "empty": not text.strip()})
+        result = {"label": model.labels[best], "confidence": float(p[best]),
+                  "probabilities": {l: float(v) for l, v in zip(model.labels, p)},
+                  "empty": not text.strip()}
+        results.append(abstain(result, min_confidence))
     return results
 
 
+# How an Ensemble combines its members' raw log-probabilities into its own scores.
+RULES = ("mean", "log-odds", "stacked")
+
+
 class Ensemble:
-    """Several sentiment checkpoints read as one model: their probabilities are averaged.
+    """Several sentiment checkpoints read as one model.
 
     Each member keeps its own vocabulary, so checkpoints trained differently (another preset,
-    pretrained vectors, a language-model start) combine freely.
+    pretrained vectors, a language-model start) combine freely. ``rule`` combines them:
+    "mean" averages their probabilities, "log-odds" their log-probabilities (a confident
+    member counts for more), "stacked" weighs their log-odds by ``weights`` (+ ``bias``), as
+    a logistic regression fitted on validation (two classes only).
+
+    Calibrated as a whole (``temperature`` set: an ensemble directory made by
+    ``gatedrnn sentiment calibrate``): softmax(combined raw scores / temperature). Without a
+    temperature (checkpoints listed on the command line) the members' own calibrated
+    probabilities are averaged.
     """
 
-    def __init__(self, members: list[Predictor]):
+    def __init__(self, members: list[Predictor], rule: str = "mean",
+                 weights: list[float] | None = None, bias: float = 0.0,
+                 temperature: float | None = None, source: str | None = None):
         if not members:
             raise ValueError("an ensemble needs at least one checkpoint")
+        if rule not in RULES:
+            raise ValueError(f"unknown ensemble rule {rule!r}; choose one of {', '.join(RULES)}")
         labels = members[0].labels
         for member in members[1:]:
             if member.labels != labels:
                 raise ValueError(f"{member.source} predicts {member.labels}, "
                                  f"{members[0].source} predicts {labels}: they cannot be averaged")
+        if rule == "stacked" and (len(labels) != 2 or weights is None
+                                  or len(weights) != len(members)):
+            raise ValueError(f"a stacked ensemble needs two classes and one weight per member "
+                             f"({len(members)}), got {len(labels)} classes and weights {weights}")
+        if rule != "mean" and temperature is None:
+            temperature = 1.0  # only "mean" has a member-calibrated reading
         self.members = members
         self.labels = labels
-        self.source = " + ".join(m.source for m in members)
+        self.rule = rule
+        self.weights = None if weights is None else [float(w) for w in weights]
+        self.bias = float(bias)
+        self.temperature = temperature
+        self.source = source or " + ".join(m.source for m in members)
 
     @classmethod
-    def load(cls, paths: list[str | Path]) -> "Ensemble":
-        return cls([Predictor.load(p) for p in paths])
+    def load(cls, paths: list[str | Path], calibrated: bool = True) -> "Ensemble":
+        """The checkpoints at ``paths``, their probabilities averaged."""
+        return cls([Predictor.load(p, calibrated) for p in paths])
+
+    @classmethod
+    def load_directory(cls, directory: Path, config: dict, calibrated: bool = True) -> "Ensemble":
+        """An ensemble directory: config.json names the members (paths relative to it), the
+        rule, its weights and the temperature fitted for the whole."""
+        members = []
+        for name in config.get("members") or []:
+            path = Path(name) if Path(name).is_absolute() else directory / name
+            try:
+                members.append(Predictor.load(path, calibrated=False))
+            except checkpoint.CheckpointError as exc:
+                raise checkpoint.CheckpointError(
+                    f"{directory} is an ensemble whose member {name} cannot be loaded: {exc}"
+                ) from exc
+        if not members:
+            raise checkpoint.CheckpointError(f"{directory}/config.json names no members")
+        return cls(members, config.get("rule", "mean"), config.get("weights"),
+                   config.get("bias", 0.0), _temperature(config) if calibrated else 1.0,
+                   source=str(directory))
+
+    def scores(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
+        """(N, classes) the members' raw scores combined by the rule (before the temperature)."""
+        per_member = torch.stack([m.scores(texts, batch_size, **options)
+                                  for m in self.members])
+        if self.rule == "mean":
+            return per_member.exp().mean(0).clamp_min(1e-38).log()
+        if self.rule == "log-odds":
+            return per_member.mean(0)
+        log_odds = (per_member[..., 1] - per_member[..., 0]).double()  # (members, N)
+        z = torch.tensor(self.weights, dtype=torch.float64) @ log_odds + self.bias
+        return torch.stack([torch.zeros_like(z), z], 1).float()
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
-        return torch.stack([m.probabilities(texts, batch_size, **options)
-                            for m in self.members]).mean(0)
+        if self.temperature is None:  # no fitted temperature: the members' own, averaged
+            return torch.stack([m.probabilities(texts, batch_size, **options)
+                                for m in self.members]).mean(0)
+        return calibrated_probabilities(self.scores(texts, batch_size, **options),
+                                        self.temperature)
 
-    def predict(self, texts: list[str] | str, batch_size: int = 64) -> list[dict]:
-        return _predictions(self, texts, batch_size)
+    def predict(self, texts: list[str] | str, batch_size: int = 64,
+                min_confidence: float | None = None) -> list[dict]:
+        return _predictions(self, texts, batch_size, min_confidence)
+
+
+def save_ensemble(directory: str | Path, members: list[str | Path], rule: str = "mean",
+                  weights: list[float] | None = None, bias: float = 0.0,
+                  calibration: dict | None = None, extra: dict | None = None) -> Path:
+    """Write an ensemble directory (config.json only: the members stay where they are, named
+    relative to it when they can be) that loads like one checkpoint."""
+    import json
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    names = []
+    for member in members:
+        resolved = resolve_checkpoint(member).resolve()
+        names.append(os.path.relpath(resolved, directory.resolve()))
+    config = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, "task": TASK,
+              "model_type": "ensemble", "labels": list(imdb.LABELS), "members": names,
+              "rule": rule, "weights": weights, "bias": bias, "calibration": calibration,
+              **(extra or {})}
+    Ensemble.load_directory(directory, json.loads(json.dumps(config)))  # refuse a broken one
+    checkpoint.write_json_atomic(directory / "config.json", config)
+    return directory
 
 
 def evaluate(predictor: Predictor | Ensemble, texts: list[str], labels: list[int],
-             batch_size: int = 128, crops: int = 1, crop_length: int = 400) -> dict:
-    """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix (``crops``: see
-    ``Predictor.probabilities``)."""
+             batch_size: int = 128, crops: int = 1, crop_length: int = 400,
+             keep_raw_report: bool = False) -> dict:
+    """Accuracy, loss, per-class precision/recall/F1, the confusion matrix, and calibration:
+    ECE, Brier score, the reliability bins and the accuracy–coverage curve, and the raw
+    scores' ECE, Brier and NLL where a temperature applies (their whole report too with
+    ``keep_raw_report``, as ``calibration.raw_report``; ``crops``: see ``Predictor.scores``)."""
+    from .train import calibration
+
     if not texts:
         raise ValueError("nothing to evaluate: no texts")
     probabilities = predictor.probabilities(texts, batch_size, crops=crops,
@@ -868,16 +946,53 @@ def evaluate(predictor: Predictor | Ensemble, texts: list[str], labels: list[int
         per_class[name] = {"precision": precision, "recall": recall, "f1": f1,
                            "support": int(confusion[i].sum())}
     accuracy = float((predicted == target).float().mean())
+    report = calibration.report(probabilities, target)
+    temperature = getattr(predictor, "temperature", None)
+    if temperature not in (None, 1.0):  # what the raw scores would have scored
+        raw = F.softmax(predictor.scores(texts, batch_size, crops=crops,
+                                         crop_length=crop_length), dim=1)
+        raw_report = calibration.report(raw, target)
+        report["uncalibrated"] = {key: value for key, value in raw_report.items()
+                                  if key in ("ece", "brier", "nll")}
+        if keep_raw_report:
+            report["raw_report"] = raw_report
+    report["temperature"] = temperature
     return {"accuracy": accuracy, "loss": loss, "count": len(texts), "per_class": per_class,
             "confusion_matrix": {"labels": predictor.labels, "rows_true_cols_predicted":
                                  confusion.tolist()},
-            "checkpoint": predictor.source}
+            "calibration": report, "checkpoint": predictor.source}
 
 
-def load(path: str | Path = DEFAULT_OUT) -> Predictor:
+def calibrate(predictor: Predictor | Ensemble, texts: list[str], labels: list[int],
+              batch_size: int = 128) -> dict:
+    """Fit the predictor's temperature on (texts, labels) — the validation split — from its
+    raw scores, set it, and return the record a checkpoint keeps (``calibration``)."""
+    from .train import calibration
+
+    if not texts:
+        raise ValueError("nothing to calibrate on: no texts")
+    record = calibration.fit_and_report(predictor.scores(texts, batch_size),
+                                        torch.tensor(labels))
+    predictor.temperature = record["temperature"]
+    return record
+
+
+def calibrate_checkpoint(path: str | Path, texts: list[str], labels: list[int],
+                         split: str = "validation") -> dict:
+    """Fit the temperature of the checkpoint at ``path`` on (texts, labels) and store it in
+    its config.json (atomically); returns the record."""
+    directory = resolve_checkpoint(path)
+    record = {**calibrate(Predictor.load(directory, calibrated=False), texts, labels),
+              "split": split}
+    checkpoint.update_config(directory, calibration=record)
+    return record
+
+
+def load(path: str | Path = DEFAULT_OUT, calibrated: bool = True) -> Predictor:
     """``gatedrnn.load(path).predict([...])``."""
-    return Predictor.load(path)
+    return Predictor.load(path, calibrated)
 
 
-__all__ = ["PRESETS", "Ensemble", "Preset", "Predictor", "evaluate", "load", "train",
+__all__ = ["PRESETS", "Ensemble", "Preset", "Predictor", "abstain", "calibrate",
+           "calibrate_checkpoint", "evaluate", "load", "save_ensemble", "train",
            "resolve_checkpoint"]

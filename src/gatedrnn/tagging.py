@@ -22,6 +22,7 @@ from .data.batching import bucket_batches
 from .data.text import PAD, UNK, Vocab
 from .models.tagger import SequenceTagger, TaggerConfig
 from .runinfo import environment
+from .tagging_presets import PRESETS, Preset  # noqa: F401 (public here too)
 from .train import checkpoint
 from .train.loop import FitConfig, Trainer
 
@@ -29,34 +30,6 @@ DEFAULT_OUT = Path("runs/tagger")
 TASK = "tagger"
 IGNORE = -100       # target of padded positions: cross_entropy skips it
 MAX_WORD_CHARS = 30  # longer words (URLs) keep their first and last 15 characters
-
-
-@dataclass
-class Preset:
-    description: str
-    model: dict = field(default_factory=dict)
-    fit: dict = field(default_factory=dict)
-    lowercase: bool = False  # word embeddings for lowercased forms
-
-
-PRESETS = {
-    "bilstm": Preset(
-        "lowercased word embedding 100 + character BiLSTM 2×100 (case kept) → BiLSTM 2×256, "
-        "dropout 0.33, word dropout 0.25, UPOS and XPOS heads, label smoothing 0.1, Adam 2e-3 "
-        "(β2 0.9) cosine, batch 32 sentences, 16 epochs, bfloat16 autocast, moving average of "
-        "the weights (0.999) for evaluation",
-        model={"word_dim": 100, "char_encoder": "lstm", "char_dim": 50, "char_hidden": 100,
-               "hidden_size": 256, "num_layers": 2, "bidirectional": True, "mode": "LSTM",
-               "dropout": 0.33, "word_dropout": 0.25},
-        fit={"epochs": 16, "batch_size": 32, "lr": 2e-3, "adam_beta2": 0.9, "clip": 5.0,
-             "scheduler": "cosine", "ema_decay": 0.999, "label_smoothing": 0.1, "bf16": True},
-        lowercase=True),
-    "tiny": Preset(
-        "a tiny tagger for tests: word 16, char CNN 16, BiLSTM 1×32, 3 epochs",
-        model={"word_dim": 16, "char_encoder": "cnn", "char_dim": 8, "char_hidden": 16,
-               "hidden_size": 32, "num_layers": 1, "dropout": 0.0, "word_dropout": 0.0},
-        fit={"epochs": 3, "batch_size": 8, "lr": 1e-2, "clip": 5.0}),
-}
 
 
 # ---- encoding -------------------------------------------------------------------------------
@@ -271,6 +244,7 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
         else:
             log(f"nothing to resume in {out}; starting fresh")
     summary = trainer.fit()
+    summary["calibration"] = calibrate_checkpoint(Path(out) / "best", treebank.dev, log)
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
     summary["encoder_params"] = sum(p.numel() for p in model.encoder.parameters())
@@ -331,9 +305,11 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+    calibration = calibrate_checkpoint(out, treebank.dev, log)  # the ensemble as a whole
     log(f"ensemble of {members}: dev UPOS {dev:.4f} (members "
         + ", ".join(f"{s['best_valid_accuracy']:.4f}" for s in summaries) + ")")
     return {"ensemble": names, "members": summaries, "best_valid_accuracy": dev,
+            "calibration": calibration,
             "train_seconds": time.perf_counter() - started,
             "params": sum(s["params"] for s in summaries), "jobs": jobs, "threads": threads}
 
@@ -352,24 +328,35 @@ def _train_member(name, data, preset, out, seed, threads, resume, overrides, mod
 
 
 class Tagger:
-    """A trained tagger: token lists in, UPOS and XPOS tags out."""
+    """A trained tagger: token lists in, UPOS and XPOS tags (and their confidences) out.
+
+    ``temperature`` ({"upos": T, "xpos": T}) divides each head's logits before the softmax:
+    fitted on dev at the end of training (the checkpoint's ``calibration``), or 1 for raw scores.
+    """
 
     def __init__(self, model: SequenceTagger, vocab: TaggerVocab, source: str = "",
-                 device: str = "cpu"):
+                 device: str = "cpu", temperature: dict | None = None):
         self.model = model.eval().to(device)
         self.vocab = vocab
         self.source = source
         self.device = device
+        self.temperature = {"upos": 1.0, "xpos": 1.0, **(temperature or {})}
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_OUT, device: str = "cpu") -> "Tagger":
+    def load(cls, path: str | Path = DEFAULT_OUT, device: str = "cpu",
+             calibrated: bool = True) -> "Tagger":
         """A checkpoint (or training output) directory; an ensemble's directory (``gatedrnn
-        tagger train --members N``) gives its :class:`TaggerEnsemble`."""
+        tagger train --members N``) gives its :class:`TaggerEnsemble`. ``calibrated=False``:
+        raw scores (temperature 1)."""
         directory, config = checkpoint.open_for_task(
             path, TASK, "a tagger",
             f"train one with 'gatedrnn tagger train --data DIR' (it writes {DEFAULT_OUT}/best)")
+        temperature = _temperatures(config) if calibrated else None
         if "ensemble" in config:
-            return TaggerEnsemble.load([directory / name for name in config["ensemble"]], device)
+            members = [Tagger.load(directory / name, device, calibrated=False)
+                       for name in config["ensemble"]]
+            # calibrated as a whole when training fitted the ensemble's own temperature
+            return TaggerEnsemble(members, temperature if config.get("calibration") else None)
         tags = config["tags"]
         vocab = TaggerVocab(checkpoint.load_vocab_tokens(directory), tags["chars"],
                             tags["upos"], tags["xpos"], tags.get("lowercase", False))
@@ -377,13 +364,13 @@ class Tagger:
         checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
                                len(vocab.words), "words")
         model = checkpoint.load_into(SequenceTagger(model_config), directory)
-        return cls(model, vocab, str(directory), device)
+        return cls(model, vocab, str(directory), device, temperature)
 
     @torch.inference_mode()
-    def probabilities(self, sentences: list[list[str]], batch_size: int = 128,
-                      max_tokens: int = 8192) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per sentence, the UPOS (n, U) and XPOS (n, X) tag probabilities of its n tokens
-        (X = 0 for a tagger without an XPOS head)."""
+    def scores(self, sentences: list[list[str]], batch_size: int = 128,
+               max_tokens: int = 8192) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per sentence, the raw UPOS (n, U) and XPOS (n, X) log-probabilities of its n tokens
+        (before any temperature; X = 0 for a tagger without an XPOS head)."""
         data = encode([ud.Sentence(list(s), [], []) for s in sentences], self.vocab)
         upos: list[torch.Tensor] = [torch.empty(0, len(self.vocab.upos))] * len(data)
         xpos: list[torch.Tensor] = [torch.empty(0, 0)] * len(data)
@@ -391,13 +378,21 @@ class Tagger:
                                       max_tokens=max_tokens):
             batch = collate_sentences(data, indices, self.vocab)
             upos_logits, xpos_logits = self.model(*batch.inputs(self.device))
-            u = upos_logits.float().softmax(-1).cpu()
-            x = xpos_logits.float().softmax(-1).cpu() if xpos_logits is not None else None
+            u = upos_logits.float().log_softmax(-1).cpu()
+            x = xpos_logits.float().log_softmax(-1).cpu() if xpos_logits is not None else None
             for row, i in enumerate(indices):
                 n = len(data.sequences[i])
                 upos[i] = u[row, :n]
                 xpos[i] = x[row, :n] if x is not None else torch.empty(n, 0)
         return upos, xpos
+
+    def probabilities(self, sentences: list[list[str]], batch_size: int = 128,
+                      max_tokens: int = 8192) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per sentence, the UPOS (n, U) and XPOS (n, X) tag probabilities of its n tokens:
+        softmax(scores / temperature)."""
+        upos, xpos = self.scores(sentences, batch_size, max_tokens)
+        return _softmax_each(upos, self.temperature["upos"]), \
+            _softmax_each(xpos, self.temperature["xpos"])
 
     def predict_ids(self, sentences: list[list[str]],
                     batch_size: int = 128) -> tuple[list[list[int]], list[list[int]]]:
@@ -407,25 +402,55 @@ class Tagger:
                 [x.argmax(-1).tolist() if x.shape[1] else [] for x in xpos])
 
     def tag(self, sentences: list[list[str]], batch_size: int = 128) -> list[dict]:
-        """[{"tokens", "upos", "xpos"}] for each token list (an empty list gets empty tags)."""
+        """[{"tokens", "upos", "xpos", "upos_confidence"}] for each token list (an empty list
+        gets empty tags); ``upos_confidence`` is each UPOS tag's (calibrated) probability."""
         for s in sentences:
             if isinstance(s, str) or not all(isinstance(t, str) and t for t in s):
                 raise TypeError("tag() takes a list of sentences, each a list of non-empty "
                                 "token strings; use tokenize() for raw text")
-        upos, xpos = self.predict_ids(sentences, batch_size)
-        return [{"tokens": list(s), "upos": [self.vocab.upos[i] for i in u],
-                 "xpos": [self.vocab.xpos[i] for i in x] if x else [ud.NO_TAG] * len(s)}
-                for s, u, x in zip(sentences, upos, xpos)]
+        upos, xpos = self.probabilities(sentences, batch_size)
+        results = []
+        for s, u, x in zip(sentences, upos, xpos):
+            confidence, best = u.max(-1) if len(s) else (torch.empty(0), torch.empty(0))
+            results.append({
+                "tokens": list(s), "upos": [self.vocab.upos[i] for i in best.long().tolist()],
+                "xpos": ([self.vocab.xpos[i] for i in x.argmax(-1).tolist()]
+                         if x.shape[1] else [ud.NO_TAG] * len(s)),
+                "upos_confidence": [round(float(c), 6) for c in confidence]})
+        return results
+
+
+def _softmax_each(scores: list[torch.Tensor], temperature: float) -> list[torch.Tensor]:
+    if temperature == 1.0:
+        return [s.softmax(-1) for s in scores]
+    return [(s.double() / temperature).softmax(-1).float() for s in scores]
+
+
+def _temperatures(config: dict) -> dict:
+    """The checkpoint's fitted UPOS and XPOS temperatures (1 where never calibrated)."""
+    record = config.get("calibration") or {}
+    temperatures = {}
+    for head in ("upos", "xpos"):
+        value = (record.get(head) or {}).get("temperature", 1.0)
+        if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+            raise checkpoint.CheckpointError(
+                f"config.json's {head} calibration temperature must be a positive number, got "
+                f"{value!r}; recalibrate with 'gatedrnn tagger calibrate'")
+        temperatures[head] = float(value)
+    return temperatures
 
 
 class TaggerEnsemble(Tagger):
     """Several taggers trained for the same tag sets; their probabilities are averaged.
 
     Each member reads the tokens with its own vocabulary; ``vocab`` (for the unseen-word
-    statistics of :func:`evaluate`) is the first member's.
+    statistics of :func:`evaluate`) is the first member's. Calibrated as a whole
+    (``temperature`` given, as training an ensemble fits it): softmax(log of the members' raw
+    averaged probabilities / T); otherwise the members' own calibrated probabilities are
+    averaged.
     """
 
-    def __init__(self, members: list[Tagger]):
+    def __init__(self, members: list[Tagger], temperature: dict | None = None):
         if not members:
             raise ValueError("an ensemble needs at least one tagger")
         first = members[0]
@@ -439,28 +464,98 @@ class TaggerEnsemble(Tagger):
         self.vocab = first.vocab
         self.source = " + ".join(m.source for m in members)
         self.device = first.device
+        self.whole = temperature is not None
+        self.temperature = {"upos": 1.0, "xpos": 1.0, **(temperature or {})}
 
     @classmethod
-    def load(cls, paths, device: str = "cpu") -> "TaggerEnsemble":
-        return cls([Tagger.load(p, device) for p in paths])
+    def load(cls, paths, device: str = "cpu", calibrated: bool = True) -> "TaggerEnsemble":
+        return cls([Tagger.load(p, device, calibrated) for p in paths])
 
-    def probabilities(self, sentences, batch_size=128, max_tokens=8192):
-        upos, xpos = self.members[0].probabilities(sentences, batch_size, max_tokens)
+    def _averaged(self, sentences, batch_size, max_tokens, raw: bool):
+        read = (lambda m: [[t.exp() for t in h] for h in m.scores(sentences, batch_size,
+                                                                  max_tokens)]) if raw \
+            else (lambda m: m.probabilities(sentences, batch_size, max_tokens))
+        upos, xpos = read(self.members[0])
         for member in self.members[1:]:
-            u, x = member.probabilities(sentences, batch_size, max_tokens)
+            u, x = read(member)
             upos = [a + b for a, b in zip(upos, u)]
             xpos = [a + b for a, b in zip(xpos, x)]
         k = len(self.members)
         return [u / k for u in upos], [x / k for x in xpos]
 
+    def scores(self, sentences, batch_size=128, max_tokens=8192):
+        """The log of the members' raw probabilities averaged."""
+        upos, xpos = self._averaged(sentences, batch_size, max_tokens, raw=True)
+        return ([u.clamp_min(1e-38).log() for u in upos],
+                [x.clamp_min(1e-38).log() for x in xpos])
 
-def load_taggers(paths, device: str = "cpu") -> Tagger:
+    def probabilities(self, sentences, batch_size=128, max_tokens=8192):
+        if not self.whole:
+            return self._averaged(sentences, batch_size, max_tokens, raw=False)
+        return super().probabilities(sentences, batch_size, max_tokens)
+
+
+def load_taggers(paths, device: str = "cpu", calibrated: bool = True) -> Tagger:
     """One checkpoint: its Tagger; several: their TaggerEnsemble."""
     paths = list(paths)
-    return Tagger.load(paths[0], device) if len(paths) == 1 else TaggerEnsemble.load(paths, device)
+    return (Tagger.load(paths[0], device, calibrated) if len(paths) == 1
+            else TaggerEnsemble.load(paths, device, calibrated))
 
 
-def evaluate(tagger: Tagger, sentences: list[ud.Sentence]) -> dict:
+def gold_scores(tagger: Tagger, sentences: list[ud.Sentence], head: str, raw: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens, tags) scores of ``head`` ("upos" or "xpos") over every token whose gold tag
+    the tagger knows, and those gold tag ids: raw log-probabilities, or with ``raw=False``
+    the tagger's (calibrated) probabilities."""
+    forms = [s.forms for s in sentences]
+    upos, xpos = tagger.scores(forms) if raw else tagger.probabilities(forms)
+    index = tagger.vocab.upos_index if head == "upos" else tagger.vocab.xpos_index
+    rows, gold = [], []
+    for sentence, scores in zip(sentences, upos if head == "upos" else xpos):
+        tags = sentence.upos if head == "upos" else sentence.xpos
+        if not tags or scores.shape[1] == 0:
+            continue
+        keep = [i for i, t in enumerate(tags) if t in index]
+        if keep:
+            rows.append(scores[keep])
+            gold += [index[tags[i]] for i in keep]
+    width = len(tagger.vocab.upos if head == "upos" else tagger.vocab.xpos)
+    return (torch.cat(rows) if rows else torch.empty(0, width)), torch.tensor(gold,
+                                                                              dtype=torch.long)
+
+
+def calibrate(tagger: Tagger, sentences: list[ud.Sentence]) -> dict:
+    """Fit the UPOS and XPOS temperatures on ``sentences`` (dev) from the tagger's raw scores,
+    set them, and return the record a checkpoint keeps (``calibration``)."""
+    from .train import calibration
+
+    record = {"split": "dev"}
+    for head in ("upos", "xpos"):
+        scores, gold = gold_scores(tagger, sentences, head)
+        if len(gold):
+            record[head] = calibration.fit_and_report(scores, gold)
+            tagger.temperature[head] = record[head]["temperature"]
+    if "upos" not in record:
+        raise ValueError("nothing to calibrate on: no token with a known UPOS tag")
+    if isinstance(tagger, TaggerEnsemble):
+        tagger.whole = True
+    return record
+
+
+def calibrate_checkpoint(path: str | Path, sentences: list[ud.Sentence], log=print) -> dict:
+    """Fit the temperatures of the tagger (or tagger ensemble) at ``path`` on ``sentences``
+    and store them in its config.json (atomically); returns the record."""
+    directory = checkpoint.resolve(path)
+    record = calibrate(Tagger.load(directory, calibrated=False), sentences)
+    checkpoint.update_config(directory, calibration=record)
+    upos = record["upos"]
+    log(f"calibration: UPOS temperature {upos['temperature']:.3f} on {upos['examples']:,} dev "
+        f"tokens (ECE {upos['ece_before']:.2%} → {upos['ece_after']:.2%})")
+    return record
+
+
+def evaluate(tagger: Tagger, sentences: list[ud.Sentence], keep_raw_report: bool = False
+             ) -> dict:
     """UPOS and XPOS accuracy overall and on words unseen in training; per-UPOS-tag scores."""
     if not sentences:
         raise ValueError("nothing to evaluate: no sentences")
@@ -495,7 +590,40 @@ def evaluate(tagger: Tagger, sentences: list[ud.Sentence]) -> dict:
             "oov_tokens": oov, "oov_rate": oov / tokens,
             "oov_upos_accuracy": counts["oov_upos"] / oov if oov else None,
             "oov_xpos_accuracy": counts["oov_xpos"] / oov if oov else None,
-            "per_upos": scores, "checkpoint": tagger.source}
+            "per_upos": scores,
+            "calibration": calibration_report(tagger, sentences, keep_raw_report),
+            "checkpoint": tagger.source}
+
+
+def calibration_report(tagger: Tagger, sentences: list[ud.Sentence],
+                       keep_raw_report: bool = False) -> dict:
+    """UPOS calibration over every token (ECE, Brier, NLL, reliability bins, accuracy–coverage)
+    as the tagger predicts, the same from its raw scores (whole with ``keep_raw_report``, as
+    ``raw_report``), and the XPOS ECE."""
+    from .train import calibration
+
+    raw, gold = gold_scores(tagger, sentences, "upos")
+    if not len(gold):
+        return {}
+    t_upos, t_xpos = tagger.temperature["upos"], tagger.temperature["xpos"]
+    report = calibration.report(_softmax_each([raw], t_upos)[0], gold)
+    report["temperature"] = {"upos": t_upos, "xpos": t_xpos}
+    raw_report = calibration.report(raw.softmax(-1), gold)
+    report["uncalibrated"] = {k: v for k, v in raw_report.items() if k in ("ece", "brier", "nll")}
+    if keep_raw_report:
+        report["raw_report"] = raw_report
+    if isinstance(tagger, TaggerEnsemble) and not tagger.whole:
+        # members' own temperatures, averaged: what the tagger predicts is not raw ** (1/T)
+        report["probabilities"] = "members' calibrated probabilities averaged"
+        report.update({k: v for k, v in calibration.report(
+            gold_scores(tagger, sentences, "upos", raw=False)[0], gold).items()})
+    xpos_raw, xpos_gold = gold_scores(tagger, sentences, "xpos")
+    if len(xpos_gold):
+        report["xpos_ece"] = calibration.expected_calibration_error(
+            _softmax_each([xpos_raw], t_xpos)[0], xpos_gold)
+        report["xpos_ece_uncalibrated"] = calibration.expected_calibration_error(
+            xpos_raw.softmax(-1), xpos_gold)
+    return report
 
 
 # ---- raw text -------------------------------------------------------------------------------
@@ -533,5 +661,6 @@ def load(path: str | Path = DEFAULT_OUT) -> Tagger:
     return Tagger.load(path)
 
 
-__all__ = ["PRESETS", "Tagger", "TaggerEnsemble", "TaggerVocab", "TaggingTask", "evaluate", "load",
-           "load_taggers", "tokenize", "train", "train_ensemble"]
+__all__ = ["PRESETS", "Tagger", "TaggerEnsemble", "TaggerVocab", "TaggingTask", "calibrate",
+           "calibrate_checkpoint", "evaluate", "load", "load_taggers", "tokenize", "train",
+           "train_ensemble"]

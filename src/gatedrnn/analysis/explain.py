@@ -39,7 +39,9 @@ def explain(predictor, text: str, units: int = 8) -> dict:
         embedded = model.embedding(torch.tensor([ids])).detach().requires_grad_()
         logits, attention, gates = model.from_embeddings(embedded, lengths, return_gates=True)
         labels = predictor.labels
-        probabilities = torch.softmax(logits.float(), dim=1)[0]
+        # the confidence predict() prints: the checkpoint's temperature applies here too
+        temperature = getattr(predictor, "temperature", 1.0)
+        probabilities = torch.softmax(logits.double() / temperature, dim=1)[0].float()
         predicted = int(probabilities.argmax())
         if len(labels) == 2:
             score = logits[0, 1] - logits[0, 0]

@@ -138,3 +138,36 @@ def grouped_bars(groups: dict, path, ylabel: str, title: str, chance: float | No
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     return save(fig, path)
+
+
+def reliability_diagram(panels: dict, path, title: str = "Reliability diagram") -> str:
+    """panels: {name: calibration.report(...)} → accuracy against confidence per bin, one panel
+    each, with the diagonal of perfect calibration and the share of examples per bin below."""
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.8 * len(panels), 6.2), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    for column, (name, report) in enumerate(panels.items()):
+        top, bottom = axes[0][column], axes[1][column]
+        bins = report["reliability"]
+        width = bins[0]["high"] - bins[0]["low"] if bins else 1 / 15
+        centres = [b["low"] + width / 2 for b in bins]
+        top.bar(centres, [b["accuracy"] for b in bins], width=width * 0.9, color="#1f77b4",
+                edgecolor="white", label="accuracy in the bin")
+        top.plot([b["confidence"] for b in bins], [b["confidence"] for b in bins], "o",
+                 color="#d62728", markersize=4, label="mean confidence in the bin")
+        top.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1)
+        top.set_ylabel("accuracy (fraction correct)")
+        top.set_title(f"{name}\nECE {100 * report['ece']:.2f}%, Brier {report['brier']:.4f}",
+                      fontsize=10)
+        top.grid(True, alpha=0.3)
+        top.legend(loc="upper left", fontsize=8)
+        total = sum(b["count"] for b in bins) or 1
+        bottom.bar(centres, [100 * b["count"] / total for b in bins], width=width * 0.9,
+                   color="#7f7f7f")
+        bottom.set_yscale("log")
+        bottom.set_xlabel("confidence of the predicted class (probability)")
+        bottom.set_ylabel("examples (%)")
+        bottom.grid(True, alpha=0.3)
+    fig.suptitle(title)
+    return save(fig, path)

@@ -50,12 +50,14 @@ class LoadedModel:
     model: object        # a sentiment Predictor or a Tagger
 
 
-def load_models(paths: list[Path], onnx: bool = False) -> list[LoadedModel]:
+def load_models(paths: list[Path], onnx: bool = False,
+                calibrated: bool = True) -> list[LoadedModel]:
     """Each checkpoint (a training output directory or a checkpoint directory), by its task.
 
     With ``onnx``, sentiment models are exported at start-up and their forward passes run in
     onnxruntime (2–2.6× faster on this CPU, benchmarks/onnx_speed.py); /explain still uses
-    PyTorch, which it needs for gradients and gates.
+    PyTorch, which it needs for gradients and gates. ``calibrated=False`` serves raw scores
+    (no temperature).
     """
     from ..sentiment import Predictor, resolve_checkpoint
     from ..tagging import Tagger
@@ -67,12 +69,13 @@ def load_models(paths: list[Path], onnx: bool = False) -> list[LoadedModel]:
         task = config.get("task")
         # n-gram and document-vector models have no recurrent graph to export; they stay in
         # PyTorch (and gensim).
-        if task == "sentiment" and onnx and config.get("model_type") not in ("ngram", "docvec"):
-            model = _onnx_predictor(directory)
+        if task == "sentiment" and onnx and config.get("model_type") not in (
+                "ngram", "docvec", "ensemble"):
+            model = _onnx_predictor(directory, calibrated)
         elif task == "sentiment":
-            model = Predictor.load(directory)
+            model = Predictor.load(directory, calibrated=calibrated)
         elif task == "tagger":
-            model = Tagger.load(directory)
+            model = Tagger.load(directory, calibrated=calibrated)
         else:
             raise checkpoint.CheckpointError(f"{directory}: unknown task {task!r}")
         name = Path(path).name if Path(path).name not in ("best", "last") else \
@@ -84,7 +87,7 @@ def load_models(paths: list[Path], onnx: bool = False) -> list[LoadedModel]:
     return loaded
 
 
-def _onnx_predictor(directory: Path):
+def _onnx_predictor(directory: Path, calibrated: bool = True):
     import atexit
     import shutil
     import tempfile
@@ -93,7 +96,7 @@ def _onnx_predictor(directory: Path):
 
     work = tempfile.mkdtemp(prefix="gatedrnn-onnx-")
     atexit.register(shutil.rmtree, work, ignore_errors=True)
-    return onnx_predictor(directory, work)
+    return onnx_predictor(directory, work, calibrated)
 
 
 def default_checkpoints() -> list[Path]:
@@ -115,6 +118,9 @@ class PredictRequest(BaseModel):
                              f"{MAX_CHARS:,} characters")
     model: str | None = Field(None, description="model name (see /health); default: the first "
                               "sentiment model")
+    min_confidence: float | None = Field(
+        None, ge=0, le=1, description="label a text 'uncertain' when its (calibrated) "
+        "confidence is below this; its most likely label is then in best_guess")
 
 
 class Prediction(BaseModel):
@@ -122,6 +128,8 @@ class Prediction(BaseModel):
     confidence: float
     probabilities: dict[str, float]
     empty: bool
+    uncertain: bool | None = None
+    best_guess: str | None = None
 
 
 class PredictResponse(BaseModel):
@@ -140,6 +148,8 @@ class TaggedSentence(BaseModel):
     tokens: list[str]
     upos: list[str]
     xpos: list[str]
+    upos_confidence: list[float] = Field(..., description="each UPOS tag's calibrated "
+                                         "probability")
 
 
 class TagResponse(BaseModel):
@@ -219,12 +229,16 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
         return {"status": "ok", "version": __version__,
                 "models": [{"name": m.name, "task": m.task, "path": m.path} for m in models]}
 
-    @app.post("/predict", response_model=PredictResponse,
+    @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
               responses={404: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}})
     async def predict(request: PredictRequest):
+        from ..sentiment import abstain
+
         check_texts(request.texts)
         chosen = pick("sentiment", request.model)
         predictions = await batcher(chosen).submit(request.texts)
+        if request.min_confidence is not None:
+            predictions = [abstain(p, request.min_confidence) for p in predictions]
         return {"model": chosen.name, "predictions": predictions}
 
     @app.post("/tag", response_model=TagResponse,
@@ -267,7 +281,8 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     return app
 
 
-def build(paths: list[str | Path] | None = None, onnx: bool = False) -> FastAPI:
+def build(paths: list[str | Path] | None = None, onnx: bool = False,
+          calibrated: bool = True) -> FastAPI:
     """The app for ``paths`` (or the default checkpoints)."""
     return create_app(load_models([Path(p) for p in paths] if paths else default_checkpoints(),
-                                  onnx=onnx))
+                                  onnx=onnx, calibrated=calibrated))

@@ -85,6 +85,32 @@ def read_config(directory: str | Path) -> dict:
     return config
 
 
+def update_config(directory: str | Path, **fields) -> dict:
+    """Add or replace top-level ``fields`` of a checkpoint's config.json, atomically: the new
+    file is written and flushed beside the old one, then renamed over it, so a crash leaves
+    either the old config or the new one, never half of one."""
+    directory = Path(directory)
+    config = read_config(directory)
+    config.update(fields)
+    write_json_atomic(directory / "config.json", config)
+    return config
+
+
+def write_json_atomic(path: str | Path, payload) -> None:
+    """Write ``payload`` as JSON to ``path`` through a flushed temporary file and a rename."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(json.dumps(payload, indent=2) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def resolve(path: str | Path) -> Path:
     """A training output directory means its ``best/`` checkpoint."""
     path = Path(path)
