@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_val_score
 
 PROCEDURES = ("search", "stack-all")
 # How an ensemble's members are combined: their probabilities averaged, their log-odds
@@ -39,6 +39,15 @@ def stack_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 10) ->
     fitted on (the same folds for every candidate)."""
     split = StratifiedKFold(folds, shuffle=True, random_state=0)
     return float(cross_val_score(stacker(), features, labels, cv=split).mean())
+
+
+def stack_validation_scores(features: np.ndarray, labels: np.ndarray,
+                            folds: int = 10) -> np.ndarray:
+    """The stack's log-odds on each validation review from a regression fitted on the other
+    folds (the folds of stack_accuracy): what a temperature is fitted on, since the stack's
+    own fit has seen every validation review."""
+    split = StratifiedKFold(folds, shuffle=True, random_state=0)
+    return cross_val_predict(stacker(), features, labels, cv=split, method="decision_function")
 
 
 def combine(rule: str, logits: np.ndarray, fit_logits: np.ndarray | None = None,

@@ -62,11 +62,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import markdown_table, svm_baseline, write_results  # noqa: E402
 from ensemble_selection import (  # noqa: E402
-    RULES, nested_estimates, stack_accuracy, stacker)
+    RULES, nested_estimates, stack_accuracy, stack_validation_scores, stacker)
 
 from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
-from gatedrnn.sentiment import Predictor  # noqa: E402
+from gatedrnn.sentiment import Predictor, combine_scores, save_ensemble  # noqa: E402
+from gatedrnn.train import calibration  # noqa: E402
 
 
 def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: int) -> dict:
@@ -139,11 +140,46 @@ def model_probabilities(checkpoint: Path, splits: dict) -> tuple[dict, bool]:
     stored = checkpoint.parent / f"{checkpoint.name}.probabilities.pt"
     if stored.exists() and (checkpoint / "best").stat().st_mtime < stored.stat().st_mtime:
         return torch.load(stored), True
-    predictor = Predictor.load(checkpoint)
+    # raw scores: the ensembles combine (and the final one calibrates) the members' own
+    predictor = Predictor.load(checkpoint, calibrated=False)
     probabilities = {split: predictor.probabilities([r.text for r in reviews], 128)
                      for split, reviews in splits.items()}
     torch.save(probabilities, stored)
     return probabilities, False
+
+
+def calibrate_final(final: dict, probabilities: dict, labels: dict, work: Path,
+                    split_by: str) -> dict:
+    """Temperature scaling of the final ensemble as a whole: fitted on validation (the stack's
+    scores there cross-validated, since its weights were fitted on them), measured on test.
+    Writes WORK/final, an ensemble directory that predict, evaluate and serve load as one
+    model with that temperature."""
+    names = final["members"].split(" + ")
+    per_member = {split: torch.stack([probabilities[n][split].clamp_min(1e-38).log()
+                                      for n in names]) for split in labels}
+    weights, bias = None, 0.0
+    if final["rule"] == "stacked":
+        features = torch.stack([log_odds(probabilities[n]["valid"]) for n in names], 1).numpy()
+        fitted = stacker().fit(features, labels["valid"].numpy())
+        weights, bias = fitted.coef_.ravel().tolist(), float(fitted.intercept_[0])
+        z = torch.from_numpy(stack_validation_scores(features, labels["valid"].numpy()))
+        scores = {"valid": torch.stack([torch.zeros_like(z), z], 1),
+                  "test": combine_scores(per_member["test"], "stacked", weights, bias)}
+    else:
+        scores = {split: combine_scores(per_member[split], final["rule"]) for split in labels}
+    record = {**calibration.fit_and_report(scores["valid"], labels["valid"]),
+              "split": "validation"}
+    on_test = {}
+    for name, temperature in (("before", 1.0), ("after", record["temperature"])):
+        report = calibration.report(torch.softmax(scores["test"].double() / temperature, 1),
+                                    labels["test"])
+        on_test[name] = {k: report[k] for k in ("accuracy", "ece", "brier", "nll",
+                                                "accuracy_coverage", "reliability")}
+    directory = save_ensemble(work / "final", [work / n for n in names], final["rule"], weights,
+                              bias, calibration=record,
+                              extra={"validation_split_seed": 0, "validation_split_by": split_by})
+    return {"temperature": record["temperature"], "validation": record, "test": on_test,
+            "directory": str(directory)}
 
 
 def every_ensemble(probabilities: dict, labels: dict) -> dict:
@@ -356,6 +392,7 @@ def main(argv=None):
         else:
             final = {"rule": overall[0], "members": overall[1], **overall[2]}
         final = {"procedure": nested["chosen"], "nested_valid": nested, **final}
+        final["calibration"] = calibrate_final(final, probabilities, labels, work, args.split_by)
     single = max(rows, key=lambda n: rows[n]["valid"])
     recurrent = max((n for n in rows if n.startswith(("member", "student"))),
                     key=lambda n: rows[n]["valid"])
@@ -400,6 +437,12 @@ def main(argv=None):
         print(f"final ({final['procedure']}: nested validation {100 * estimates['search']:.2f}% "
               f"search, {100 * estimates['stack-all']:.2f}% stack of all): {final['members']}, "
               f"{final['rule']}: test {100 * final['test']:.2f}%")
+        c = final["calibration"]
+        print(f"final, calibrated as a whole (temperature {c['temperature']:.3f}, fitted on "
+              f"validation): test ECE {100 * c['test']['before']['ece']:.2f}% → "
+              f"{100 * c['test']['after']['ece']:.2f}%, Brier "
+              f"{c['test']['before']['brier']:.4f} → {c['test']['after']['brier']:.4f}; "
+              f"loads as one model from {c['directory']}")
     print(f"wrote {path}")
 
 

@@ -383,7 +383,9 @@ def test_teacher_probabilities_are_cached_by_weights_and_texts(trained_ngram, tr
     teacher = [trained_ngram[0], trained_sentiment]
     texts = ["a great film", "boring and awful", "the plot"]
     first = sentiment.teacher_probabilities(teacher, texts, **QUIET)
-    expected = Ensemble.load(teacher).probabilities(texts)
+    # the teachers' raw probabilities: a temperature fitted later must not change what a
+    # student learns
+    expected = Ensemble.load(teacher, calibrated=False).probabilities(texts)
     torch.testing.assert_close(first, expected)
     assert len(list((tmp_path / "cache" / "teacher").glob("*.safetensors"))) == 2
 

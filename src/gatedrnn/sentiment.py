@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import random
 import time
@@ -804,6 +805,7 @@ def _predictions(model, texts, batch_size: int, min_confidence: float | None = N
 
 # How an Ensemble combines its members' raw log-probabilities into its own scores.
 RULES = ("mean", "log-odds", "stacked")
+LOG_ODDS_LIMIT = math.log((1 - 1e-7) / 1e-7)  # the stacking regression's inputs stay within
 
 
 class Ensemble:
@@ -875,13 +877,7 @@ class Ensemble:
         """(N, classes) the members' raw scores combined by the rule (before the temperature)."""
         per_member = torch.stack([m.scores(texts, batch_size, **options)
                                   for m in self.members])
-        if self.rule == "mean":
-            return per_member.exp().mean(0).clamp_min(1e-38).log()
-        if self.rule == "log-odds":
-            return per_member.mean(0)
-        log_odds = (per_member[..., 1] - per_member[..., 0]).double()  # (members, N)
-        z = torch.tensor(self.weights, dtype=torch.float64) @ log_odds + self.bias
-        return torch.stack([torch.zeros_like(z), z], 1).float()
+        return combine_scores(per_member, self.rule, self.weights, self.bias)
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
         if self.temperature is None:  # no fitted temperature: the members' own, averaged
@@ -893,6 +889,20 @@ class Ensemble:
     def predict(self, texts: list[str] | str, batch_size: int = 64,
                 min_confidence: float | None = None) -> list[dict]:
         return _predictions(self, texts, batch_size, min_confidence)
+
+
+def combine_scores(per_member: torch.Tensor, rule: str, weights: list[float] | None = None,
+                   bias: float = 0.0) -> torch.Tensor:
+    """(members, N, classes) raw log-probabilities → the ensemble's (N, classes) scores."""
+    if rule == "mean":
+        return per_member.exp().mean(0).clamp_min(1e-38).log()
+    if rule == "log-odds":
+        return per_member.mean(0)
+    # clamped as where the weights are fitted (probabilities kept within 1e-7 of 0 and 1)
+    log_odds = (per_member[..., 1] - per_member[..., 0]).double().clamp(-LOG_ODDS_LIMIT,
+                                                                        LOG_ODDS_LIMIT)
+    z = torch.tensor(weights, dtype=torch.float64) @ log_odds + bias
+    return torch.stack([torch.zeros_like(z), z], 1).float()
 
 
 def save_ensemble(directory: str | Path, members: list[str | Path], rule: str = "mean",
