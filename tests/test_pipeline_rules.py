@@ -99,3 +99,43 @@ def test_several_document_vector_presets_each_train_a_member():
         assert command[command.index("--split-seed") + 1] == "0"
     assert imdb_pipeline.parse_arguments(
         ["--data", "d", "--work", "w", "--doc-vectors"]).doc_vectors_preset == ["dv-ngram"]
+
+
+@pytest.mark.parametrize("rule", ["stacked", "mean"])
+def test_the_final_ensemble_is_calibrated_whole_and_loads_as_one_model(rule, trained_sentiment,
+                                                                       tmp_path):
+    import shutil
+
+    from gatedrnn.sentiment import Ensemble, Predictor, combine_scores
+
+    generator = torch.Generator().manual_seed(0)
+    labels = {split: torch.randint(0, 2, (n,), generator=generator)
+              for split, n in (("valid", 400), ("test", 600))}
+    probabilities = {}
+    for k, name in enumerate(("a", "b")):
+        shutil.copytree(trained_sentiment, tmp_path / name)
+        # over-confident members: log-odds pushed 4× past what their accuracy supports
+        probabilities[name] = {
+            split: two_class(torch.sigmoid(4 * ((2 * y - 1) * 0.8 + torch.randn(
+                len(y), generator=generator) * (1.0 + k))).tolist())
+            for split, y in labels.items()}
+    final = {"rule": rule, "members": "a + b"}
+    result = imdb_pipeline.calibrate_final(final, probabilities, labels, tmp_path, "film")
+    before, after = result["test"]["before"], result["test"]["after"]
+    assert after["accuracy"] == before["accuracy"]
+    if rule == "mean":
+        assert result["temperature"] > 1.5 and after["ece"] < before["ece"]
+    else:  # a logistic regression over the log-odds learns the members' scale: T stays near 1
+        assert 0.8 < result["temperature"] < 1.25
+    ensemble = Predictor.load(tmp_path / "final")
+    assert isinstance(ensemble, Ensemble) and ensemble.rule == rule
+    assert ensemble.temperature == result["temperature"]
+    if rule == "stacked":
+        # the directory's rule reproduces the stacking regression the pipeline scores
+        features = {s: torch.stack([imdb_pipeline.log_odds(probabilities[n][s])
+                                    for n in ("a", "b")], 1).numpy() for s in labels}
+        fitted = imdb_pipeline.stacker().fit(features["valid"], labels["valid"].numpy())
+        per_member = torch.stack([probabilities[n]["test"].log() for n in ("a", "b")])
+        z = combine_scores(per_member, "stacked", ensemble.weights, ensemble.bias)[:, 1]
+        torch.testing.assert_close(z.double(), torch.from_numpy(
+            fitted.decision_function(features["test"])), atol=1e-5, rtol=1e-5)
