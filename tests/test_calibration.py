@@ -103,3 +103,17 @@ def test_bad_shapes_and_labels_are_refused(scores, labels, message):
 def test_fitting_on_nothing_is_refused():
     with pytest.raises(ValueError, match="at least one"):
         calibration.fit_temperature(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
+
+
+def test_a_split_without_errors_keeps_temperature_one():
+    # every example right: the NLL falls without bound as T → 0, which would make every
+    # future prediction "certain"; the fit declines and says why
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, -1.0]])
+    labels = torch.tensor([0, 1, 0])
+    assert calibration.fit_temperature(logits, labels) == 1.0
+    record = calibration.fit_and_report(logits, labels)
+    assert record["temperature"] == 1.0 and "cannot be fitted" in record["note"]
+    # one tie is an error the fit can learn from
+    tied = torch.tensor([[1.0, 1.0]])
+    assert calibration.has_errors(torch.cat([logits, tied]), torch.cat([labels,
+                                                                       torch.tensor([0])]))

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 COLOURS = {"RNN": "#d62728", "LSTM": "#1f77b4", "GRU": "#2ca02c"}
 
@@ -166,6 +167,8 @@ def reliability_diagram(panels: dict, path, title: str = "Reliability diagram") 
         bottom.bar(centres, [100 * b["count"] / total for b in bins], width=width * 0.9,
                    color="#7f7f7f")
         bottom.set_yscale("log")
+        bottom.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        bottom.yaxis.set_minor_formatter(NullFormatter())
         bottom.set_xlabel("confidence of the predicted class (probability)")
         bottom.set_ylabel("examples (%)")
         bottom.grid(True, alpha=0.3)

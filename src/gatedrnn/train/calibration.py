@@ -38,10 +38,16 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     The NLL is convex in the inverse temperature β = 1/T (a log-sum-exp of linear functions of
     β minus a linear one), so a golden-section search on log β finds its minimum to within
     1e-6 relative without gradients or a learning rate to tune.
+
+    When every example is already predicted right, the NLL keeps falling as T → 0: the fit
+    would declare every future prediction certain. That says nothing about calibration (the
+    held-out set is too small or too easy), so the temperature stays 1.
     """
     logits, labels = _checked(logits, labels)
     if len(labels) == 0:
         raise ValueError("fit_temperature needs at least one example, got none")
+    if not has_errors(logits, labels):
+        return 1.0
     scores = logits.double()
 
     def loss(log_beta: float) -> float:
@@ -61,6 +67,15 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
             b = low + ratio * (high - low)
             loss_b = loss(b)
     return 1.0 / math.exp((low + high) / 2)
+
+
+def has_errors(logits: torch.Tensor, labels: torch.Tensor) -> bool:
+    """Whether a temperature can be fitted: some example is predicted wrong (a tie counts as
+    wrong), so the NLL has a finite minimiser."""
+    top = logits.max(1).values
+    right = logits.gather(1, labels.unsqueeze(1)).squeeze(1)
+    runner_up = logits.scatter(1, labels.unsqueeze(1), float("-inf")).max(1).values
+    return bool(((right < top) | (right <= runner_up)).any())
 
 
 def expected_calibration_error(probabilities: torch.Tensor, labels: torch.Tensor,
@@ -135,12 +150,15 @@ def fit_and_report(logits: torch.Tensor, labels: torch.Tensor) -> dict:
     """Fit the temperature on (logits, labels) and say what it did there: the record a
     checkpoint keeps (``calibration`` in its config)."""
     temperature = fit_temperature(logits, labels)
+    identifiable = has_errors(logits, labels)
     before = torch.softmax(logits.double(), dim=1)
     after = torch.softmax(logits.double() / temperature, dim=1)
     return {"temperature": temperature, "examples": len(labels),
             "nll_before": nll(logits, labels), "nll_after": nll(logits, labels, temperature),
             "ece_before": expected_calibration_error(before, labels),
-            "ece_after": expected_calibration_error(after, labels)}
+            "ece_after": expected_calibration_error(after, labels),
+            **({} if identifiable else {"note": "no example was predicted wrong: the "
+                                        "temperature cannot be fitted, and stays 1"})}
 
 
 def _checked(scores: torch.Tensor, labels) -> tuple[torch.Tensor, torch.Tensor]:
