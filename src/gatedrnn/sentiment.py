@@ -179,7 +179,8 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
         else:
             log(f"nothing to resume in {out}; starting fresh")
     summary = trainer.fit()
-    summary["calibration"] = _calibrate_best(out, valid_reviews, log)
+    if trainer.dist.main:  # under torchrun, the process that wrote best/ calibrates it
+        summary["calibration"] = _calibrate_best(out, valid_reviews, log)
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
     summary["peak_rss_mb"] = rss_mb()["peak_rss_mb"]

@@ -244,7 +244,8 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
         else:
             log(f"nothing to resume in {out}; starting fresh")
     summary = trainer.fit()
-    summary["calibration"] = calibrate_checkpoint(Path(out) / "best", treebank.dev, log)
+    if trainer.dist.main:  # under torchrun, the process that wrote best/ calibrates it
+        summary["calibration"] = calibrate_checkpoint(Path(out) / "best", treebank.dev, log)
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
     summary["encoder_params"] = sum(p.numel() for p in model.encoder.parameters())
