@@ -387,7 +387,7 @@ def _plot_reliability(report: dict, path: Path, title: str) -> None:
     if report["calibration"].get("raw_report"):
         panels["uncalibrated"] = report["calibration"].pop("raw_report")
     panels["calibrated" if panels else "as predicted"] = report["calibration"]
-    click.echo(f"reliability diagram: {reliability_diagram(panels, path, title)}")
+    click.echo(f"reliability diagram: {reliability_diagram(panels, path, title)}", err=True)
 
 
 @sentiment.command("evaluate")
