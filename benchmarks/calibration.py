@@ -40,8 +40,11 @@ def named(values: list[str]) -> dict[str, Path]:
     return pairs
 
 
-def summary(report: dict, raw: dict, temperature) -> dict:
+def summary(report: dict, raw: dict, temperature, path: Path) -> dict:
+    from gatedrnn.train import checkpoint
     return {"temperature": temperature,
+            # what the fit saw (validation or dev), as the checkpoint recorded it
+            "fitted": checkpoint.read_config(checkpoint.resolve(path)).get("calibration"),
             "calibrated": {k: report[k] for k in KEPT},
             "uncalibrated": {k: raw[k] for k in KEPT}}
 
@@ -62,7 +65,7 @@ def sentiment_rows(models: dict, data, out: Path) -> dict:
         report = result["calibration"]
         raw = report.pop("raw_report", report)
         rows[name] = {"task": "sentiment", "checkpoint": str(path), "test_reviews": len(texts),
-                      **summary(report, raw, predictor.temperature),
+                      **summary(report, raw, predictor.temperature, path),
                       "probes": {
                           "calibrated": predictor.predict(PROBES),
                           "uncalibrated": Predictor.load(path, calibrated=False).predict(PROBES)},
@@ -88,7 +91,7 @@ def tagger_rows(models: dict, data, out: Path) -> dict:
         raw = report.pop("raw_report")
         rows[name] = {"task": "tagger (UPOS)", "checkpoint": str(path),
                       "test_tokens": sum(b["count"] for b in report["reliability"]),
-                      **summary(report, raw, tagger.temperature),
+                      **summary(report, raw, tagger.temperature, path),
                       "xpos_ece": {"uncalibrated": report.get("xpos_ece_uncalibrated"),
                                    "calibrated": report.get("xpos_ece")},
                       "seconds": time.perf_counter() - started}
