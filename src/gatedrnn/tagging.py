@@ -412,9 +412,9 @@ class Tagger:
         upos, xpos = self.probabilities(sentences, batch_size)
         results = []
         for s, u, x in zip(sentences, upos, xpos):
-            confidence, best = u.max(-1) if len(s) else (torch.empty(0), torch.empty(0))
+            confidence, best = u.max(-1)
             results.append({
-                "tokens": list(s), "upos": [self.vocab.upos[i] for i in best.long().tolist()],
+                "tokens": list(s), "upos": [self.vocab.upos[i] for i in best.tolist()],
                 "xpos": ([self.vocab.xpos[i] for i in x.argmax(-1).tolist()]
                          if x.shape[1] else [ud.NO_TAG] * len(s)),
                 "upos_confidence": [round(float(c), 6) for c in confidence]})
@@ -503,26 +503,29 @@ def load_taggers(paths, device: str = "cpu", calibrated: bool = True) -> Tagger:
             else TaggerEnsemble.load(paths, device, calibrated))
 
 
-def gold_scores(tagger: Tagger, sentences: list[ud.Sentence], head: str, raw: bool = True
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(tokens, tags) scores of ``head`` ("upos" or "xpos") over every token whose gold tag
-    the tagger knows, and those gold tag ids: raw log-probabilities, or with ``raw=False``
-    the tagger's (calibrated) probabilities."""
+def gold_scores(tagger: Tagger, sentences: list[ud.Sentence], raw: bool = True
+                ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{"upos": (scores, gold), "xpos": ...}: the (tokens, tags) scores of each head over every
+    token whose gold tag the tagger knows, and those gold tag ids, from one pass: raw
+    log-probabilities, or with ``raw=False`` the tagger's (calibrated) probabilities."""
     forms = [s.forms for s in sentences]
     upos, xpos = tagger.scores(forms) if raw else tagger.probabilities(forms)
-    index = tagger.vocab.upos_index if head == "upos" else tagger.vocab.xpos_index
-    rows, gold = [], []
-    for sentence, scores in zip(sentences, upos if head == "upos" else xpos):
-        tags = sentence.upos if head == "upos" else sentence.xpos
-        if not tags or scores.shape[1] == 0:
-            continue
-        keep = [i for i, t in enumerate(tags) if t in index]
-        if keep:
-            rows.append(scores[keep])
-            gold += [index[tags[i]] for i in keep]
-    width = len(tagger.vocab.upos if head == "upos" else tagger.vocab.xpos)
-    return (torch.cat(rows) if rows else torch.empty(0, width)), torch.tensor(gold,
-                                                                              dtype=torch.long)
+    result = {}
+    for head, predicted in (("upos", upos), ("xpos", xpos)):
+        index = getattr(tagger.vocab, f"{head}_index")
+        rows, gold = [], []
+        for sentence, scores in zip(sentences, predicted):
+            tags = getattr(sentence, head)
+            if not tags or scores.shape[1] == 0:
+                continue
+            keep = [i for i, t in enumerate(tags) if t in index]
+            if keep:
+                rows.append(scores[keep])
+                gold += [index[tags[i]] for i in keep]
+        width = len(getattr(tagger.vocab, head))
+        result[head] = (torch.cat(rows) if rows else torch.empty(0, width),
+                        torch.tensor(gold, dtype=torch.long))
+    return result
 
 
 def calibrate(tagger: Tagger, sentences: list[ud.Sentence]) -> dict:
@@ -531,8 +534,7 @@ def calibrate(tagger: Tagger, sentences: list[ud.Sentence]) -> dict:
     from .train import calibration
 
     record = {"split": "dev"}
-    for head in ("upos", "xpos"):
-        scores, gold = gold_scores(tagger, sentences, head)
+    for head, (scores, gold) in gold_scores(tagger, sentences).items():
         if len(gold):
             record[head] = calibration.fit_and_report(scores, gold)
             tagger.temperature[head] = record[head]["temperature"]
@@ -603,7 +605,8 @@ def calibration_report(tagger: Tagger, sentences: list[ud.Sentence],
     ``raw_report``), and the XPOS ECE."""
     from .train import calibration
 
-    raw, gold = gold_scores(tagger, sentences, "upos")
+    heads = gold_scores(tagger, sentences)
+    raw, gold = heads["upos"]
     if not len(gold):
         return {}
     t_upos, t_xpos = tagger.temperature["upos"], tagger.temperature["xpos"]
@@ -616,9 +619,9 @@ def calibration_report(tagger: Tagger, sentences: list[ud.Sentence],
     if isinstance(tagger, TaggerEnsemble) and not tagger.whole:
         # members' own temperatures, averaged: what the tagger predicts is not raw ** (1/T)
         report["probabilities"] = "members' calibrated probabilities averaged"
-        report.update({k: v for k, v in calibration.report(
-            gold_scores(tagger, sentences, "upos", raw=False)[0], gold).items()})
-    xpos_raw, xpos_gold = gold_scores(tagger, sentences, "xpos")
+        report.update(calibration.report(
+            gold_scores(tagger, sentences, raw=False)["upos"][0], gold))
+    xpos_raw, xpos_gold = heads["xpos"]
     if len(xpos_gold):
         report["xpos_ece"] = calibration.expected_calibration_error(
             _softmax_each([xpos_raw], t_xpos)[0], xpos_gold)
