@@ -939,8 +939,14 @@ def evaluate(predictor: Predictor | Ensemble, texts: list[str], labels: list[int
 
     if not texts:
         raise ValueError("nothing to evaluate: no texts")
-    probabilities = predictor.probabilities(texts, batch_size, crops=crops,
-                                            crop_length=crop_length)
+    temperature = getattr(predictor, "temperature", None)
+    scores = None
+    if temperature is None:  # an ad-hoc ensemble: its members' calibrated probabilities
+        probabilities = predictor.probabilities(texts, batch_size, crops=crops,
+                                                crop_length=crop_length)
+    else:  # one pass: the raw scores serve both the calibrated and the raw report
+        scores = predictor.scores(texts, batch_size, crops=crops, crop_length=crop_length)
+        probabilities = calibrated_probabilities(scores, temperature)
     target = torch.tensor(labels)
     loss = F.nll_loss(torch.log(probabilities.clamp_min(1e-12)), target).item()
     predicted = probabilities.argmax(1)
@@ -958,10 +964,8 @@ def evaluate(predictor: Predictor | Ensemble, texts: list[str], labels: list[int
                            "support": int(confusion[i].sum())}
     accuracy = float((predicted == target).float().mean())
     report = calibration.report(probabilities, target)
-    temperature = getattr(predictor, "temperature", None)
     if temperature not in (None, 1.0):  # what the raw scores would have scored
-        raw = F.softmax(predictor.scores(texts, batch_size, crops=crops,
-                                         crop_length=crop_length), dim=1)
+        raw = F.softmax(scores, dim=1)
         raw_report = calibration.report(raw, target)
         report["uncalibrated"] = {key: value for key, value in raw_report.items()
                                   if key in ("ece", "brier", "nll")}
