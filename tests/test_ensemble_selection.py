@@ -1,15 +1,11 @@
-"""How benchmarks/ensemble_selection.py decides between the search's pick and the stack of all."""
-
-import sys
-from pathlib import Path
+"""How gatedrnn.sentiment.selection decides between the search's pick and the stack of all."""
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import ensemble_selection  # noqa: E402
-import imdb_pipeline  # noqa: E402
+from gatedrnn.sentiment import pipeline as imdb_pipeline
+from gatedrnn.sentiment import selection as ensemble_selection
 
 
 def synthetic_logits(labels: np.ndarray, noises: list[float], rng) -> np.ndarray:
@@ -73,3 +69,18 @@ def test_equal_procedures_go_to_the_stack_of_all():
 def test_one_model_is_refused():
     with pytest.raises(ValueError, match="two models or more"):
         ensemble_selection.nested_estimates(np.zeros((10, 1)), np.zeros(10, dtype=int))
+
+
+def test_a_small_validation_split_cross_validates_with_fewer_folds():
+    """A fixture-sized split (4 reviews per class) cannot have 10 stratified folds: each
+    procedure runs with as many as the smaller class allows; one review of a class is refused
+    with the way out."""
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 4)
+    logits = synthetic_logits(labels, [0.5, 1.0], rng)
+    assert 0 <= ensemble_selection.stack_accuracy(logits, labels) <= 1
+    assert len(ensemble_selection.stack_validation_scores(logits, labels)) == len(labels)
+    assert ensemble_selection.nested_estimates(logits, labels, inner_folds=10)["folds"] == 4
+    assert ensemble_selection.nested_rule_estimates(logits, labels)["folds"] == 4
+    with pytest.raises(ValueError, match="two reviews of each class.*larger validation split"):
+        ensemble_selection.stack_accuracy(logits[:3], np.array([0, 1, 1]))

@@ -25,11 +25,10 @@ import torch
 from .data import imdb
 from .data.batching import collate
 from .data.text import Vocab, basic_english
-from .models.language_model import ENCODER_FIELDS, LanguageModel, LanguageModelConfig
+from .models.language_model import ENCODER_FIELDS, TASK, LanguageModel, LanguageModelConfig
 from .runinfo import environment
 from .train.loop import Encoded, FitConfig, Trainer
 
-TASK = "language-model"
 DEFAULT_OUT = Path("runs/lm")
 # One pass over ~21M tokens; chosen for the fast preset's encoder (benchmarks/imdb_ablation.py).
 DEFAULT_FIT = {"epochs": 1, "batch_size": 64, "lr": 3e-3, "clip": 1.0, "scheduler": "onecycle",
@@ -77,7 +76,7 @@ def pretrain(data=None, out: str | Path = DEFAULT_OUT, *, preset: str = "fast", 
     ``max_reviews``: use only that many reviews (a quick trial). Returns the training summary
     with the held-out perplexity.
     """
-    from .sentiment import PRESETS  # the encoder shapes live with the classifier presets
+    from .sentiment.presets import PRESETS  # the encoder shapes live with the classifier presets
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]

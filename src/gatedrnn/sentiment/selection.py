@@ -9,6 +9,9 @@ did not use: validation is cut into folds; for each, the procedure is run on the
 (the search choosing its combination there, the stack fitting its weights there) and what it
 produced is scored on the held-out fold. The procedure with the higher nested score is the
 one whose result the pipeline reports as final. Test is never read here.
+
+Every fold count is capped by the smaller class's count on the reviews split, so a small
+validation split (a fixture, a --limit run) still cross-validates (with fewer folds).
 """
 
 from __future__ import annotations
@@ -34,10 +37,20 @@ def stacker() -> LogisticRegression:
     return LogisticRegression(C=1.0, solver="newton-cholesky")
 
 
+def _folds(labels: np.ndarray, wanted: int, random_state: int) -> StratifiedKFold:
+    """``wanted`` stratified folds, fewer if a class has fewer reviews than that (at least 2)."""
+    smallest = int(np.bincount(np.asarray(labels, dtype=int)).min()) if len(labels) else 0
+    if smallest < 2:
+        raise ValueError(f"cross-validation needs two reviews of each class or more, got "
+                         f"{np.bincount(np.asarray(labels, dtype=int)).tolist()} per class: "
+                         "use a larger validation split")
+    return StratifiedKFold(min(wanted, smallest), shuffle=True, random_state=random_state)
+
+
 def stack_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 10) -> float:
     """The stacking rule's validation accuracy: cross-validated, on reviews it was not
     fitted on (the same folds for every candidate)."""
-    split = StratifiedKFold(folds, shuffle=True, random_state=0)
+    split = _folds(labels, folds, 0)
     return float(cross_val_score(stacker(), features, labels, cv=split).mean())
 
 
@@ -46,7 +59,7 @@ def stack_validation_scores(features: np.ndarray, labels: np.ndarray,
     """The stack's log-odds on each validation review from a regression fitted on the other
     folds (the folds of stack_accuracy): what a temperature is fitted on, since the stack's
     own fit has seen every validation review."""
-    split = StratifiedKFold(folds, shuffle=True, random_state=0)
+    split = _folds(labels, folds, 0)
     return cross_val_predict(stacker(), features, labels, cv=split, method="decision_function")
 
 
@@ -87,7 +100,7 @@ def nested_estimates(logits: np.ndarray, labels: np.ndarray, folds: int = 5,
     if logits.shape[1] < 2:
         raise ValueError("nested_estimates needs two models or more to combine")
     correct = {procedure: 0 for procedure in PROCEDURES}
-    outer = StratifiedKFold(folds, shuffle=True, random_state=1)
+    outer = _folds(labels, folds, 1)
     for fit, held in outer.split(logits, labels):
         rule, members = _search(logits[fit], labels[fit], inner_folds)
         found = combine(rule, logits[held][:, members], logits[fit][:, members], labels[fit])
@@ -96,4 +109,19 @@ def nested_estimates(logits: np.ndarray, labels: np.ndarray, folds: int = 5,
         correct["stack-all"] += int((stacked == labels[held]).sum())
     estimates = {procedure: n / len(labels) for procedure, n in correct.items()}
     chosen = "search" if estimates["search"] > estimates["stack-all"] else "stack-all"
-    return {**estimates, "chosen": chosen, "folds": folds}
+    return {**estimates, "chosen": chosen, "folds": outer.get_n_splits()}
+
+
+def nested_rule_estimates(logits: np.ndarray, labels: np.ndarray, folds: int = 5) -> dict:
+    """Each rule over every model, scored on held-out validation folds (the stack fitted on
+    the others), and the best ("chosen"; ties to the earlier rule in RULES): how a pool of
+    models is combined when nothing is searched but the rule."""
+    correct = {rule: 0 for rule in RULES}
+    split = _folds(labels, folds, 1)
+    for fit, held in split.split(logits, labels):
+        for rule in RULES:
+            found = combine(rule, logits[held], logits[fit], labels[fit])
+            correct[rule] += int((found == labels[held]).sum())
+    estimates = {rule: n / len(labels) for rule, n in correct.items()}
+    chosen = max(RULES, key=lambda rule: (estimates[rule], -RULES.index(rule)))
+    return {**estimates, "chosen": chosen, "folds": split.get_n_splits()}

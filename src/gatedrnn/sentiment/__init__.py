@@ -1,0 +1,46 @@
+"""IMDb sentiment analysis end to end: presets and recipes, training, evaluation, prediction,
+ensembles and the pipeline that builds the best measured system.
+
+    from gatedrnn.sentiment import train, Predictor
+    train(data="aclImdb_v1.tar.gz", preset="fast", out="runs/sentiment")
+    Predictor.load("runs/sentiment").predict(["A wonderful film."])
+
+One module per job (``presets``, ``recipes``, ``training``, ``teachers``, ``predict``,
+``ensemble``, ``evaluation``, ``selection``, ``pipeline``). The names below are imported from
+them on first use, so that ``gatedrnn.sentiment.presets`` and ``.recipes`` (plain data, read by
+the command line's help) load without torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name → the module that defines it
+_WHERE = {
+    **dict.fromkeys(["DEFAULT_OUT", "TASK", "TOKENIZER", "MAX_TEXT_CHARS"], "common"),
+    **dict.fromkeys(["PRESETS", "Preset", "DEFAULT_PRESET", "CHAPTER_PRESET"], "presets"),
+    **dict.fromkeys(["RECIPES", "Recipe"], "recipes"),
+    **dict.fromkeys(["train", "train_word_vectors"], "training"),
+    "teacher_probabilities": "teachers",
+    **dict.fromkeys(["Predictor", "NgramPredictor", "DocVectorPredictor", "UNCERTAIN",
+                     "abstain", "calibrated_probabilities", "encode_texts", "load",
+                     "resolve_checkpoint"], "predict"),
+    **dict.fromkeys(["Ensemble", "RULES", "LOG_ODDS_LIMIT", "combine_scores", "save_ensemble"],
+                    "ensemble"),
+    **dict.fromkeys(["evaluate", "calibrate", "calibrate_checkpoint"], "evaluation"),
+    **dict.fromkeys(["run_recipe", "run_pipeline", "PipelineOptions"], "pipeline"),
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))
