@@ -320,7 +320,8 @@ def test_moving_average_of_weights_is_what_best_keeps_and_resume_restores(treeba
 
 
 def test_label_smoothing_in_the_tag_loss_ignores_untagged_positions():
-    from gatedrnn.tagging import IGNORE, _tag_loss
+    from gatedrnn.tagging import IGNORE
+    from gatedrnn.tagging.encoding import _tag_loss
     from gatedrnn.train.loop import FitConfig
     logits = torch.tensor([[[10.0, -10.0, -10.0], [0.0, 0.0, 0.0]]])
     targets = torch.tensor([[0, IGNORE]])

@@ -1,0 +1,113 @@
+"""Scoring a tagger on gold sentences (overall, unseen words, per tag, calibration) and fitting
+its temperatures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from ..data import ud
+from ..train import checkpoint
+from .predict import Tagger, TaggerEnsemble, _softmax_each, gold_scores
+
+
+def calibrate(tagger: Tagger, sentences: list[ud.Sentence]) -> dict:
+    """Fit the UPOS and XPOS temperatures on ``sentences`` (dev) from the tagger's raw scores,
+    set them, and return the record a checkpoint keeps (``calibration``)."""
+    from ..train import calibration
+
+    record = {"split": "dev"}
+    for head, (scores, gold) in gold_scores(tagger, sentences).items():
+        if len(gold):
+            record[head] = calibration.fit_and_report(scores, gold)
+            tagger.temperature[head] = record[head]["temperature"]
+    if "upos" not in record:
+        raise ValueError("nothing to calibrate on: no token with a known UPOS tag")
+    if isinstance(tagger, TaggerEnsemble):
+        tagger.whole = True
+    return record
+
+
+def calibrate_checkpoint(path: str | Path, sentences: list[ud.Sentence], log=print) -> dict:
+    """Fit the temperatures of the tagger (or tagger ensemble) at ``path`` on ``sentences``
+    and store them in its config.json (atomically); returns the record."""
+    directory = checkpoint.resolve(path)
+    record = calibrate(Tagger.load(directory, calibrated=False), sentences)
+    checkpoint.update_config(directory, calibration=record)
+    upos = record["upos"]
+    log(f"calibration: UPOS temperature {upos['temperature']:.3f} on {upos['examples']:,} dev "
+        f"tokens (ECE {upos['ece_before']:.2%} → {upos['ece_after']:.2%})")
+    return record
+
+
+def evaluate(tagger: Tagger, sentences: list[ud.Sentence], keep_raw_report: bool = False
+             ) -> dict:
+    """UPOS and XPOS accuracy overall and on words unseen in training; per-UPOS-tag scores."""
+    if not sentences:
+        raise ValueError("nothing to evaluate: no sentences")
+    forms = [s.forms for s in sentences]
+    upos, xpos = tagger.predict_ids(forms)
+    words_of = [tagger.vocab.word_ids(f) for f in forms]
+    counts = Counter()
+    per_tag = {t: Counter() for t in sorted({t for s in sentences for t in s.upos})}
+    for sentence, words, pu, px in zip(sentences, words_of, upos, xpos):
+        for position, gold in enumerate(sentence.upos):
+            predicted = tagger.vocab.upos[pu[position]]
+            unseen = words[position] == tagger.vocab.words.unk_index
+            right_u = predicted == gold
+            gold_x = sentence.xpos[position]
+            right_x = bool(px) and tagger.vocab.xpos[px[position]] == gold_x
+            counts.update({"tokens": 1, "upos": right_u, "xpos": right_x,
+                           "oov": unseen, "oov_upos": unseen and right_u,
+                           "oov_xpos": unseen and right_x})
+            per_tag[gold]["support"] += 1
+            per_tag[gold]["tp"] += right_u
+            per_tag.setdefault(predicted, Counter())["predicted"] += 1
+    scores = {}
+    for tag, c in sorted(per_tag.items()):
+        precision = c["tp"] / c["predicted"] if c["predicted"] else 0.0
+        recall = c["tp"] / c["support"] if c["support"] else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[tag] = {"precision": precision, "recall": recall, "f1": f1,
+                       "support": c["support"]}
+    tokens, oov = counts["tokens"], counts["oov"]
+    return {"sentences": len(sentences), "tokens": tokens,
+            "upos_accuracy": counts["upos"] / tokens, "xpos_accuracy": counts["xpos"] / tokens,
+            "oov_tokens": oov, "oov_rate": oov / tokens,
+            "oov_upos_accuracy": counts["oov_upos"] / oov if oov else None,
+            "oov_xpos_accuracy": counts["oov_xpos"] / oov if oov else None,
+            "per_upos": scores,
+            "calibration": calibration_report(tagger, sentences, keep_raw_report),
+            "checkpoint": tagger.source}
+
+
+def calibration_report(tagger: Tagger, sentences: list[ud.Sentence],
+                       keep_raw_report: bool = False) -> dict:
+    """UPOS calibration over every token (ECE, Brier, NLL, reliability bins, accuracy–coverage)
+    as the tagger predicts, the same from its raw scores (whole with ``keep_raw_report``, as
+    ``raw_report``), and the XPOS ECE."""
+    from ..train import calibration
+
+    heads = gold_scores(tagger, sentences)
+    raw, gold = heads["upos"]
+    if not len(gold):
+        return {}
+    t_upos, t_xpos = tagger.temperature["upos"], tagger.temperature["xpos"]
+    report = calibration.report(_softmax_each([raw], t_upos)[0], gold)
+    report["temperature"] = {"upos": t_upos, "xpos": t_xpos}
+    raw_report = calibration.report(raw.softmax(-1), gold)
+    report["uncalibrated"] = {k: v for k, v in raw_report.items() if k in ("ece", "brier", "nll")}
+    if keep_raw_report:
+        report["raw_report"] = raw_report
+    if isinstance(tagger, TaggerEnsemble) and not tagger.whole:
+        # members' own temperatures, averaged: what the tagger predicts is not raw ** (1/T)
+        report["probabilities"] = "members' calibrated probabilities averaged"
+        report.update(calibration.report(
+            gold_scores(tagger, sentences, raw=False)["upos"][0], gold))
+    xpos_raw, xpos_gold = heads["xpos"]
+    if len(xpos_gold):
+        report["xpos_ece"] = calibration.expected_calibration_error(
+            _softmax_each([xpos_raw], t_xpos)[0], xpos_gold)
+        report["xpos_ece_uncalibrated"] = calibration.expected_calibration_error(
+            xpos_raw.softmax(-1), xpos_gold)
+    return report

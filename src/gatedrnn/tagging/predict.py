@@ -1,0 +1,223 @@
+"""Loading a tagger (or an ensemble of them) and tagging with it: tags and calibrated
+confidences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data import ud
+from ..data.batching import bucket_batches
+from ..models.tagger import SequenceTagger, TaggerConfig
+from ..train import checkpoint
+from .common import DEFAULT_OUT, TASK
+from .encoding import TaggerVocab, collate_sentences, encode
+
+# ---- loading, tagging, evaluation -----------------------------------------------------------
+
+
+class Tagger:
+    """A trained tagger: token lists in, UPOS and XPOS tags (and their confidences) out.
+
+    ``temperature`` ({"upos": T, "xpos": T}) divides each head's logits before the softmax:
+    fitted on dev at the end of training (the checkpoint's ``calibration``), or 1 for raw scores.
+    """
+
+    def __init__(self, model: SequenceTagger, vocab: TaggerVocab, source: str = "",
+                 device: str = "cpu", temperature: dict | None = None):
+        self.model = model.eval().to(device)
+        self.vocab = vocab
+        self.source = source
+        self.device = device
+        self.temperature = {"upos": 1.0, "xpos": 1.0, **(temperature or {})}
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_OUT, device: str = "cpu",
+             calibrated: bool = True) -> "Tagger":
+        """A checkpoint (or training output) directory; an ensemble's directory (``gatedrnn
+        tagger train --members N``) gives its :class:`TaggerEnsemble`. ``calibrated=False``:
+        raw scores (temperature 1)."""
+        directory, config = checkpoint.open_for_task(
+            path, TASK, "a tagger",
+            f"train one with 'gatedrnn tagger train --data DIR' (it writes {DEFAULT_OUT}/best)")
+        temperature = _temperatures(config) if calibrated else None
+        if "ensemble" in config:
+            members = [Tagger.load(directory / name, device, calibrated=False)
+                       for name in config["ensemble"]]
+            # calibrated as a whole when training fitted the ensemble's own temperature
+            return TaggerEnsemble(members, temperature if config.get("calibration") else None)
+        tags = config["tags"]
+        vocab = TaggerVocab(checkpoint.load_vocab_tokens(directory), tags["chars"],
+                            tags["upos"], tags["xpos"], tags.get("lowercase", False))
+        model_config = TaggerConfig.from_dict(config["model"])
+        checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
+                               len(vocab.words), "words")
+        model = checkpoint.load_into(SequenceTagger(model_config), directory)
+        return cls(model, vocab, str(directory), device, temperature)
+
+    @torch.inference_mode()
+    def scores(self, sentences: list[list[str]], batch_size: int = 128,
+               max_tokens: int = 8192) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per sentence, the raw UPOS (n, U) and XPOS (n, X) log-probabilities of its n tokens
+        (before any temperature; X = 0 for a tagger without an XPOS head)."""
+        data = encode([ud.Sentence(list(s), [], []) for s in sentences], self.vocab)
+        upos: list[torch.Tensor] = [torch.empty(0, len(self.vocab.upos))] * len(data)
+        xpos: list[torch.Tensor] = [torch.empty(0, 0)] * len(data)
+        for indices in bucket_batches(data.lengths, batch_size, shuffle=False,
+                                      max_tokens=max_tokens):
+            batch = collate_sentences(data, indices, self.vocab)
+            upos_logits, xpos_logits = self.model(*batch.inputs(self.device))
+            u = upos_logits.float().log_softmax(-1).cpu()
+            x = xpos_logits.float().log_softmax(-1).cpu() if xpos_logits is not None else None
+            for row, i in enumerate(indices):
+                n = len(data.sequences[i])
+                upos[i] = u[row, :n]
+                xpos[i] = x[row, :n] if x is not None else torch.empty(n, 0)
+        return upos, xpos
+
+    def probabilities(self, sentences: list[list[str]], batch_size: int = 128,
+                      max_tokens: int = 8192) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per sentence, the UPOS (n, U) and XPOS (n, X) tag probabilities of its n tokens:
+        softmax(scores / temperature)."""
+        upos, xpos = self.scores(sentences, batch_size, max_tokens)
+        return _softmax_each(upos, self.temperature["upos"]), \
+            _softmax_each(xpos, self.temperature["xpos"])
+
+    def predict_ids(self, sentences: list[list[str]],
+                    batch_size: int = 128) -> tuple[list[list[int]], list[list[int]]]:
+        """Most probable UPOS and XPOS ids of every token (XPOS lists empty without a head)."""
+        upos, xpos = self.probabilities(sentences, batch_size)
+        return ([u.argmax(-1).tolist() for u in upos],
+                [x.argmax(-1).tolist() if x.shape[1] else [] for x in xpos])
+
+    def tag(self, sentences: list[list[str]], batch_size: int = 128) -> list[dict]:
+        """[{"tokens", "upos", "xpos", "upos_confidence"}] for each token list (an empty list
+        gets empty tags); ``upos_confidence`` is each UPOS tag's (calibrated) probability."""
+        for s in sentences:
+            if isinstance(s, str) or not all(isinstance(t, str) and t for t in s):
+                raise TypeError("tag() takes a list of sentences, each a list of non-empty "
+                                "token strings; use tokenize() for raw text")
+        upos, xpos = self.probabilities(sentences, batch_size)
+        results = []
+        for s, u, x in zip(sentences, upos, xpos):
+            confidence, best = u.max(-1)
+            results.append({
+                "tokens": list(s), "upos": [self.vocab.upos[i] for i in best.tolist()],
+                "xpos": ([self.vocab.xpos[i] for i in x.argmax(-1).tolist()]
+                         if x.shape[1] else [ud.NO_TAG] * len(s)),
+                "upos_confidence": [round(float(c), 6) for c in confidence]})
+        return results
+
+
+def _softmax_each(scores: list[torch.Tensor], temperature: float) -> list[torch.Tensor]:
+    if temperature == 1.0:
+        return [s.softmax(-1) for s in scores]
+    return [(s.double() / temperature).softmax(-1).float() for s in scores]
+
+
+def _temperatures(config: dict) -> dict:
+    """The checkpoint's fitted UPOS and XPOS temperatures (1 where never calibrated)."""
+    record = config.get("calibration") or {}
+    temperatures = {}
+    for head in ("upos", "xpos"):
+        value = (record.get(head) or {}).get("temperature", 1.0)
+        if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+            raise checkpoint.CheckpointError(
+                f"config.json's {head} calibration temperature must be a positive number, got "
+                f"{value!r}; recalibrate with 'gatedrnn tagger calibrate'")
+        temperatures[head] = float(value)
+    return temperatures
+
+
+class TaggerEnsemble(Tagger):
+    """Several taggers trained for the same tag sets; their probabilities are averaged.
+
+    Each member reads the tokens with its own vocabulary; ``vocab`` (for the unseen-word
+    statistics of :func:`evaluate`) is the first member's. Calibrated as a whole
+    (``temperature`` given, as training an ensemble fits it): softmax(log of the members' raw
+    averaged probabilities / T); otherwise the members' own calibrated probabilities are
+    averaged.
+    """
+
+    def __init__(self, members: list[Tagger], temperature: dict | None = None):
+        if not members:
+            raise ValueError("an ensemble needs at least one tagger")
+        first = members[0]
+        for member in members[1:]:
+            for kind in ("upos", "xpos"):
+                if getattr(member.vocab, kind) != getattr(first.vocab, kind):
+                    raise ValueError(
+                        f"{member.source} and {first.source} predict different {kind.upper()} "
+                        f"tag sets; an ensemble needs taggers trained on the same treebank")
+        self.members = list(members)
+        self.vocab = first.vocab
+        self.source = " + ".join(m.source for m in members)
+        self.device = first.device
+        self.whole = temperature is not None
+        self.temperature = {"upos": 1.0, "xpos": 1.0, **(temperature or {})}
+
+    @classmethod
+    def load(cls, paths, device: str = "cpu", calibrated: bool = True) -> "TaggerEnsemble":
+        return cls([Tagger.load(p, device, calibrated) for p in paths])
+
+    def _averaged(self, sentences, batch_size, max_tokens, raw: bool):
+        read = (lambda m: [[t.exp() for t in h] for h in m.scores(sentences, batch_size,
+                                                                  max_tokens)]) if raw \
+            else (lambda m: m.probabilities(sentences, batch_size, max_tokens))
+        upos, xpos = read(self.members[0])
+        for member in self.members[1:]:
+            u, x = read(member)
+            upos = [a + b for a, b in zip(upos, u)]
+            xpos = [a + b for a, b in zip(xpos, x)]
+        k = len(self.members)
+        return [u / k for u in upos], [x / k for x in xpos]
+
+    def scores(self, sentences, batch_size=128, max_tokens=8192):
+        """The log of the members' raw probabilities averaged."""
+        upos, xpos = self._averaged(sentences, batch_size, max_tokens, raw=True)
+        return ([u.clamp_min(1e-38).log() for u in upos],
+                [x.clamp_min(1e-38).log() for x in xpos])
+
+    def probabilities(self, sentences, batch_size=128, max_tokens=8192):
+        if not self.whole:
+            return self._averaged(sentences, batch_size, max_tokens, raw=False)
+        return super().probabilities(sentences, batch_size, max_tokens)
+
+
+def load_taggers(paths, device: str = "cpu", calibrated: bool = True) -> Tagger:
+    """One checkpoint: its Tagger; several: their TaggerEnsemble."""
+    paths = list(paths)
+    return (Tagger.load(paths[0], device, calibrated) if len(paths) == 1
+            else TaggerEnsemble.load(paths, device, calibrated))
+
+
+def gold_scores(tagger: Tagger, sentences: list[ud.Sentence], raw: bool = True
+                ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """{"upos": (scores, gold), "xpos": ...}: the (tokens, tags) scores of each head over every
+    token whose gold tag the tagger knows, and those gold tag ids, from one pass: raw
+    log-probabilities, or with ``raw=False`` the tagger's (calibrated) probabilities."""
+    forms = [s.forms for s in sentences]
+    upos, xpos = tagger.scores(forms) if raw else tagger.probabilities(forms)
+    result = {}
+    for head, predicted in (("upos", upos), ("xpos", xpos)):
+        index = getattr(tagger.vocab, f"{head}_index")
+        rows, gold = [], []
+        for sentence, scores in zip(sentences, predicted):
+            tags = getattr(sentence, head)
+            if not tags or scores.shape[1] == 0:
+                continue
+            keep = [i for i, t in enumerate(tags) if t in index]
+            if keep:
+                rows.append(scores[keep])
+                gold += [index[tags[i]] for i in keep]
+        width = len(getattr(tagger.vocab, head))
+        result[head] = (torch.cat(rows) if rows else torch.empty(0, width),
+                        torch.tensor(gold, dtype=torch.long))
+    return result
+
+
+
+
+def load(path: str | Path = DEFAULT_OUT) -> Tagger:
+    return Tagger.load(path)
