@@ -25,6 +25,8 @@ def explain(predictor, text: str, units: int = 8) -> dict:
     """Prediction, tokens, contributions, attention and gate summaries for one text."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
+    if hasattr(predictor, "members"):
+        return _explain_ensemble(predictor, text, units)
     if not hasattr(predictor, "vocab"):
         raise ValueError(f"{predictor.source or 'this model'} is not a recurrent classifier (an "
                          "n-gram or document-vector model, or an ensemble): it has no "
@@ -83,3 +85,20 @@ def _gate_summary(model, gates: dict, length: int, units: int) -> dict:
         "units": [{"unit": f"{'bwd' if u >= per_direction else 'fwd'} {u % per_direction}",
                    "values": hidden[:, u].tolist()} for u in chosen],
     }
+
+
+def _explain_ensemble(ensemble, text: str, units: int) -> dict:
+    """An ensemble's own prediction, with the contributions and gates of its first recurrent
+    member (the n-gram and document-vector members have none to show)."""
+    recurrent = [m for m in ensemble.members if hasattr(m, "vocab")]
+    if not recurrent:
+        raise ValueError(f"{ensemble.source} is an ensemble without a recurrent member: it has "
+                         "no embeddings or gates to explain")
+    result = explain(recurrent[0], text, units)
+    member = {key: result[key] for key in ("label", "confidence", "probabilities")}
+    decided = ensemble.predict([text])[0]
+    result.update(label=decided["label"], confidence=decided["confidence"],
+                  probabilities=decided["probabilities"], explained_member={
+                      "source": recurrent[0].source, **member,
+                      "of": len(ensemble.members)})
+    return result

@@ -1,0 +1,5 @@
+"""``python -m gatedrnn.cli``: the pipeline runs its steps this way."""
+
+from . import main
+
+main()
