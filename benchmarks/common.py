@@ -1,5 +1,4 @@
-"""Timing and reporting helpers shared by the benchmark scripts, and the IMDb linear baseline
-(not part of the package)."""
+"""Timing and reporting helpers shared by the benchmark scripts."""
 
 from __future__ import annotations
 
@@ -50,13 +49,26 @@ def write_results(name: str, payload: dict, out_dir: str | os.PathLike | None = 
 
 def svm_baseline(data) -> dict:
     """TF-IDF uni+bigram + linear SVM on all 25,000 IMDb training reviews (the bar as usually
-    quoted): its test accuracy and wall time."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
-    started = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    features = vectorizer.fit_transform([r.text for r in data.train])
-    classifier = LinearSVC(C=0.5).fit(features, [r.label for r in data.train])
-    predicted = classifier.predict(vectorizer.transform([r.text for r in data.test]))
-    accuracy = float((predicted == [r.label for r in data.test]).mean())
-    return {"test_accuracy": accuracy, "wall_seconds": time.perf_counter() - started}
+    quoted): its test accuracy and wall time (gatedrnn.sentiment.baselines)."""
+    from gatedrnn.sentiment.baselines import tfidf_svm
+    return tfidf_svm(data)
+
+
+def without_tensors(results: dict) -> dict:
+    """``results`` as JSON can hold it (tensors and other objects become null)."""
+    return json.loads(json.dumps(results, default=lambda o: None))
+
+
+def cached_row(work: Path, name: str, compute) -> tuple[dict, dict]:
+    """A benchmark row's (record, probabilities): read from WORK/NAME.row.json and
+    NAME.probs.pt when an earlier run made them (marked "reused"), else ``compute()``d and
+    stored there, so an interrupted benchmark continues where it stopped."""
+    import torch
+    row_file, probs_file = Path(work) / f"{name}.row.json", Path(work) / f"{name}.probs.pt"
+    if row_file.exists() and probs_file.exists():
+        return ({**json.loads(row_file.read_text(encoding="utf-8")), "reused": True},
+                torch.load(probs_file))
+    record, probabilities = compute()
+    torch.save(probabilities, probs_file)
+    row_file.write_text(json.dumps(without_tensors(record), indent=2), encoding="utf-8")
+    return record, probabilities

@@ -27,17 +27,20 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import markdown_table, write_results  # noqa: E402
-from ensemble_selection import RULES, combine  # noqa: E402
-from imdb_pipeline import accuracy, combined_accuracy, log_odds, model_probabilities  # noqa: E402
 
 from gatedrnn.data import imdb  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
+from gatedrnn.sentiment.pipeline import (  # noqa: E402
+    accuracy,
+    combined_accuracy,
+    log_odds,
+    model_probabilities,
+)
+from gatedrnn.sentiment.selection import RULES, nested_rule_estimates  # noqa: E402
 from gatedrnn.train.checkpoint import read_config  # noqa: E402
 
 SPLIT = {"validation_split_seed": 0, "validation_split_by": "film"}
@@ -71,19 +74,6 @@ def training_steps(checkpoint: Path) -> list[dict]:
         if outs & made:
             found.append(record)
     return found
-
-
-def nested_rule_estimates(logits: np.ndarray, labels: np.ndarray, folds: int = 5) -> dict:
-    """Each rule over every model, scored on held-out validation folds (the stack fitted on
-    the others), and the best ("chosen"; ties to the earlier rule in RULES)."""
-    correct = {rule: 0 for rule in RULES}
-    for fit, held in StratifiedKFold(folds, shuffle=True, random_state=1).split(logits, labels):
-        for rule in RULES:
-            found = combine(rule, logits[held], logits[fit], labels[fit])
-            correct[rule] += int((found == labels[held]).sum())
-    estimates = {rule: n / len(labels) for rule, n in correct.items()}
-    chosen = max(RULES, key=lambda rule: (estimates[rule], -RULES.index(rule)))
-    return {**estimates, "chosen": chosen, "folds": folds}
 
 
 def main(argv=None):

@@ -1,7 +1,6 @@
 """Forward + backward time of recurrent layers: gatedrnn's paths against torch.nn and a naive LSTM.
 
     python benchmarks/layers.py [--repeats 5] [--threads N] [--out results]
-    python benchmarks/layers.py --memory 1000      # peak memory of the LSTM paths instead
 
 Two settings (batch 64, input 100, hidden 256, length 200):
   A. one layer, every sequence of length 200;
@@ -34,59 +33,10 @@ from common import markdown_table, time_interleaved, write_results  # noqa: E402
 
 import gatedrnn  # noqa: E402
 from gatedrnn.nn import scan  # noqa: E402
+from gatedrnn.nn.naive import NaiveLSTM  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
 
 BATCH, STEPS, INPUT, HIDDEN = 64, 200, 100, 256
-
-
-class NaiveLSTMLayer(nn.Module):
-    """The chapter's LSTM: one nn.Linear per gate on the concatenation [h_{t-1}, x_t]."""
-
-    def __init__(self, input_size: int, hidden_size: int):
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.forget = nn.Linear(hidden_size + input_size, hidden_size)
-        self.input = nn.Linear(hidden_size + input_size, hidden_size)
-        self.candidate = nn.Linear(hidden_size + input_size, hidden_size)
-        self.output = nn.Linear(hidden_size + input_size, hidden_size)
-
-    def forward(self, x):  # x: (T, B, I)
-        h = x.new_zeros(x.shape[1], self.hidden_size)
-        c = torch.zeros_like(h)
-        outputs = []
-        for x_t in x.unbind(0):
-            hx = torch.cat([h, x_t], dim=1)
-            f = torch.sigmoid(self.forget(hx))
-            i = torch.sigmoid(self.input(hx))
-            c_tilde = torch.tanh(self.candidate(hx))
-            c = f * c + i * c_tilde
-            o = torch.sigmoid(self.output(hx))
-            h = o * torch.tanh(c)
-            outputs.append(h)
-        return torch.stack(outputs), (h, c)
-
-
-class NaiveLSTM(nn.Module):
-    """Stacked, optionally bidirectional (whole-batch reversal, as a naive reader would)."""
-
-    def __init__(self, input_size, hidden_size, num_layers, bidirectional):
-        super().__init__()
-        dirs = 2 if bidirectional else 1
-        self.layers = nn.ModuleList(
-            nn.ModuleList(NaiveLSTMLayer(input_size if k == 0 else hidden_size * dirs, hidden_size)
-                          for _ in range(dirs))
-            for k in range(num_layers))
-
-    def forward(self, x):
-        finals = []
-        for directions in self.layers:
-            outs = []
-            for d, layer in enumerate(directions):
-                out, (h, c) = layer(x if d == 0 else x.flip(0))
-                outs.append(out if d == 0 else out.flip(0))
-                finals.append(h)
-            x = torch.cat(outs, dim=2)
-        return x, torch.stack(finals)
 
 
 def fwd_bwd(model, make_input, **kwargs):
@@ -196,38 +146,6 @@ def packed_alone(repeats: int) -> dict:
     return time_interleaved(calls, repeats, warmup=0)
 
 
-MEMORY_CODE = """
-import resource, sys, torch, gatedrnn
-from gatedrnn.nn import scan
-variant, steps = sys.argv[1], int(sys.argv[2])
-torch.manual_seed(0)
-x = torch.randn(steps, 64, 100, requires_grad=True)
-layer = torch.nn.LSTM(100, 256) if variant == "torch.nn.LSTM" else gatedrnn.LSTM(100, 256)
-scan.HAND_WRITTEN_LSTM_BACKWARD = variant != "from scratch, autograd backward"
-impl = "compiled" if "compiled" in variant else "scan"
-if impl == "compiled":  # compile on a short sequence first: the kernels, not the steps, cost
-    out, (h, c) = layer(x[:3], impl=impl)
-    (out.sum() + h.sum()).backward()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-out, (h, c) = layer(x) if variant == "torch.nn.LSTM" else layer(x, impl=impl)
-(out.sum() + h.sum()).backward()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
-"""
-
-
-def peak_memory(steps: int) -> dict:
-    """Peak RSS above the process baseline of one LSTM forward + backward (batch 64, input 100,
-    hidden 256), each variant in a fresh process."""
-    rows = {}
-    for variant in ("torch.nn.LSTM", "from scratch (hand-written backward)",
-                    "from scratch, autograd backward", "from scratch, compiled steps"):
-        done = subprocess.run([sys.executable, "-c", MEMORY_CODE, variant, str(steps)],
-                              capture_output=True, text=True, check=True)
-        rows[variant] = {"peak_mib_above_baseline": float(done.stdout.strip().splitlines()[-1])}
-    return {"steps": steps, "batch": BATCH, "input_size": INPUT, "hidden_size": HIDDEN,
-            "rows": rows}
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -235,18 +153,16 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default=None, help="directory for layers.json (default results/)")
     parser.add_argument("--memory", type=int, metavar="STEPS", default=None,
-                        help="instead: peak memory of one LSTM forward + backward over STEPS "
-                        "steps per implementation (writes layers_memory.json)")
+                        help="moved: python benchmarks/layers_memory.py --steps STEPS")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory:
-        memory = peak_memory(args.memory)
-        print(markdown_table(["implementation", f"peak MiB above baseline (T = {args.memory})"],
-                             [[k, f"{v['peak_mib_above_baseline']:.0f}"]
-                              for k, v in memory["rows"].items()]))
-        memory["environment"] = environment(seed=0)
-        print(f"wrote {write_results('layers_memory', memory, args.out)}")
+        import layers_memory
+        print("--memory moved to benchmarks/layers_memory.py --steps STEPS; running it",
+              file=sys.stderr)
+        layers_memory.main(["--steps", str(args.memory)]
+                           + (["--out", args.out] if args.out else []))
         return
     generator = torch.Generator().manual_seed(0)
     lengths = torch.randint(100, STEPS + 1, (BATCH,), generator=generator)

@@ -16,7 +16,6 @@ This compares recipes' *accuracy*. Training times are those of the device it ran
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile

@@ -127,3 +127,25 @@ def test_cell_errors_name_the_problem():
         GRUCell(3, 4, variant="chung")
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         RNNCell(3, 4, nonlinearity="sigmoid")
+
+
+def test_the_chapters_naive_lstm_computes_what_torch_nn_lstm_does():
+    """The baseline benchmarks/layers.py times (one nn.Linear per gate on [h, x]) is the same
+    function as torch.nn.LSTM given the same weights: the speed gap is the formulation's."""
+    from gatedrnn.nn.naive import NaiveLSTM
+
+    torch.manual_seed(0)
+    reference = torch.nn.LSTM(5, 4)
+    naive = NaiveLSTM(5, 4, num_layers=1, bidirectional=False)
+    layer = naive.layers[0][0]
+    w_ih, w_hh = reference.weight_ih_l0.chunk(4), reference.weight_hh_l0.chunk(4)
+    b = (reference.bias_ih_l0 + reference.bias_hh_l0).chunk(4)
+    with torch.no_grad():  # torch's gate order: input, forget, cell (candidate), output
+        for k, gate in enumerate((layer.input, layer.forget, layer.candidate, layer.output)):
+            gate.weight.copy_(torch.cat([w_hh[k], w_ih[k]], dim=1))
+            gate.bias.copy_(b[k])
+    x = torch.randn(7, 3, 5)
+    expected, (h, _) = reference(x)
+    out, finals = naive(x)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(finals[0], h[0], atol=1e-5, rtol=1e-5)

@@ -74,9 +74,16 @@ def test_the_light_name_lists_match_the_modules_they_stand_for():
     from gatedrnn.experiments.catalog import NAMES
     from gatedrnn.experiments.reproduce import EXPERIMENTS
 
+    from gatedrnn.sentiment import presets, recipes
+    from gatedrnn.sentiment.pipeline import PipelineOptions
+
     assert list(NAMES) == list(EXPERIMENTS)
-    assert sentiment.PRESETS is __import__("gatedrnn.sentiment_presets").sentiment_presets.PRESETS
-    assert tagging.PRESETS is __import__("gatedrnn.tagging_presets").tagging_presets.PRESETS
+    assert sentiment.PRESETS is presets.PRESETS and tagging.PRESETS is tagging.presets.PRESETS
+    for recipe in recipes.RECIPES.values():  # every recipe names what the package can run
+        if recipe.pipeline is not None:
+            PipelineOptions(**recipe.pipeline)
+        for preset in recipe.presets():
+            assert preset in presets.PRESETS, (recipe, preset)
 
 
 def test_training_without_a_preset_runs_the_fast_one():

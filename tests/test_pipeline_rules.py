@@ -1,4 +1,5 @@
-"""How benchmarks/imdb_pipeline.py combines an ensemble's members."""
+"""How the IMDb pipeline (gatedrnn.sentiment.pipeline) combines an ensemble's members, and
+how the benchmark script turns its flags into the pipeline's options."""
 
 import sys
 from pathlib import Path
@@ -6,8 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from gatedrnn.sentiment import pipeline as imdb_pipeline
+from gatedrnn.sentiment.pipeline import PipelineOptions
+from gatedrnn.sentiment.selection import stacker
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import imdb_pipeline  # noqa: E402
+import imdb_pipeline as pipeline_script  # noqa: E402
 
 
 def two_class(p_positive):
@@ -56,49 +61,77 @@ def test_stacking_weighs_the_informative_member():
 
 
 def test_students_train_adversarially_from_the_round_asked_for():
-    args = imdb_pipeline.parse_arguments(
+    _, options = pipeline_script.parse_arguments(
         ["--data", "d", "--work", "w", "--student-epochs", "2", "--adversarial", "0.3",
          "--adversarial-from", "2"])
-    assert imdb_pipeline.student_options(args, 1) == ["--epochs", "2"]
-    assert imdb_pipeline.student_options(args, 2) == ["--epochs", "2", "--adversarial", "0.3"]
-    every_round = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w",
-                                                 "--adversarial", "0.3"])
-    assert imdb_pipeline.student_options(every_round, 1) == ["--adversarial", "0.3"]
-    assert imdb_pipeline.member_options(every_round) == []
+    assert imdb_pipeline._student_options(options, 1) == ["--epochs", "2"]
+    assert imdb_pipeline._student_options(options, 2) == ["--epochs", "2", "--adversarial",
+                                                          "0.3"]
+    _, every_round = pipeline_script.parse_arguments(["--data", "d", "--work", "w",
+                                                      "--adversarial", "0.3"])
+    assert imdb_pipeline._student_options(every_round, 1) == ["--adversarial", "0.3"]
 
 
-def test_members_train_adversarially_only_from_round_zero():
-    args = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", "--rounds", "0",
-                                          "--adversarial", "0.3", "--adversarial-from", "0"])
-    assert imdb_pipeline.member_options(args) == ["--adversarial", "0.3"]
-    assert imdb_pipeline.member_options(imdb_pipeline.parse_arguments(
-        ["--data", "d", "--work", "w"])) == []
+def _commands(tmp_path, monkeypatch, options):
+    """Every gatedrnn command the pipeline's training steps would run, by step."""
+    seen = {}
+
+    def record(name, commands, work, threads, log=print):
+        seen[name] = commands
+        return {"seconds": 0.0}
+
+    monkeypatch.setattr(imdb_pipeline, "run_steps", record)
+    imdb_pipeline.train_models("data.tar.gz", tmp_path, options, log=lambda m: None)
+    return seen
+
+
+def test_members_train_adversarially_only_from_round_zero(tmp_path, monkeypatch):
+    seen = _commands(tmp_path, monkeypatch, PipelineOptions(rounds=0, adversarial=0.3,
+                                                            adversarial_from=0))
+    assert seen["members"]["member-0"][-2:] == ["--adversarial", "0.3"]
+    assert "--adversarial" not in seen["members"]["nbsvm"]
+    plain = _commands(tmp_path, monkeypatch, PipelineOptions())
+    assert not any("--adversarial" in c for c in plain["members"].values())
 
 
 @pytest.mark.parametrize("options, named", [
-    (["--adversarial-from", "2"], "give --adversarial too"),
-    (["--adversarial", "0.3", "--adversarial-from", "3"], "names no round of --rounds 2"),
-    (["--adversarial", "0.3", "--rounds", "0"], "names no round of --rounds 0: choose 0..0"),
+    (["--adversarial-from", "2"], "give adversarial too"),
+    (["--adversarial", "0.3", "--adversarial-from", "3"], "names no round of rounds=2"),
+    (["--adversarial", "0.3", "--rounds", "0"], "names no round of rounds=0: choose 0..0"),
     (["--doc-vectors-preset", "dv-trigram"], "give --doc-vectors too"),
     (["--doc-vectors", "--doc-vectors-preset", "dv-trigram", "dv-trigram"],
      "names a preset twice"),
 ])
 def test_adversarial_rounds_that_cannot_apply_are_refused(options, named, capsys):
     with pytest.raises(SystemExit):
-        imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", *options])
+        pipeline_script.parse_arguments(["--data", "d", "--work", "w", *options])
     assert named in capsys.readouterr().err
 
 
-def test_several_document_vector_presets_each_train_a_member():
-    args = imdb_pipeline.parse_arguments(["--data", "d", "--work", "w", "--doc-vectors",
-                                          "--doc-vectors-preset", "dv-ngram", "dv-trigram"])
-    assert args.doc_vectors_preset == ["dv-ngram", "dv-trigram"]
-    for preset in args.doc_vectors_preset:
-        command = imdb_pipeline.doc_vector_train(args, preset)
+def test_several_document_vector_presets_each_train_a_member(tmp_path, monkeypatch):
+    _, options = pipeline_script.parse_arguments(
+        ["--data", "d", "--work", "w", "--doc-vectors", "--doc-vectors-preset", "dv-ngram",
+         "dv-trigram"])
+    assert options.doc_vector_presets == ("dv-ngram", "dv-trigram")
+    seen = _commands(tmp_path, monkeypatch, options)
+    for preset in options.doc_vector_presets:
+        command = seen[preset][preset]
         assert command[command.index("--preset") + 1] == preset
         assert command[command.index("--split-seed") + 1] == "0"
-    assert imdb_pipeline.parse_arguments(
-        ["--data", "d", "--work", "w", "--doc-vectors"]).doc_vectors_preset == ["dv-ngram"]
+    assert pipeline_script.parse_arguments(
+        ["--data", "d", "--work", "w", "--doc-vectors"])[1].doc_vector_presets == ("dv-ngram",)
+    assert pipeline_script.parse_arguments(["--data", "d", "--work", "w"])[1] \
+        .doc_vector_presets == ()
+
+
+def test_the_best_recipe_runs_the_best_measured_pipeline():
+    """--recipe best is the pipeline run the README measured: no students, both doc-vector
+    presets, the NBSVM taught by the ensemble, split by film."""
+    from gatedrnn.sentiment.recipes import RECIPES
+    _, measured = pipeline_script.parse_arguments(
+        ["--data", "d", "--work", "w", "--rounds", "0", "--doc-vectors", "--doc-vectors-preset",
+         "dv-ngram", "dv-trigram"])
+    assert PipelineOptions(**RECIPES["best"].pipeline) == measured == PipelineOptions()
 
 
 @pytest.mark.parametrize("rule", ["stacked", "mean"])
@@ -134,7 +167,7 @@ def test_the_final_ensemble_is_calibrated_whole_and_loads_as_one_model(rule, tra
         # the directory's rule reproduces the stacking regression the pipeline scores
         features = {s: torch.stack([imdb_pipeline.log_odds(probabilities[n][s])
                                     for n in ("a", "b")], 1).numpy() for s in labels}
-        fitted = imdb_pipeline.stacker().fit(features["valid"], labels["valid"].numpy())
+        fitted = stacker().fit(features["valid"], labels["valid"].numpy())
         per_member = torch.stack([probabilities[n]["test"].log() for n in ("a", "b")])
         z = combine_scores(per_member, "stacked", ensemble.weights, ensemble.bias)[:, 1]
         torch.testing.assert_close(z.double(), torch.from_numpy(

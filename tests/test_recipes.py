@@ -1,0 +1,125 @@
+"""Recipes: `train --recipe NAME` builds a whole measured system into one directory that the
+other commands accept as one model; run end to end through the command line on the fixtures."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from gatedrnn.cli import main
+from gatedrnn.sentiment.recipes import RECIPES as SENTIMENT_RECIPES
+from gatedrnn.tagging.recipes import RECIPES as TAGGER_RECIPES
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def smoke_sentiment(tmp_path_factory, imdb_archive):
+    out = tmp_path_factory.mktemp("recipe") / "smoke"
+    report = json.loads(run("sentiment", "train", "--recipe", "smoke", "--data", imdb_archive,
+                            "--out", out, "--json"))
+    return out, report
+
+
+def test_the_smoke_recipe_builds_the_best_recipes_steps_into_one_model(smoke_sentiment):
+    out, report = smoke_sentiment
+    assert report["recipe"] == "smoke"
+    assert set(report["rows"]) == {"member-0", "member-1", "nbsvm", "dv-ngram", "nbsvm-ensemble"}
+    final = report["final_by_nested_cv"]
+    assert final["calibration"]["directory"] == str(out.resolve())
+    assert json.loads((out / "config.json").read_text())["model_type"] == "ensemble"
+    assert json.loads((out / "recipe.json").read_text())["final_by_nested_cv"] == final
+    # every member lives under OUT/steps, named relative to OUT: the directory can move
+    for member in json.loads((out / "config.json").read_text())["members"]:
+        assert member.startswith("steps/")
+
+
+def test_a_recipe_directory_evaluates_predicts_explains_and_serves_as_one_model(
+        smoke_sentiment, imdb_archive):
+    out, report = smoke_sentiment
+    evaluated = json.loads(run("sentiment", "evaluate", out, "--data", imdb_archive, "--json"))
+    assert evaluated["accuracy"] == pytest.approx(report["final_by_nested_cv"]["test"])
+    assert evaluated["checkpoint"] == str(out)
+    lines = run("sentiment", "predict", out, "--jsonl", "A wonderful film.").splitlines()
+    predicted = json.loads(lines[-1])
+    assert predicted["label"] in ("pos", "neg")
+    explained = json.loads(run("explain", out, "A wonderful film.", "--json"))
+    assert explained["label"] == predicted["label"]
+    assert explained["confidence"] == pytest.approx(predicted["confidence"], abs=1e-6)
+    assert explained["explained_member"]["of"] == 5  # one recurrent member's gates
+    from gatedrnn.serve.app import build
+    client = TestClient(build([out]))
+    served = client.post("/predict", json={"texts": ["A wonderful film."]}).json()
+    assert served["predictions"][0]["confidence"] == pytest.approx(predicted["confidence"],
+                                                                   abs=1e-6)
+    assert client.post("/explain", json={"text": "A wonderful film."}).status_code == 200
+
+
+def test_a_recipe_ensemble_is_refused_by_export_with_the_way_out(smoke_sentiment, tmp_path):
+    out, _ = smoke_sentiment
+    result = CliRunner().invoke(main, ["export", str(out), "--onnx", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 1
+    assert "ensemble of 5 checkpoints" in result.output and "gatedrnn serve" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_rerun_reuses_every_finished_step(smoke_sentiment, imdb_archive):
+    out, report = smoke_sentiment
+    again = json.loads(run("sentiment", "train", "--recipe", "smoke", "--data", imdb_archive,
+                           "--out", out, "--json"))
+    trained = [name for name in report["steps"] if name != "evaluation"]
+    assert again["reused_steps"] == trained
+    assert again["final_by_nested_cv"]["test"] == report["final_by_nested_cv"]["test"]
+
+
+def test_a_recipe_refuses_the_options_it_fixes(imdb_archive, tmp_path):
+    result = CliRunner().invoke(main, ["sentiment", "train", "--recipe", "best", "--epochs", "1",
+                                       "--preset", "tiny", "--data", str(imdb_archive),
+                                       "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "--preset, --epochs cannot change it" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_failed_step_names_its_command_and_log(tmp_path, imdb_archive):
+    """A step that fails stops the pipeline with its command, its last log line and the log's
+    path; what finished before stays for the rerun."""
+    from gatedrnn.sentiment.pipeline import run_steps
+    ok = run_steps("ok", {"ok": ["--version"]}, tmp_path, 1, log=lambda m: None)
+    assert (tmp_path / "ok.step.json").exists() and not ok.get("reused")
+    with pytest.raises(RuntimeError, match=r"gatedrnn sentiment predict .*failed: Error: no checkpoint at .*"
+                                           r"broken\.log; run it again to resume"):
+        run_steps("broken", {"broken": ["sentiment", "predict", str(tmp_path / "missing"), "x"]},
+                  tmp_path, 1, log=lambda m: None)
+    assert not (tmp_path / "broken.step.json").exists()
+    assert run_steps("ok", {"ok": ["--version"]}, tmp_path, 1, log=lambda m: None)["reused"]
+
+
+def test_a_tagger_recipe_trains_an_ensemble_that_loads_as_one_tagger(tmp_path, ud_treebank):
+    out = tmp_path / "tagger"
+    summary = json.loads(run("tagger", "train", "--recipe", "smoke", "--data", ud_treebank,
+                             "--out", out, "--json"))
+    assert summary["recipe"] == "smoke" and len(summary["ensemble"]) == 2
+    evaluated = json.loads(run("tagger", "evaluate", out, "--data", ud_treebank, "--json"))
+    assert 0 <= evaluated["upos_accuracy"] <= 1
+    from gatedrnn.data import ud
+    tagged = ud.parse_conllu(run("tagger", "predict", out, "The cat sat."))
+    assert tagged[0].forms == ["The", "cat", "sat", "."] and len(tagged[0].upos) == 4
+    from gatedrnn.serve.app import build
+    served = TestClient(build([out])).post("/tag", json={"texts": ["The cat sat."]})
+    assert served.status_code == 200
+    assert served.json()["sentences"][0]["upos"] == tagged[0].upos
+    result = CliRunner().invoke(main, ["export", str(out), "--onnx", str(tmp_path / "t.onnx")])
+    assert result.exit_code == 1 and "ensemble of 2 taggers" in result.output
+
+
+def test_every_recipe_names_its_measured_figures_in_help():
+    for group, recipes in (("sentiment", SENTIMENT_RECIPES), ("tagger", TAGGER_RECIPES)):
+        output = " ".join(run(group, "train", "--help").split())
+        for name, recipe in recipes.items():
+            assert name in output and " ".join(recipe.measured.split()) in output
