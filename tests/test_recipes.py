@@ -86,6 +86,13 @@ def test_a_recipe_refuses_the_options_it_fixes(imdb_archive, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_a_pipeline_recipe_refuses_another_seed(imdb_archive, tmp_path):
+    result = CliRunner().invoke(main, ["sentiment", "train", "--recipe", "smoke", "--seed", "3",
+                                       "--data", str(imdb_archive), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "seeds it was measured with" in result.output
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_failed_step_names_its_command_and_log(tmp_path, imdb_archive):
     """A step that fails stops the pipeline with its command, its last log line and the log's
     path; what finished before stays for the rerun."""

@@ -105,7 +105,7 @@ def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: in
                                "the step")
         log(f"step {name}: reused ({record['seconds'] / 60:.1f} min when it ran)")
         return {**record, "reused": True}
-    log(f"step {name}: {', '.join(commands)} ({threads} thread(s) each); logs in "
+    log(f"step {name}: {', '.join(commands)} ({threads} thread(s) each); progress in "
         f"{work}/{{{','.join(commands)}}}.log")
     started = time.perf_counter()
     running = {}
@@ -396,12 +396,13 @@ def choose_final(probabilities: dict, ensembles: dict, labels: dict) -> dict | N
     return {"procedure": nested["chosen"], "nested_valid": nested, **final}
 
 
-def run_recipe(name: str, data, out, *, seed: int = 0, show_progress: bool = True,
-               log=print) -> dict:
+def run_recipe(name: str, data, out, *, seed: int = 0, resume: bool = False,
+               show_progress: bool = True, log=print) -> dict:
     """Build recipe ``name`` (see ``recipes.RECIPES``) into ``out``, one directory that loads as
-    one model. A one-preset recipe trains that preset there (OUT/best, OUT/last); a pipeline
-    recipe keeps its models and logs in OUT/steps (a rerun reuses finished steps), writes the
-    final ensemble's config.json in OUT and its report in OUT/recipe.json."""
+    one model. A one-preset recipe trains that preset there (OUT/best, OUT/last; ``resume``
+    continues from OUT/last); a pipeline recipe keeps its models and logs in OUT/steps (a rerun
+    always reuses the finished steps), writes the final ensemble's config.json in OUT and its
+    report in OUT/recipe.json."""
     from .recipes import RECIPES
     from .training import train
 
@@ -410,8 +411,11 @@ def run_recipe(name: str, data, out, *, seed: int = 0, show_progress: bool = Tru
     recipe = RECIPES[name]
     out = Path(out)
     if recipe.preset:
-        return {"recipe": name, **train(data, recipe.preset, out, seed=seed,
+        return {"recipe": name, **train(data, recipe.preset, out, seed=seed, resume=resume,
                                         show_progress=show_progress, log=log)}
+    if seed != 0:
+        raise ValueError(f"recipe {name} trains its models with the seeds it was measured with "
+                         "(members 0, 1, ...); --seed applies to one-preset recipes only")
     if data is None:  # every step reads one file: download it once, here
         data = imdb.fetch(imdb.URL, imdb.ARCHIVE, ("md5", imdb.MD5), show_progress=show_progress)
     log(f"recipe {name}: {recipe.description}; measured: {recipe.measured}")
