@@ -305,3 +305,45 @@ def test_split_seed_keeps_one_validation_split_across_training_seeds(imdb_archiv
     train(imdb_archive, "tiny", tmp_path / "plain", seed=3, overrides={"epochs": 1},
           show_progress=False, log=lambda m: None)
     assert split_seeds[-1] == 3
+
+
+def test_an_infinite_gradient_stops_before_the_step_and_no_checkpoint_holds_it(
+        tmp_path, imdb_archive, monkeypatch):
+    """A finite loss whose gradient overflows would turn every weight into NaN at the step,
+    and a mid-epoch save would then write them: training stops before the step instead, and
+    last/ keeps the weights of the batch before (finite, loadable, resumable)."""
+    import gatedrnn.train.loop as loop
+    out = tmp_path / "run"
+    real_loss = loop.classification_loss
+    calls = []
+
+    def overflowing_loss(model, batch, device="cpu"):
+        loss, right, n = real_loss(model, batch, device)
+        calls.append(1)
+        return (loss * 1e38 * 1e38 if len(calls) == 4 else loss), right, n
+
+    monkeypatch.setattr(loop, "classification_loss", overflowing_loss)
+    with pytest.raises(TrainingDiverged, match="loss became inf.*step was not taken"):
+        train(imdb_archive, "tiny", out, overrides={"epochs": 2, "checkpoint_minutes": 0},
+              **QUIET)
+    calls.clear()
+
+    def overflowing_gradient(model, batch, device="cpu"):
+        loss, right, n = real_loss(model, batch, device)
+        calls.append(1)
+        if len(calls) == 4:  # finite loss, infinite gradient
+            loss = loss * 1.0
+            loss.register_hook(lambda g: g * float("inf"))
+        return loss, right, n
+
+    monkeypatch.setattr(loop, "classification_loss", overflowing_gradient)
+    shutil.rmtree(out)
+    with pytest.raises(TrainingDiverged, match="gradient norm became (inf|nan).*not taken"):
+        train(imdb_archive, "tiny", out, overrides={"epochs": 2, "checkpoint_minutes": 0},
+              **QUIET)
+    weights = checkpoint.load_weights(out / "last")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert checkpoint.load_training_state(out / "last")["batch_in_epoch"] == 3
+    monkeypatch.setattr(loop, "classification_loss", real_loss)
+    train(imdb_archive, "tiny", out, overrides={"epochs": 2, "checkpoint_minutes": 0},
+          resume=True, **QUIET)  # the run goes on from the good checkpoint

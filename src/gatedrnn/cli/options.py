@@ -112,3 +112,9 @@ def refuse_options_beside_a_recipe(recipe: str, fixed: tuple[str, ...]) -> None:
         raise click.UsageError(f"--recipe {recipe} is built as it was measured, so {flags} "
                                "cannot change it: drop them, or train one model with --preset "
                                "and these options")
+
+
+CHECKPOINT_MINUTES = click.option(
+    "--checkpoint-minutes", type=click.FloatRange(min=0), default=None,
+    help="Also save OUT/last within an epoch once this many minutes passed since the last save "
+         "(0: after every batch) [default: 10]; --resume continues from it.")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .options import (
+    CHECKPOINT_MINUTES,
     CROP_LENGTH,
     CROPS,
     NO_CALIBRATE,
@@ -61,7 +62,8 @@ def _recipe_help() -> str:
 _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "bf16", "limit",
                  "vectors", "freeze_embeddings", "init_from", "pooling", "word_dropout",
                  "random_crop", "adversarial", "discriminative_lr", "gradual_unfreezing",
-                 "step_max_tokens", "split_seed", "split_by", "teacher", "unlabelled")
+                 "step_max_tokens", "split_seed", "split_by", "teacher", "unlabelled",
+                 "checkpoint_minutes")
 
 
 @sentiment.command("train")
@@ -124,11 +126,13 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
                    "validation reviews stay unseen.")
 @click.option("--unlabelled", type=click.IntRange(min=1), default=None,
               help="With --teacher: use this many of the 50,000 unlabelled reviews [default: all].")
+@CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
                     bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
                     random_crop, adversarial, discriminative_lr, gradual_unfreezing,
-                    step_max_tokens, split_seed, split_by, teacher, unlabelled, as_json):
+                    step_max_tokens, split_seed, split_by, teacher, unlabelled, checkpoint_minutes,
+                    as_json):
     """Train a classifier (--preset) or build a whole system (--recipe); Ctrl-C saves, and
     --resume continues.
 
@@ -157,7 +161,8 @@ def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_s
                                    "random_crop": random_crop, "adversarial": adversarial,
                                    "discriminative_lr": discriminative_lr,
                                    "gradual_unfreezing": gradual_unfreezing,
-                                   "step_max_tokens": step_max_tokens}.items()
+                                   "step_max_tokens": step_max_tokens,
+                                   "checkpoint_minutes": checkpoint_minutes}.items()
                  if v is not None}
     model_overrides = {k: v for k, v in {"word_dropout": word_dropout,
                                          "pooling": pooling}.items() if v is not None}
@@ -238,9 +243,10 @@ def sentiment_search(data, preset, out, budget_minutes, max_trials, epochs, limi
 @click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
+@CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_pretrain(data, preset, out, epochs, lr, batch_size, bptt, max_reviews, bf16, seed,
-                       resume, as_json):
+                       resume, checkpoint_minutes, as_json):
     """Pretrain a bidirectional language model on the unlabelled + training reviews.
 
     The forward direction predicts each next word, the backward one each previous word; then
@@ -252,7 +258,8 @@ def sentiment_pretrain(data, preset, out, epochs, lr, batch_size, bptt, max_revi
     from ..train.loop import TrainingDiverged
 
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                   "bf16": bf16}.items() if v is not None}
+                                   "bf16": bf16, "checkpoint_minutes": checkpoint_minutes}.items()
+                 if v is not None}
     summary = run_training(
         lambda: pretrain(data, out, preset=preset, seed=seed, bptt=bptt, max_reviews=max_reviews,
                          overrides=overrides, resume=resume,

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .options import (
+    CHECKPOINT_MINUTES,
     NO_CALIBRATE,
     echo_calibration,
     is_checkpoint,
@@ -45,7 +46,7 @@ def _recipe_help() -> str:
 # what a recipe fixes (it is built as it was measured)
 _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encoder",
                  "word_dropout", "word_dropout_alpha", "epochs", "lr", "batch_size", "limit",
-                 "members", "jobs")
+                 "members", "jobs", "checkpoint_minutes")
 
 
 @tagger.command("train")
@@ -80,10 +81,11 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Ensemble members trained at once, sharing the cores [default: one per "
                    "core].")
+@CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def tagger_train(data, recipe, preset, out, mode, unidirectional, hidden_size, char_encoder, word_dropout,
-                 word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit, members, jobs,
-                 as_json):
+def tagger_train(data, recipe, preset, out, mode, unidirectional, hidden_size, char_encoder,
+                 word_dropout, word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit,
+                 members, jobs, checkpoint_minutes, as_json):
     """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues.
 
     --recipe builds a measured configuration (--recipe best: the most accurate, an ensemble
@@ -104,7 +106,8 @@ def tagger_train(data, recipe, preset, out, mode, unidirectional, hidden_size, c
         report_training(summary, out, "dev UPOS accuracy", as_json)
         return
 
-    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size}.items()
+    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
+                                   "checkpoint_minutes": checkpoint_minutes}.items()
                  if v is not None}
     model_overrides = {k: v for k, v in {"mode": mode, "hidden_size": hidden_size,
                                          "char_encoder": char_encoder,

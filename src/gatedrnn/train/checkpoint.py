@@ -6,8 +6,10 @@
     metrics.json      what the model scored when it was saved
     training.pt       optimizer/scheduler/progress for --resume (training checkpoints only)
 
-A checkpoint is written into a temporary sibling directory and renamed over the old one, so a
-crash mid-write leaves the previous checkpoint intact.
+A checkpoint is written into a temporary sibling directory (each file flushed to disk), then
+renamed over the old one. A crash at any point leaves a complete checkpoint behind: the old one,
+the new one, or the old one set aside as ``.NAME.old`` during the two renames, which
+``recover`` (called before every save and load) puts back.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
          metrics: dict, training_state: dict | None = None) -> Path:
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    recover(directory)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
+                                dir=directory.parent))
     try:
         (tmp / "config.json").write_text(
             json.dumps({"format": FORMAT, "version": VERSION, **config}, indent=2),
@@ -45,6 +49,9 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         if training_state is not None:
             torch.save(training_state, tmp / "training.pt")
+        for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
+            _fsync(path)
+        _fsync(tmp)
         _replace_dir(tmp, directory)
     finally:
         if tmp.exists():
@@ -52,16 +59,50 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
     return directory
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a directory's entries') data to disk."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _set_aside(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")
+
+
 def _replace_dir(new: Path, target: Path) -> None:
     if not target.exists():
         os.replace(new, target)
+        _fsync(target.parent)
         return
-    old = target.with_name(f".{target.name}.old")
+    old = _set_aside(target)
     if old.exists():
         shutil.rmtree(old)
+    # Between these two renames TARGET does not exist; recover() puts OLD back after a crash.
     os.replace(target, old)
     os.replace(new, target)
+    _fsync(target.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(directory: str | Path) -> bool:
+    """After a crash between the two renames of a save: put the set-aside previous checkpoint
+    back. Also removes temporary directories of saves that never finished. True if something
+    was restored."""
+    directory = Path(directory)
+    if not directory.parent.is_dir():
+        return False
+    for stale in directory.parent.glob(f".{directory.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    old = _set_aside(directory)
+    if old.is_dir() and not directory.exists():
+        os.replace(old, directory)
+        return True
+    if old.is_dir():  # the new one is complete: the crash came after the second rename
+        shutil.rmtree(old, ignore_errors=True)
+    return False
 
 
 def read_config(directory: str | Path) -> dict:
@@ -112,8 +153,10 @@ def write_json_atomic(path: str | Path, payload) -> None:
 
 
 def resolve(path: str | Path) -> Path:
-    """A training output directory means its ``best/`` checkpoint."""
+    """A training output directory means its ``best/`` checkpoint (restored first if a crash
+    interrupted its last save)."""
     path = Path(path)
+    recover(path / "best")
     return path / "best" if (path / "best" / "config.json").exists() else path
 
 
@@ -177,7 +220,30 @@ def load_training_state(directory: str | Path) -> dict | None:
     path = Path(directory) / "training.pt"
     if not path.exists():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for a damaged file
+        raise CheckpointError(f"{path} is corrupt or truncated ({exc}); train without "
+                              "--resume, or into another --out") from exc
+
+
+def append_line(path: str | Path, line: str) -> None:
+    """Append one line to a log file (metrics.jsonl), first cutting off a last line that a
+    crash left unfinished, so every line stays a whole record; flushed to disk."""
+    path = Path(path)
+    with open(path, "a+b") as file:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        if size:
+            file.seek(max(0, size - 1))
+            if file.read(1) != b"\n":  # an unfinished line: keep up to the last newline
+                file.seek(0)
+                kept = file.read().rsplit(b"\n", 1)[0]
+                file.truncate(0)
+                file.write(kept + b"\n" if kept else b"")
+        file.write(line.rstrip("\n").encode("utf-8") + b"\n")
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def read_metrics(directory: str | Path) -> dict:
