@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .options import FilePath
 from .root import main
 
 
@@ -15,9 +16,9 @@ def embeddings():
 
 
 @embeddings.command("train")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+@click.option("--data", type=FilePath(exists=True, path_type=Path), default=None,
               help="aclImdb_v1.tar.gz or the aclImdb/ folder [default: download to the cache].")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", type=FilePath(dir_okay=False, path_type=Path),
               default=Path("runs/vectors/imdb-word2vec.vec"), show_default=True,
               help="Written in the word2vec text format.")
 @click.option("--dim", type=click.IntRange(min=1), default=128, show_default=True)
@@ -42,7 +43,7 @@ def embeddings_train(data, out, dim, window, min_count, epochs, cbow, workers, s
 
 
 @embeddings.command("info")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "file_format", default="auto", show_default=True,
               type=click.Choice(["auto", "word2vec", "fasttext", "glove", "word2vec-binary"]))
 @click.option("--neighbours", "words", multiple=True,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .options import FilePath
 from .root import main
 
 
@@ -21,10 +22,10 @@ def _experiment_names():
 @click.option("--quick", is_flag=True, help="Fewer seeds, lengths and steps (minutes, not tens).")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
               help="Seeds per setting (default: 2-3 quick, 3-5 full).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path),
               default=Path("runs/experiments"), show_default=True,
               help="Directory for the figures and NAME.json.")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--data", type=FilePath(exists=True, file_okay=False, path_type=Path),
               default=None, help="Treebank folder for bidirectional-pos [default: "
               "$GATEDRNN_UD_DIR or the cached download].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result table as JSON.")
@@ -55,11 +56,11 @@ def experiment(name, quick, seeds, out, data, as_json):
 @main.command()
 @click.option("--quick", is_flag=True, help="The ≤ 5-minute version: fewer seeds, lengths, steps.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None, help="Override seeds per setting.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path), default=None,
               help="Output directory [default: reproduce/quick or reproduce/full].")
 @click.option("--only", multiple=True, type=click.Choice(_experiment_names()),
               help="Run only these experiments (repeatable).")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--data", type=FilePath(exists=True, file_okay=False, path_type=Path),
               default=None, help="UD English EWT folder: adds bidirectional-pos to the full run "
               "[default: $GATEDRNN_UD_DIR or the cached download, skipped if neither].")
 def reproduce(quick, seeds, out, only, data):

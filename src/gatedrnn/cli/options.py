@@ -1,5 +1,5 @@
-"""Options and helpers the command groups share: calibration flags, training runs that can be
-interrupted, calibration reports, text files."""
+"""Options and helpers the command groups share: paths, calibration and checkpoint flags,
+training runs that can be interrupted, calibration reports, text files."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ import sys
 from pathlib import Path
 
 import click
+
+
+class FilePath(click.Path):
+    """click.Path that refuses a NUL character with a usage error (the operating system's
+    own check raises ValueError, which click does not expect)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{value!r} contains a NUL character, which no file name can hold",
+                      param, ctx)
+        return super().convert(value, param, ctx)
+
 
 NO_CALIBRATE = click.option(
     "--no-calibrate", is_flag=True,

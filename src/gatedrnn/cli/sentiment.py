@@ -14,6 +14,7 @@ from .options import (
     CROP_LENGTH,
     CROPS,
     NO_CALIBRATE,
+    FilePath,
     echo_calibration,
     is_checkpoint,
     plot_reliability,
@@ -67,12 +68,12 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
 
 
 @sentiment.command("train")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+@click.option("--data", type=FilePath(exists=True, path_type=Path), default=None,
               help="aclImdb_v1.tar.gz or the aclImdb/ folder [default: download to the cache].")
 @click.option("--recipe", type=click.Choice(_recipe_names()), default=None, help=_recipe_help())
 @click.option("--preset", type=click.Choice(_preset_names()), default="fast", show_default=True,
               help=_preset_help())
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path),
               default=Path("runs/sentiment"), show_default=True,
               help="Writes OUT/best, OUT/last and OUT/metrics.jsonl.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -86,12 +87,12 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
 @click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast (CPU AVX-512 BF16).")
 @click.option("--limit", type=click.IntRange(min=2), default=None,
               help="Use only this many training reviews (quick trials).")
-@click.option("--vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--vectors", type=FilePath(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Initialise the embedding from word vectors (word2vec text or "
               ".bin, GloVe, fastText .vec; see 'gatedrnn embeddings').")
 @click.option("--freeze-embeddings", is_flag=True,
               help="Keep the pretrained embedding fixed (with --vectors or --init-from).")
-@click.option("--init-from", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--init-from", type=FilePath(exists=True, file_okay=False, path_type=Path),
               default=None, help="Start from a language model made by 'gatedrnn sentiment "
               "pretrain' (its vocabulary, embedding and encoder).")
 @click.option("--pooling", type=click.Choice(["last", "max", "mean", "attention"]), default=None,
@@ -119,7 +120,7 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
               show_default=True,
               help="Draw the validation split by review or by whole film (IMDb's test shares "
                    "one film with train; a split by review flatters models that learn films).")
-@click.option("--teacher", multiple=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--teacher", multiple=True, type=FilePath(exists=True, path_type=Path),
               help="Distillation: a sentiment checkpoint (repeat for an ensemble) whose "
                    "probabilities on the unlabelled reviews become extra soft-labelled "
                    "training data. Keep --split-seed and --split-by the teacher's, so its "
@@ -193,10 +194,10 @@ def report_recipe(summary: dict, out: Path, as_json: bool) -> None:
 
 
 @sentiment.command("search")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None)
+@click.option("--data", type=FilePath(exists=True, path_type=Path), default=None)
 @click.option("--preset", type=click.Choice(_preset_names()), default="fast", show_default=True,
               help="The recipe whose settings the trials vary.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path),
               default=Path("runs/search"), show_default=True,
               help="OUT/trials.jsonl, OUT/best.json, one run folder per trial; rerunning "
                    "continues.")
@@ -227,11 +228,11 @@ def sentiment_search(data, preset, out, budget_minutes, max_trials, epochs, limi
 
 
 @sentiment.command("pretrain")
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+@click.option("--data", type=FilePath(exists=True, path_type=Path), default=None,
               help="aclImdb_v1.tar.gz or the aclImdb/ folder [default: download to the cache].")
 @click.option("--preset", type=click.Choice(_preset_names()), default="fast", show_default=True,
               help="The sentiment preset whose encoder shape the language model takes.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path),
               default=Path("runs/lm"), show_default=True)
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
@@ -291,8 +292,8 @@ def validation_reviews(data, seed: int, split_by: str):
 
 
 @sentiment.command("evaluate")
-@click.argument("checkpoints", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None)
+@click.argument("checkpoints", nargs=-1, type=FilePath(path_type=Path))
+@click.option("--data", type=FilePath(exists=True, path_type=Path), default=None)
 @click.option("--split", type=click.Choice(["test", "validation"]), default="test",
               show_default=True, help="validation = the split carved from train with --seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -301,7 +302,7 @@ def validation_reviews(data, seed: int, split_by: str):
 @CROPS
 @CROP_LENGTH
 @NO_CALIBRATE
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--plot", type=FilePath(dir_okay=False, path_type=Path), default=None,
               help="Write a reliability diagram (PNG): accuracy against confidence, raw and "
                    "calibrated.")
 @click.option("--json", "as_json", is_flag=True)
@@ -347,10 +348,10 @@ def sentiment_evaluate(checkpoints, data, split, seed, split_by, crops, crop_len
 
 
 @sentiment.command("calibrate")
-@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
+@click.argument("checkpoints", nargs=-1, required=True, type=FilePath(path_type=Path))
+@click.option("--data", type=FilePath(exists=True, path_type=Path), default=None,
               help="aclImdb_v1.tar.gz or the aclImdb/ folder [default: the cached copy].")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path), default=None,
               help="With several CHECKPOINTS: the ensemble directory to write (required).")
 @click.option("--rule", type=click.Choice(["mean", "log-odds"]), default="mean",
               show_default=True, help="How an ensemble combines its members' scores.")
@@ -413,9 +414,9 @@ def sentiment_calibrate(checkpoints, data, out, rule, as_json):
 
 
 @sentiment.command("predict")
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=FilePath(path_type=Path))
 @click.argument("texts", nargs=-1)
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--file", "file", type=FilePath(exists=True, dir_okay=False, path_type=Path),
               default=None, help="One text per line.")
 @click.option("--jsonl", is_flag=True, help="One JSON object per text.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)

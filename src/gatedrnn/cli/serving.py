@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
-from .options import NO_CALIBRATE
+from .options import NO_CALIBRATE, FilePath
 from .root import main
 from .sentiment import load_predictor
 
 
 @main.command()
-@click.argument("checkpoints", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("checkpoints", nargs=-1, type=FilePath(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--onnx", is_flag=True, help="Run sentiment models in onnxruntime (exported at "
@@ -47,7 +47,7 @@ def _model_names(app):
 
 
 @main.command()
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=FilePath(path_type=Path))
 @click.argument("text", nargs=-1, required=True)
 @click.option("--units", type=click.IntRange(0, 64), default=4, show_default=True,
               help="Hidden units to list in the gate summary.")
@@ -106,8 +106,8 @@ def explain(checkpoint, text, units, as_json, no_calibrate):
 
 
 @main.command()
-@click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("checkpoint", type=FilePath(path_type=Path))
+@click.option("--onnx", "onnx_path", type=FilePath(dir_okay=False, path_type=Path),
               required=True, help="Where to write the .onnx file.")
 @click.option("--opset", type=click.IntRange(min=14), default=17, show_default=True)
 @click.option("--no-check", is_flag=True, help="Skip the onnxruntime parity check.")

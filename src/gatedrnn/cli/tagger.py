@@ -11,6 +11,7 @@ import click
 from .options import (
     CHECKPOINT_MINUTES,
     NO_CALIBRATE,
+    FilePath,
     echo_calibration,
     is_checkpoint,
     plot_reliability,
@@ -50,13 +51,13 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
 
 
 @tagger.command("train")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--data", type=FilePath(exists=True, file_okay=False, path_type=Path),
               default=None, help="Folder with en_ewt-ud-{train,dev,test}.conllu "
               "[default: download the release to the cache].")
 @click.option("--recipe", type=click.Choice(_recipe_names()), default=None, help=_recipe_help())
 @click.option("--preset", type=click.Choice(_tagger_presets()), default="bilstm",
               show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path),
               default=Path("runs/tagger"), show_default=True,
               help="Writes OUT/best, OUT/last and OUT/metrics.jsonl.")
 @click.option("--mode", type=click.Choice(["LSTM", "GRU", "RNN"]), default=None,
@@ -140,14 +141,14 @@ def _load_tagger(checkpoint_paths, calibrated: bool = True):
 
 
 @tagger.command("evaluate")
-@click.argument("checkpoints", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.argument("checkpoints", nargs=-1, type=FilePath(path_type=Path))
+@click.option("--data", type=FilePath(exists=True, file_okay=False, path_type=Path),
               default=None, help="Treebank folder [default: the cached release].")
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
-@click.option("--conllu", "conllu_file", type=click.Path(exists=True, dir_okay=False,
+@click.option("--conllu", "conllu_file", type=FilePath(exists=True, dir_okay=False,
               path_type=Path), default=None, help="Evaluate on this CoNLL-U file instead.")
 @NO_CALIBRATE
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--plot", type=FilePath(dir_okay=False, path_type=Path), default=None,
               help="Write a reliability diagram (PNG) of the UPOS tags: accuracy against "
                    "confidence, raw and calibrated.")
 @click.option("--json", "as_json", is_flag=True)
@@ -191,8 +192,8 @@ def tagger_evaluate(checkpoints, data, split, conllu_file, no_calibrate, plot, a
 
 
 @tagger.command("calibrate")
-@click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.argument("checkpoint", type=FilePath(path_type=Path))
+@click.option("--data", type=FilePath(exists=True, file_okay=False, path_type=Path),
               default=None, help="Treebank folder [default: the cached release].")
 @click.option("--json", "as_json", is_flag=True)
 def tagger_calibrate(checkpoint, data, as_json):
@@ -215,13 +216,13 @@ def tagger_calibrate(checkpoint, data, as_json):
 
 
 @tagger.command("predict")
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", type=FilePath(path_type=Path))
 @click.argument("texts", nargs=-1)
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--file", "file", type=FilePath(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Raw text, or with --tokenized one sentence per line.")
 @click.option("--tokenized", is_flag=True,
               help="Input is pre-tokenised: one sentence per line, tokens separated by spaces.")
-@click.option("--conllu", "conllu_file", type=click.Path(exists=True, dir_okay=False,
+@click.option("--conllu", "conllu_file", type=FilePath(exists=True, dir_okay=False,
               path_type=Path), default=None, help="Tag the words of this CoNLL-U file.")
 @click.option("--format", "output_format", type=click.Choice(["conllu", "json"]),
               default="conllu", show_default=True,

@@ -124,7 +124,8 @@ def _read_archive(path: Path, unsup: bool) -> Imdb:
                 handle = archive.extractfile(member)
                 _add(data, split, kind, review_id, stars, handle.read())
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise DatasetError(f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}). "
+        detail = " ".join(str(exc).split())  # tarfile's reasons span lines; one line here
+        raise DatasetError(f"{path} is truncated or corrupt ({type(exc).__name__}: {detail}). "
                            "Delete it and download it again (official URL: " + URL + ")") from exc
     _set_films(data, urls)
     return data

@@ -48,21 +48,21 @@ class Predictor:
             path, TASK, "a sentiment classifier",
             f"train one with 'gatedrnn sentiment train --data PATH' (it writes "
             f"{DEFAULT_OUT}/best)")
-        temperature = _temperature(config) if calibrated else 1.0
-        if config.get("model_type") == "ensemble":
-            from .ensemble import Ensemble  # an ensemble is made of Predictors
-            return Ensemble.load_directory(directory, config, calibrated)
-        if config.get("model_type") == "ngram":
-            return NgramPredictor.load(directory, config, temperature)
-        if config.get("model_type") == "docvec":
-            return DocVectorPredictor.load(directory, config, temperature)
-        vocab = Vocab(checkpoint.load_vocab_tokens(directory))
-        model_config = ClassifierConfig.from_dict(config["model"])
-        checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
-                               len(vocab), "tokens")
-        model = checkpoint.load_into(SentimentClassifier(model_config), directory)
-        return cls(model, vocab, config.get("labels", list(imdb.LABELS)), str(directory),
-                   temperature)
+        with checkpoint.building(directory):
+            temperature = _temperature(config) if calibrated else 1.0
+            if config.get("model_type") == "ensemble":
+                from .ensemble import Ensemble  # an ensemble is made of Predictors
+                return Ensemble.load_directory(directory, config, calibrated)
+            if config.get("model_type") == "ngram":
+                return NgramPredictor.load(directory, config, temperature)
+            if config.get("model_type") == "docvec":
+                return DocVectorPredictor.load(directory, config, temperature)
+            vocab = Vocab(checkpoint.load_vocab_tokens(directory))
+            model_config = ClassifierConfig.from_dict(config["model"])
+            checkpoint.check_vocab(directory, config, vocab.fingerprint(),
+                                   model_config.vocab_size, len(vocab), "tokens")
+            model = checkpoint.load_into(SentimentClassifier(model_config), directory)
+            return cls(model, vocab, _labels(config), str(directory), temperature)
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
         """(N, classes) probabilities: softmax(scores / temperature) (see ``scores``)."""
@@ -125,9 +125,18 @@ def calibrated_probabilities(scores: torch.Tensor, temperature: float) -> torch.
     return F.softmax(scores.double() / temperature, dim=1).float()
 
 
+def _labels(config: dict) -> list[str]:
+    labels = config.get("labels", list(imdb.LABELS))
+    if not (isinstance(labels, list) and len(labels) >= 2
+            and all(isinstance(label, str) for label in labels)):
+        raise ValueError(f"labels must be a list of two class names or more, got {labels!r}")
+    return labels
+
+
 def _temperature(config: dict) -> float:
     """The checkpoint's fitted temperature (1 when it was never calibrated)."""
-    temperature = (config.get("calibration") or {}).get("temperature", 1.0)
+    calibration = config.get("calibration") or {}
+    temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
     if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
         raise checkpoint.CheckpointError(
             f"config.json's calibration temperature must be a positive number, got "

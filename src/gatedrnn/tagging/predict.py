@@ -41,20 +41,21 @@ class Tagger:
         directory, config = checkpoint.open_for_task(
             path, TASK, "a tagger",
             f"train one with 'gatedrnn tagger train --data DIR' (it writes {DEFAULT_OUT}/best)")
-        temperature = _temperatures(config) if calibrated else None
-        if "ensemble" in config:
-            members = [Tagger.load(directory / name, device, calibrated=False)
-                       for name in config["ensemble"]]
-            # calibrated as a whole when training fitted the ensemble's own temperature
-            return TaggerEnsemble(members, temperature if config.get("calibration") else None)
-        tags = config["tags"]
-        vocab = TaggerVocab(checkpoint.load_vocab_tokens(directory), tags["chars"],
-                            tags["upos"], tags["xpos"], tags.get("lowercase", False))
-        model_config = TaggerConfig.from_dict(config["model"])
-        checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
-                               len(vocab.words), "words")
-        model = checkpoint.load_into(SequenceTagger(model_config), directory)
-        return cls(model, vocab, str(directory), device, temperature)
+        with checkpoint.building(directory):
+            temperature = _temperatures(config) if calibrated else None
+            if "ensemble" in config:
+                members = [Tagger.load(directory / name, device, calibrated=False)
+                           for name in config["ensemble"]]
+                # calibrated as a whole when training fitted the ensemble's own temperature
+                return TaggerEnsemble(members, temperature if config.get("calibration") else None)
+            tags = config["tags"]
+            vocab = TaggerVocab(checkpoint.load_vocab_tokens(directory), tags["chars"],
+                                tags["upos"], tags["xpos"], tags.get("lowercase", False))
+            model_config = TaggerConfig.from_dict(config["model"])
+            checkpoint.check_vocab(directory, config, vocab.fingerprint(),
+                                   model_config.vocab_size, len(vocab.words), "words")
+            model = checkpoint.load_into(SequenceTagger(model_config), directory)
+            return cls(model, vocab, str(directory), device, temperature)
 
     @torch.inference_mode()
     def scores(self, sentences: list[list[str]], batch_size: int = 128,

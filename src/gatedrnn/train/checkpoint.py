@@ -14,6 +14,7 @@ the new one, or the old one set aside as ``.NAME.old`` during the two renames, w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -115,14 +116,17 @@ def read_config(directory: str | Path) -> dict:
         raise CheckpointError(f"{directory} has no config.json: not a gatedrnn checkpoint")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         raise CheckpointError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(config).__name__}, not a checkpoint's "
+                              "settings (an object)")
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{directory} is not a gatedrnn checkpoint (format "
                               f"{config.get('format')!r})")
-    if config.get("version", 0) > VERSION:
+    if not isinstance(config.get("version", 0), int) or config.get("version", 0) > VERSION:
         raise CheckpointError(f"{directory} was written by a newer gatedrnn (checkpoint version "
-                              f"{config['version']}); upgrade gatedrnn to load it")
+                              f"{config['version']!r}); upgrade gatedrnn to load it")
     return config
 
 
@@ -187,12 +191,27 @@ def check_vocab(directory: Path, config: dict, fingerprint: str, expected: int, 
 
 
 def load_into(model, directory: Path):
-    """``model`` with the checkpoint's weights; a mismatch is a CheckpointError."""
-    try:
-        model.load_state_dict(load_weights(directory))
-    except RuntimeError as exc:
+    """``model`` with the checkpoint's weights; a mismatch is a CheckpointError that says, in
+    one line, what does not fit."""
+    weights = load_weights(directory)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    shapes = [f"{k}: {list(weights[k].shape)} in the file, {list(v.shape)} expected"
+              for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        problems = [f"{len(missing)} weight(s) missing (e.g. {missing[0]})" if missing else "",
+                    f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+                    f"{len(shapes)} of another shape (e.g. {shapes[0]})" if shapes else ""]
         raise CheckpointError(
-            f"{directory}/model.safetensors does not fit config.json ({exc})") from exc
+            f"{directory}/model.safetensors does not fit config.json: "
+            f"{'; '.join(p for p in problems if p)}. The files come from different models: "
+            "copy the whole checkpoint directory, or train it again")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{directory}/model.safetensors does not fit config.json "
+                              f"({' '.join(str(exc).split())})") from exc
     return model
 
 
@@ -211,9 +230,28 @@ def load_vocab_tokens(directory: str | Path) -> list[str]:
     if not path.exists():
         raise CheckpointError(f"{directory} has no vocab.json")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["itos"]
-    except (ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path} is not a vocab file ({exc})") from exc
+        tokens = json.loads(path.read_text(encoding="utf-8"))["itos"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{path} is not a vocab file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
+        raise CheckpointError(f"{path}: \"itos\" must be a list of strings")
+    return tokens
+
+
+@contextlib.contextmanager
+def building(directory: str | Path):
+    """Around building a model from a checkpoint's files: a value of the wrong type or shape
+    in them (an edited config.json, files from different checkpoints) becomes a one-line
+    CheckpointError instead of an error from deep inside the model code."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise CheckpointError(
+            f"{directory}: config.json or vocab.json holds what no model can be built from "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())}); the files were edited or "
+            "come from different checkpoints: copy the whole directory again") from exc
 
 
 def load_training_state(directory: str | Path) -> dict | None:
