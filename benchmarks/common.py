@@ -38,12 +38,12 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
 
 
 def write_results(name: str, payload: dict, out_dir: str | os.PathLike | None = None) -> Path:
+    """RESULTS/NAME.json (or OUT_DIR/NAME.json), written atomically (flushed, renamed)."""
+    from gatedrnn.train.checkpoint import write_json_atomic
     directory = Path(out_dir) if out_dir else RESULTS
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, payload)
     return path
 
 
@@ -68,7 +68,10 @@ def cached_row(work: Path, name: str, compute) -> tuple[dict, dict]:
     if row_file.exists() and probs_file.exists():
         return ({**json.loads(row_file.read_text(encoding="utf-8")), "reused": True},
                 torch.load(probs_file))
+    from gatedrnn.train.checkpoint import write_json_atomic
     record, probabilities = compute()
-    torch.save(probabilities, probs_file)
-    row_file.write_text(json.dumps(without_tensors(record), indent=2), encoding="utf-8")
+    partial = probs_file.with_name(f".{probs_file.name}.tmp")
+    torch.save(probabilities, partial)
+    os.replace(partial, probs_file)
+    write_json_atomic(row_file, without_tensors(record))  # last: a row file means both exist
     return record, probabilities

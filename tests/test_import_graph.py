@@ -11,7 +11,7 @@ import gatedrnn
 ROOT = Path(gatedrnn.__file__).parent
 # each part, and the layer it sits in (a part may import parts of lower layers only)
 LAYERS = {
-    "runinfo": 0, "nn": 0,
+    "runinfo": 0, "nn": 0, "_lazy": 0, "files": 0,
     "data": 1,
     "models": 2,
     "train": 3,

@@ -70,3 +70,12 @@ def test_killed_and_resumed_training_ends_with_the_uninterrupted_weights(
     assert record["kills"] == 2, record
     assert record["every_checkpoint_loadable"], record["points"]
     assert record["final_weights_bitwise_equal"], record
+
+
+def test_a_log_line_cut_by_a_crash_is_skipped_on_reading_and_a_damaged_one_is_named(tmp_path):
+    path = tmp_path / "trials.jsonl"
+    path.write_text('{"trial": 1}\n{"trial": 2, "valid_acc', encoding="utf-8")
+    assert checkpoint.read_lines(path) == [{"trial": 1}]  # the search reruns trial 2
+    path.write_text('{"trial": 1}\nedited by hand\n{"trial": 3}\n', encoding="utf-8")
+    with pytest.raises(checkpoint.CheckpointError, match="trials.jsonl:2 is not a JSON record"):
+        checkpoint.read_lines(path)

@@ -17,6 +17,8 @@ import random
 import time
 from pathlib import Path
 
+from .train import checkpoint
+
 # Where each setting is drawn from. Model settings go to the classifier, the rest to training.
 MODEL_SPACE = {
     "hidden_size": [64, 128, 192, 256],
@@ -57,8 +59,7 @@ def search(data=None, out: str | Path = "runs/search", *, preset: str = "fast",
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "trials.jsonl"
-    done = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()
-            if line.strip()] if journal.exists() else []
+    done = checkpoint.read_lines(journal)  # a trial cut by a crash runs again
     rng = random.Random(seed)
     started = time.perf_counter()
     slowest = max((t["seconds"] for t in done), default=0.0)
@@ -83,14 +84,13 @@ def search(data=None, out: str | Path = "runs/search", *, preset: str = "fast",
         record = {"trial": number + 1, "valid_accuracy": summary["best_valid_accuracy"],
                   "model": model_settings, "fit": fit_settings, "seconds": seconds}
         done.append(record)
-        with open(journal, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        checkpoint.append_line(journal, json.dumps(record))
         log(f"trial {number + 1}: validation accuracy {record['valid_accuracy']:.4f} "
             f"({seconds / 60:.1f} min)")
     if not done:
         raise ValueError("no trial ran: the budget is smaller than one trial")
     best = max(done, key=lambda t: t["valid_accuracy"])
-    (out / "best.json").write_text(json.dumps(best, indent=2) + "\n", encoding="utf-8")
+    checkpoint.write_json_atomic(out / "best.json", best)
     return {"best": best, "trials": done}
 
 

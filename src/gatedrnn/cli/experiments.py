@@ -42,7 +42,8 @@ def experiment(name, quick, seeds, out, data, as_json):
     payload = {**result.to_json(), "environment": environment(seed=0)}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    from ..train.checkpoint import write_json_atomic
+    write_json_atomic(path, payload, default=str)
     if as_json:
         click.echo(json.dumps(payload, indent=2, default=str))
         return

@@ -216,5 +216,6 @@ def download_release(release: str = DEFAULT_RELEASE, directory: Path | None = No
             raise DownloadError(f"{path}: sha256 {actual} does not match {wanted}; delete the "
                                 "file to download it again")
         recorded[split] = actual
-    record_path.write_text(json.dumps(recorded, indent=2) + "\n")
+    from ..files import write_json_atomic  # a crash must not lose the record
+    write_json_atomic(record_path, recorded)
     return folder

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -169,12 +170,17 @@ def model_probabilities(checkpoint: Path, splits: dict) -> tuple[dict, bool]:
     stored next to it, and a rerun reads them unless the checkpoint is newer."""
     stored = checkpoint.parent / f"{checkpoint.name}.probabilities.pt"
     if stored.exists() and (checkpoint / "best").stat().st_mtime < stored.stat().st_mtime:
-        return torch.load(stored), True
+        try:
+            return torch.load(stored), True
+        except Exception:  # a damaged cache (torch raises several types) is computed again
+            pass
     # raw scores: the ensembles combine (and the final one calibrates) the members' own
     predictor = Predictor.load(checkpoint, calibrated=False)
     probabilities = {split: predictor.probabilities([r.text for r in reviews], 128)
                      for split, reviews in splits.items()}
-    torch.save(probabilities, stored)
+    partial = stored.with_name(f".{stored.name}.tmp")
+    torch.save(probabilities, partial)
+    os.replace(partial, stored)  # whole or absent, never half written
     return probabilities, False
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..files import append_line, fsync, write_json_atomic  # noqa: F401 (used here and public here)
+
 FORMAT = "gatedrnn-checkpoint"
 VERSION = 1
 
@@ -51,22 +53,13 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
         if training_state is not None:
             torch.save(training_state, tmp / "training.pt")
         for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
-            _fsync(path)
-        _fsync(tmp)
+            fsync(path)
+        fsync(tmp)
         _replace_dir(tmp, directory)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return directory
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file's (or a directory's entries') data to disk."""
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def _set_aside(target: Path) -> Path:
@@ -76,7 +69,7 @@ def _set_aside(target: Path) -> Path:
 def _replace_dir(new: Path, target: Path) -> None:
     if not target.exists():
         os.replace(new, target)
-        _fsync(target.parent)
+        fsync(target.parent)
         return
     old = _set_aside(target)
     if old.exists():
@@ -84,7 +77,7 @@ def _replace_dir(new: Path, target: Path) -> None:
     # Between these two renames TARGET does not exist; recover() puts OLD back after a crash.
     os.replace(target, old)
     os.replace(new, target)
-    _fsync(target.parent)
+    fsync(target.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -139,21 +132,6 @@ def update_config(directory: str | Path, **fields) -> dict:
     config.update(fields)
     write_json_atomic(directory / "config.json", config)
     return config
-
-
-def write_json_atomic(path: str | Path, payload) -> None:
-    """Write ``payload`` as JSON to ``path`` through a flushed temporary file and a rename."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(json.dumps(payload, indent=2) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def resolve(path: str | Path) -> Path:
@@ -265,25 +243,22 @@ def load_training_state(directory: str | Path) -> dict | None:
                               "--resume, or into another --out") from exc
 
 
-def append_line(path: str | Path, line: str) -> None:
-    """Append one line to a log file (metrics.jsonl), first cutting off a last line that a
-    crash left unfinished, so every line stays a whole record; flushed to disk."""
+def read_lines(path: str | Path) -> list:
+    """The JSON records of a log file written by ``append_line``, without a last line that a
+    crash left unfinished (any other unreadable line is an error naming it)."""
     path = Path(path)
-    with open(path, "a+b") as file:
-        file.seek(0, os.SEEK_END)
-        size = file.tell()
-        if size:
-            file.seek(max(0, size - 1))
-            if file.read(1) != b"\n":  # an unfinished line: keep up to the last newline
-                file.seek(0)
-                kept = file.read().rsplit(b"\n", 1)[0]
-                file.truncate(0)
-                file.write(kept + b"\n" if kept else b"")
-        file.write(line.rstrip("\n").encode("utf-8") + b"\n")
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def read_metrics(directory: str | Path) -> dict:
-    path = Path(directory) / "metrics.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as exc:
+            if number == len(lines):
+                break  # cut by a crash mid-write; the next append removes it
+            raise CheckpointError(f"{path}:{number} is not a JSON record ({exc}); the file "
+                                  "was edited or damaged: fix or remove that line") from exc
+    return records
