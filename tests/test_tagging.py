@@ -523,8 +523,8 @@ def test_bf16_without_native_bfloat16_trains_in_float32_and_says_so(treebank_dir
                                                                     monkeypatch):
     """On a CPU without native bfloat16 (AVX2 only), oneDNN's LSTM refuses bf16 inputs: the
     bf16 presets failed there until the Trainer fell back to float32."""
-    from gatedrnn.train import loop
-    monkeypatch.setattr(loop, "bf16_autocast_available", lambda device="cpu": False)
+    from gatedrnn.train import loop, precision
+    monkeypatch.setattr(precision, "bf16_autocast_available", lambda device="cpu": False)
     messages = []
     summary = train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 1, "bf16": True},
                     show_progress=False, log=messages.append)

@@ -1,15 +1,14 @@
-"""Training loop for sequence models (classifiers and taggers): bucketing, clipping, LR schedules, early stopping,
-checkpoints (best and last), resume, NaN guard, progress with tokens/s, JSONL metrics, and
-data-parallel runs under ``torchrun`` (DDP over gloo on CPU).
+"""Training loop for sequence models (classifiers and taggers): bucketing, clipping, LR
+schedules, early stopping, checkpoints (best and last, and within epochs), resume, NaN guard,
+progress with tokens/s, JSONL metrics, and data-parallel runs under ``torchrun``
+(train/distributed.py; bf16 and subnormals: train/precision.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,10 +18,18 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data.batching import Batch, bucket_batches, collate, padded_batches, split_by_tokens
+from ..data.batching import (
+    Batch,
+    bucket_batches,
+    collate,
+    padded_batches,
+    split_by_tokens,
+)
 from ..runinfo import release_free_memory, rss_mb
-from . import checkpoint
+from . import checkpoint, precision
 from .adversarial import EmbeddingAdversary
+from .distributed import Distributed
+from .precision import _autocast, _denormals_flushed, _flush_denormals  # noqa: F401
 
 SCHEDULERS = ("none", "plateau", "onecycle", "cosine")
 
@@ -113,36 +120,6 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class Distributed:
-    """Rank and world size from torchrun's environment; a no-op in a single process."""
-
-    def __init__(self):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1 and not torch.distributed.is_initialized():
-            torch.distributed.init_process_group("gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def wrap(self, model: nn.Module) -> nn.Module:
-        if self.world == 1:
-            return model
-        return nn.parallel.DistributedDataParallel(model)
-
-    def sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        tensor = torch.tensor(values, dtype=torch.float64)
-        torch.distributed.all_reduce(tensor)
-        return tensor.tolist()
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            torch.distributed.barrier()
-
-
 def random_window(sequence: list[int], length: int) -> list[int]:
     """A random run of ``length`` tokens (the whole sequence when it is not longer); drawn from
     torch's generator, so a seeded or resumed run crops the same way."""
@@ -210,46 +187,6 @@ def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool 
             "count": count}
 
 
-@functools.lru_cache(maxsize=None)
-def bf16_autocast_available(device: str = "cpu") -> bool:
-    """Whether bfloat16 autocast can run on ``device``. A CPU needs native bfloat16 (AVX-512
-    BF16 or AMX): without it oneDNN's fused LSTM refuses bfloat16 inputs ("could not create a
-    primitive descriptor for the LSTM forward propagation primitive")."""
-    if torch.device(device).type != "cpu":
-        return True
-    return bool(torch.backends.mkldnn.is_available()
-                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def _autocast(bf16: bool, device: str = "cpu"):
-    if not bf16 or not bf16_autocast_available(device):
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
-
-
-@contextlib.contextmanager
-def _flush_denormals():
-    """Treat subnormal floats as zero while training (restored afterwards).
-
-    Adam's moment estimates for embedding rows whose words are absent from a batch decay by β
-    every step and become subnormal within a few hundred steps (β2 = 0.9: after ~830); x86
-    arithmetic on subnormals is ~5× slower. At the end of a POS tagger run 20% of its
-    embedding's optimizer state was subnormal (no epoch-time change was measurable above the
-    machine's noise; a safeguard).
-    """
-    was_on = _denormals_flushed()
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(was_on)
-
-
-def _denormals_flushed() -> bool:
-    # torch has no getter: a product that is subnormal comes out as zero when flushing is on.
-    return (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() == 0.0
-
-
 class Trainer:
     """Fits ``model`` on ``train`` with model selection on ``valid`` and writes ``out_dir``:
 
@@ -270,7 +207,7 @@ class Trainer:
         self.vocab_tokens = vocab_tokens
         self.show_progress = show_progress
         self.log = log
-        if config.bf16 and not bf16_autocast_available(config.device):
+        if config.bf16 and not precision.bf16_autocast_available(config.device):
             log(f"bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no native "
                 "bfloat16, which oneDNN's LSTM needs; training in float32 instead")
             self.config = config = replace(config, bf16=False)
