@@ -93,14 +93,27 @@ def test_a_pipeline_recipe_refuses_another_seed(imdb_archive, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_a_step_cut_short_resumes_where_it_stopped(tmp_path):
+    """A member killed mid-training left OUT/last with its training state: the rerun of its
+    step passes --resume instead of starting the member again."""
+    from gatedrnn.sentiment.pipeline import resumable
+    command = ["sentiment", "train", "--preset", "fast", "--out", str(tmp_path / "member-0")]
+    assert resumable(command) == command
+    (tmp_path / "member-0" / "last").mkdir(parents=True)
+    (tmp_path / "member-0" / "last" / "training.pt").write_bytes(b"state")
+    assert resumable(command) == [*command, "--resume"]
+    vectors = ["embeddings", "train", "--out", str(tmp_path / "word2vec.vec")]
+    assert resumable(vectors) == vectors
+
+
 def test_a_failed_step_names_its_command_and_log(tmp_path, imdb_archive):
     """A step that fails stops the pipeline with its command, its last log line and the log's
     path; what finished before stays for the rerun."""
     from gatedrnn.sentiment.pipeline import run_steps
     ok = run_steps("ok", {"ok": ["--version"]}, tmp_path, 1, log=lambda m: None)
     assert (tmp_path / "ok.step.json").exists() and not ok.get("reused")
-    with pytest.raises(RuntimeError, match=r"gatedrnn sentiment predict .*failed: Error: no checkpoint at .*"
-                                           r"broken\.log; run it again to resume"):
+    with pytest.raises(RuntimeError, match=r"gatedrnn sentiment predict .*failed: Error: no "
+                                           r"checkpoint at .*broken\.log; run it again to resume"):
         run_steps("broken", {"broken": ["sentiment", "predict", str(tmp_path / "missing"), "x"]},
                   tmp_path, 1, log=lambda m: None)
     assert not (tmp_path / "broken.step.json").exists()

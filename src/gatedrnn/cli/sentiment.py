@@ -147,13 +147,13 @@ def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_s
     from ..train.loop import TrainingDiverged
 
     errors = (DatasetError, CheckpointError, TrainingDiverged, VectorsError, ValueError,
-              ImportError, RuntimeError)
+              ImportError)
     if recipe:
         from ..sentiment.pipeline import run_recipe
         refuse_options_beside_a_recipe(recipe, _RECIPE_FIXED)
         summary = run_training(lambda: run_recipe(recipe, data, out, seed=seed, resume=resume,
                                                   log=lambda m: click.echo(m, err=True)),
-                               out, errors)
+                               out, (*errors, RuntimeError))  # RuntimeError: a failed step
         report_recipe(summary, out, as_json)
         return
 
@@ -174,7 +174,7 @@ def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_s
                       split_seed=split_seed, split_by=split_by,
                       teacher=list(teacher) or None,
                       unlabelled=unlabelled, log=lambda m: click.echo(m, err=True)),
-        out, errors[:-1])
+        out, errors)
     report_training(summary, out, "validation accuracy", as_json)
 
 

@@ -111,9 +111,9 @@ def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: in
     started = time.perf_counter()
     running = {}
     for label, args in commands.items():
-        log_file = open(work / f"{label}.log", "w", encoding="utf-8")
+        log_file = open(work / f"{label}.log", "a", encoding="utf-8")
         running[label] = (subprocess.Popen(
-            [sys.executable, "-m", "gatedrnn.cli", "--threads", str(threads), *args],
+            [sys.executable, "-m", "gatedrnn.cli", "--threads", str(threads), *resumable(args)],
             stdout=subprocess.PIPE, stderr=log_file, text=True), log_file)
     summaries = {}
     for label, (process, log_file) in running.items():
@@ -134,6 +134,17 @@ def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: in
     write_json_atomic(record_file, record)
     log(f"step {name}: done in {record['seconds'] / 60:.1f} min")
     return record
+
+
+def resumable(args: list[str]) -> list[str]:
+    """A training command that an interruption cut short continues where it stopped: its --out
+    holds last/ with a training state, so it runs with --resume (the step's record keeps the
+    command without it)."""
+    if "--out" in args and "--resume" not in args:
+        out = Path(args[args.index("--out") + 1])
+        if (out / "last" / "training.pt").exists():
+            return [*args, "--resume"]
+    return args
 
 
 def accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
