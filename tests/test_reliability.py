@@ -79,3 +79,16 @@ def test_a_log_line_cut_by_a_crash_is_skipped_on_reading_and_a_damaged_one_is_na
     path.write_text('{"trial": 1}\nedited by hand\n{"trial": 3}\n', encoding="utf-8")
     with pytest.raises(checkpoint.CheckpointError, match="trials.jsonl:2 is not a JSON record"):
         checkpoint.read_lines(path)
+
+
+def test_loading_a_run_leaves_the_temporary_directory_of_a_save_in_progress_alone(tmp_path):
+    """`predict runs/x` while runs/x still trains: the reader must not delete the training's
+    half-written save (only the writer clears leftovers)."""
+    run = tmp_path / "run"
+    save(run / "best", 1.0)
+    live = run / ".best.abc.tmp"
+    live.mkdir()
+    assert checkpoint.resolve(run) == run / "best"
+    assert live.is_dir()
+    save(run / "best", 2.0)  # the next save, by the writer, clears what a crash left
+    assert not live.exists()

@@ -81,15 +81,17 @@ def _replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def recover(directory: str | Path) -> bool:
+def recover(directory: str | Path, writer: bool = True) -> bool:
     """After a crash between the two renames of a save: put the set-aside previous checkpoint
-    back. Also removes temporary directories of saves that never finished. True if something
-    was restored."""
+    back. The writer (a save or a resume) also removes the temporary directories of saves
+    that never finished; a reader must not, since one may be a live save of a training still
+    running. True if something was restored."""
     directory = Path(directory)
     if not directory.parent.is_dir():
         return False
-    for stale in directory.parent.glob(f".{directory.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
+    if writer:
+        for stale in directory.parent.glob(f".{directory.name}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
     old = _set_aside(directory)
     if old.is_dir() and not directory.exists():
         os.replace(old, directory)
@@ -138,7 +140,7 @@ def resolve(path: str | Path) -> Path:
     """A training output directory means its ``best/`` checkpoint (restored first if a crash
     interrupted its last save)."""
     path = Path(path)
-    recover(path / "best")
+    recover(path / "best", writer=False)
     return path / "best" if (path / "best" / "config.json").exists() else path
 
 
