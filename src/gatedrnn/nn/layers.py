@@ -8,6 +8,8 @@ On top of torch.nn:
   starts at its sequence's own last token; padded steps never touch a real output or a final
   state; outputs past a sequence's end are zero. A PackedSequence is accepted too.
 - ``return_gates=True``: also returns every gate's activation at every step.
+- ``weight_dropout=p``: DropConnect on the hidden-to-hidden matrices (AWD-LSTM), drawn once
+  per forward call, so every time step of the batch sees the same dropped matrix; training only.
 - ``impl``: ``"fused"`` runs torch's kernels (also for variable lengths, see :mod:`.fused`),
   ``"scan"`` the step-by-step equations of :mod:`.cells`; ``"auto"`` picks fused unless gates
   are asked for or the formulation is not torch's (GRU ``variant="cho"``). ``"compiled"``
@@ -26,6 +28,7 @@ from .cells import CellKind, cell_kind, check_choice
 from .fused import fused_direction, fused_stack, kernel_for
 from .init import apply_init
 from .lengths import check_lengths, reverse_within_lengths, step_mask
+from .regularisers import dropped_weight
 from .scan import scan_direction
 
 IMPLEMENTATIONS = ("auto", "fused", "scan", "compiled")
@@ -38,7 +41,7 @@ class _RecurrentLayer(nn.Module):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  *, nonlinearity: str = "tanh", variant: str = "torch", init: str = "default",
                  forget_bias: float = 1.0, chrono_t_max: int | None = None, impl: str = "auto",
-                 device=None, dtype=None):
+                 weight_dropout: float = 0.0, device=None, dtype=None):
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers)):
@@ -47,6 +50,8 @@ class _RecurrentLayer(nn.Module):
         if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) \
                 or not 0 <= dropout <= 1:
             raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if not isinstance(weight_dropout, (int, float)) or not 0 <= weight_dropout < 1:
+            raise ValueError(f"weight_dropout must be a number in [0, 1), got {weight_dropout!r}")
         check_choice("impl", impl, IMPLEMENTATIONS)
         if impl == "compiled" and self.mode != "LSTM":
             raise ValueError(f"impl='compiled' is for LSTM layers; use impl='scan' for the "
@@ -65,6 +70,7 @@ class _RecurrentLayer(nn.Module):
         self.forget_bias = forget_bias
         self.chrono_t_max = chrono_t_max
         self.impl = impl
+        self.weight_dropout = float(weight_dropout)
 
         factory = {"device": device, "dtype": dtype}
         gate_size = self.kind.gates * hidden_size
@@ -121,6 +127,8 @@ class _RecurrentLayer(nn.Module):
             parts.append(f"variant={self.variant!r}")
         if self.init != "default":
             parts.append(f"init={self.init!r}")
+        if self.weight_dropout:
+            parts.append(f"weight_dropout={self.weight_dropout}")
         return ", ".join(parts)
 
     # -- forward -----------------------------------------------------------------------------
@@ -167,14 +175,17 @@ class _RecurrentLayer(nn.Module):
                 lengths = None  # nothing is padded: take the plain path
 
         use_fused = self._choose_fused(impl, return_gates)
+        weights = self._weights_for_call()
         if use_fused and lengths is None:
-            output, finals = fused_stack(self._kernel(), x, states, self._flat_weights(),
+            output, finals = fused_stack(self._kernel(), x, states,
+                                         [w for group in weights for w in group],
                                          self.bias, self.num_layers, self.dropout, self.training,
                                          self.bidirectional)
             gates = None
         else:
             output, finals, gates = self._run_layers(x, states, lengths, use_fused, return_gates,
-                                                     need_cell_state, impl == "compiled")
+                                                     need_cell_state, impl == "compiled",
+                                                     weights)
         if self.kind.has_cell_state and not need_cell_state:
             finals = (finals[0], None)
 
@@ -224,6 +235,16 @@ class _RecurrentLayer(nn.Module):
     def _flat_weights(self) -> list[Tensor]:
         return [w for group in self.all_weights for w in group]
 
+    def _weights_for_call(self) -> list[list[Tensor]]:
+        """Each (layer, direction)'s weights for one forward call: in training with
+        ``weight_dropout``, each hidden-to-hidden matrix with its entries dropped (one draw for
+        the whole call, as AWD-LSTM drops once per batch)."""
+        groups = self.all_weights
+        if not (self.training and self.weight_dropout):
+            return groups
+        return [[dropped_weight(w, self.weight_dropout, True) if i == 1 else w
+                 for i, w in enumerate(group)] for group in groups]
+
     def _as_time_major(self, input: Tensor) -> tuple[Tensor, bool]:
         if not torch.is_tensor(input):
             raise TypeError(f"input must be a Tensor or PackedSequence, got {type(input).__name__}")
@@ -266,7 +287,7 @@ class _RecurrentLayer(nn.Module):
 
     def _run_layers(self, x: Tensor, states: tuple[Tensor, ...], lengths: Tensor | None,
                     use_fused: bool, record_gates: bool, need_cell_state: bool = True,
-                    compiled: bool = False):
+                    compiled: bool = False, weights_per_call: list[list[Tensor]] | None = None):
         """Layer by layer, direction by direction (variable lengths, or the from-scratch path)."""
         order = None
         if lengths is not None:
@@ -288,7 +309,8 @@ class _RecurrentLayer(nn.Module):
             for direction, suffix in enumerate(self._suffixes()):
                 index = layer * self.num_directions + direction
                 state = tuple(s[index] for s in states)
-                weights = [getattr(self, name) for name in self._param_names[index]]
+                weights = (weights_per_call[index] if weights_per_call is not None
+                           else [getattr(self, name) for name in self._param_names[index]])
                 seq = layer_input
                 if direction == 1:
                     seq = (layer_input.flip(0) if lengths is None

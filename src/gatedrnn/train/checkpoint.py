@@ -45,7 +45,13 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
         (tmp / "config.json").write_text(
             json.dumps({"format": FORMAT, "version": VERSION, **config}, indent=2),
             encoding="utf-8")
-        tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
+        tensors, seen = {}, set()
+        for k, v in state_dict.items():
+            v = v.detach().contiguous().cpu()
+            # safetensors refuses tensors that share memory (tied weights): store a copy
+            pointer = v.untyped_storage().data_ptr() if v.numel() else None
+            tensors[k] = v.clone() if pointer in seen else v
+            seen.add(pointer)
         save_file(tensors, str(tmp / "model.safetensors"))
         (tmp / "vocab.json").write_text(json.dumps({"itos": vocab_tokens}, ensure_ascii=False),
                                         encoding="utf-8")
