@@ -16,7 +16,7 @@ LAYERS = {
     "models": 2,
     "train": 3,
     "sentiment": 4, "tagging": 4,
-    "pretrain": 5, "search": 5, "analysis": 5, "export": 5,  # on the tasks
+    "pretrain": 5, "lm": 5, "search": 5, "analysis": 5, "export": 5,  # on the tasks
     "experiments": 6, "serve": 6,
     "cli": 7, "__init__": 7,
 }

@@ -172,3 +172,33 @@ def test_the_final_ensemble_is_calibrated_whole_and_loads_as_one_model(rule, tra
         z = combine_scores(per_member, "stacked", ensemble.weights, ensemble.bias)[:, 1]
         torch.testing.assert_close(z.double(), torch.from_numpy(
             fitted.decision_function(features["test"])), atol=1e-5, rtol=1e-5)
+
+
+def test_ulmfit_members_fine_tune_from_their_own_direction_of_language_model(tmp_path,
+                                                                           monkeypatch):
+    options = PipelineOptions(members=0, word_vectors=None, linear_preset="nbsvm",
+                              doc_vector_presets=(), ensemble_teacher=False,
+                              ulmfit_lm_preset="awd", lm_snapshots=(0.25, 0.5))
+    seen = _commands(tmp_path, monkeypatch, options)
+    assert list(seen) == ["language-models", "ulmfit", "members"]
+    for direction in ("forward", "backward"):
+        lm = seen["language-models"][f"lm-{direction}"]
+        assert lm[:2] == ["lm", "pretrain"] and lm[lm.index("--direction") + 1] == direction
+        assert lm[-4:] == ["--snapshot", "0.25", "--snapshot", "0.5"]
+        fine_tune = seen["ulmfit"][f"ulmfit-{direction}"]
+        assert fine_tune[fine_tune.index("--preset") + 1] == "ulmfit"
+        assert fine_tune[fine_tune.index("--init-from") + 1] == str(tmp_path / f"lm-{direction}")
+        assert fine_tune[fine_tune.index("--out") + 1] == str(tmp_path / f"ulmfit-{direction}")
+    assert list(seen["members"]) == ["nbsvm"]
+
+
+@pytest.mark.parametrize("options, named", [
+    ({"members": 2, "word_vectors": None}, "give word_vectors"),
+    ({"lm_snapshots": (0.5,)}, "needs ulmfit_lm_preset"),
+    ({"ulmfit_lm_preset": "awd", "lm_snapshots": (0,)}, "above 0"),
+])
+def test_pipeline_options_that_cannot_apply_are_refused(options, named):
+    base = {"members": 0, "word_vectors": None, "doc_vector_presets": (),
+            "ensemble_teacher": False}
+    with pytest.raises(ValueError, match=named):
+        PipelineOptions(**{**base, **options})

@@ -1,11 +1,14 @@
 """Language-model pretraining of a sentiment encoder on the unlabelled and training reviews.
 
     from gatedrnn.pretrain import pretrain
-    pretrain("aclImdb_v1.tar.gz", out="runs/lm", preset="fast")        # writes runs/lm/best
-    train("aclImdb_v1.tar.gz", preset="fast", init_from="runs/lm")     # gatedrnn.sentiment
+    pretrain("aclImdb_v1.tar.gz", out="runs/lm", preset="awd")         # writes runs/lm/best
+    pretrain("aclImdb_v1.tar.gz", out="runs/lm-bwd", preset="awd", direction="backward")
+    train("aclImdb_v1.tar.gz", preset="ulmfit", init_from="runs/lm")   # gatedrnn.sentiment
 
-The encoder has the shape of a sentiment preset's, so the classifier starts from the LM's
-embedding and recurrent weights (Dai & Le 2015; ULMFiT, Howard & Ruder 2018). Text: the 50,000
+``preset`` is a language-model preset (``LM_PRESETS``: an AWD-LSTM-style word-level LM,
+forward or backward) or a sentiment preset, whose encoder shape a bidirectional LM takes. Either
+way the classifier starts from the LM's embedding and recurrent weights (Dai & Le 2015;
+ULMFiT, Howard & Ruder 2018). Text: the 50,000
 unlabelled reviews and the 25,000 training reviews without their labels — never the test set.
 Reviews are cut into windows of ``bptt`` tokens, each a sequence of its own (truncated
 backpropagation through time; each window starts from a zero state, as a review does in the
@@ -67,48 +70,40 @@ class LanguageModelTask:
 
 
 def pretrain(data=None, out: str | Path = DEFAULT_OUT, *, preset: str = "fast", seed: int = 0,
-             bptt: int = 200, max_reviews: int | None = None, vocab_size: int | None = None,
+             bptt: int | None = None, direction: str | None = None,
+             max_reviews: int | None = None, vocab_size: int | None = None,
              overrides: dict | None = None, model_overrides: dict | None = None,
              resume: bool = False, download: bool = True, show_progress: bool = True,
              log=print) -> dict:
-    """Train a bidirectional LM with the encoder of sentiment preset ``preset``.
+    """Train a language model: an LM preset's (forward unless ``direction`` says "backward"),
+    or a bidirectional one with the encoder of sentiment preset ``preset``.
 
     ``max_reviews``: use only that many reviews (a quick trial). Returns the training summary
     with the held-out perplexity.
     """
-    from .sentiment.presets import PRESETS  # the encoder shapes live with the classifier presets
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    chosen = PRESETS[preset]
-    if chosen.kind != "recurrent":
-        recurrent = [name for name, p in PRESETS.items() if p.kind == "recurrent"]
-        raise ValueError(f"preset {preset} has no recurrent encoder to pretrain; choose one "
-                         f"of {', '.join(recurrent)}")
-    fit_config = FitConfig(**{**DEFAULT_FIT, "seed": seed, **(overrides or {})})
+    shape, fit_defaults, bptt, vocab_default = _recipe_for(preset, bptt, direction)
+    fit_config = FitConfig(**{**fit_defaults, "seed": seed, **(overrides or {})})
     torch.manual_seed(seed)
     started = time.perf_counter()
     dataset = imdb.load(data, download=download, unsup=True, show_progress=show_progress)
-    texts = [r.text for r in dataset.unsup] + [r.text for r in dataset.train]
-    random.Random(seed).shuffle(texts)
-    if max_reviews:
-        texts = texts[:max_reviews]
-    held_out = max(1, len(texts) // 100)
+    texts = pretraining_texts(dataset, seed, max_reviews)
+    held_out = held_out_count(len(texts))
     tokens = [basic_english(t) for t in texts]
-    vocab = Vocab.build(tokens[held_out:], max_size=vocab_size or chosen.vocab_size)
-    train_set = _windows_set(tokens[held_out:], vocab, bptt)
-    valid_set = _windows_set(tokens[:held_out], vocab, bptt)
+    vocab = Vocab.build(tokens[held_out:], max_size=vocab_size or vocab_default)
+    train_set = windows_set(tokens[held_out:], vocab, bptt)
+    valid_set = windows_set(tokens[:held_out], vocab, bptt)
     log(f"data: {len(texts) - held_out} reviews ({len(dataset.unsup)} unlabelled) → "
         f"{len(train_set)} windows of ≤ {bptt} tokens, {sum(train_set.lengths):,} tokens; "
         f"{held_out} reviews held out; vocab {len(vocab)} "
         f"({time.perf_counter() - started:.1f} s)")
 
-    shape = {k: v for k, v in chosen.model.items() if k in ENCODER_FIELDS}
     model_config = LanguageModelConfig(vocab_size=len(vocab), **{**shape,
                                                                  **(model_overrides or {})})
     model = LanguageModel(model_config)
     checkpoint_config = {
         "task": TASK, "tokenizer": "basic_english", "model": model_config.to_dict(),
         "preset": preset, "bptt": bptt, "fit": asdict(fit_config),
+        "held_out": {"seed": seed, "reviews": held_out, "max_reviews": max_reviews},
         "vocab_fingerprint": vocab.fingerprint(), "environment": environment(seed=seed),
     }
     trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
@@ -122,13 +117,55 @@ def pretrain(data=None, out: str | Path = DEFAULT_OUT, *, preset: str = "fast", 
                     "valid_perplexity": math.exp(best_loss),
                     "params": sum(p.numel() for p in model.parameters()),
                     "train_tokens_per_epoch": sum(train_set.lengths)})
-    log(f"held-out perplexity {summary['valid_perplexity']:.1f} (both directions)")
+    which = ("both directions" if model_config.bidirectional
+             else "backward" if model_config.reverse else "forward")
+    log(f"held-out perplexity {summary['valid_perplexity']:.1f} ({which}, vocabulary "
+        f"{len(vocab):,} words with <unk>)")
     return summary
 
 
-def _windows_set(token_lists: list[list[str]], vocab: Vocab, bptt: int) -> Encoded:
+def _recipe_for(preset: str, bptt: int | None, direction: str | None):
+    """(model settings, fit settings, bptt, vocabulary size) of an LM or sentiment preset."""
+    from .sentiment.presets import LM_PRESETS, PRESETS  # plain data, with the classifiers'
+    if direction not in (None, "forward", "backward"):
+        raise ValueError(f"direction must be forward or backward, got {direction!r}")
+    if preset in LM_PRESETS:
+        chosen = LM_PRESETS[preset]
+        model = {**chosen.model, "reverse": direction == "backward"}
+        return model, chosen.fit, bptt or chosen.bptt, chosen.vocab_size
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose a language-model preset "
+                         f"({', '.join(LM_PRESETS)}) or a sentiment preset "
+                         f"({', '.join(PRESETS)})")
+    chosen = PRESETS[preset]
+    if chosen.kind != "recurrent":
+        recurrent = [name for name, p in PRESETS.items() if p.kind == "recurrent"]
+        raise ValueError(f"preset {preset} has no recurrent encoder to pretrain; choose one "
+                         f"of {', '.join(recurrent)}")
+    if direction is not None:
+        raise ValueError(f"the sentiment preset {preset} pretrains a bidirectional LM; "
+                         f"direction is for the language-model presets "
+                         f"({', '.join(LM_PRESETS)})")
+    shape = {k: v for k, v in chosen.model.items() if k in ENCODER_FIELDS}
+    return shape, DEFAULT_FIT, bptt or 200, chosen.vocab_size
+
+
+def pretraining_texts(dataset: imdb.Imdb, seed: int, max_reviews: int | None) -> list[str]:
+    """The unlabelled and training reviews in a seeded order (never the test set); the first
+    ``held_out_count`` of them are held out."""
+    texts = [r.text for r in dataset.unsup] + [r.text for r in dataset.train]
+    random.Random(seed).shuffle(texts)
+    return texts[:max_reviews] if max_reviews else texts
+
+
+def held_out_count(reviews: int) -> int:
+    return max(1, reviews // 100)
+
+
+def windows_set(token_lists: list[list[str]], vocab: Vocab, bptt: int) -> Encoded:
     sequences = windows([vocab.encode(t) for t in token_lists], bptt)
     return Encoded(sequences, [0] * len(sequences))
 
 
-__all__ = ["DEFAULT_OUT", "LanguageModelTask", "TASK", "pretrain", "windows"]
+__all__ = ["DEFAULT_OUT", "LanguageModelTask", "TASK", "held_out_count", "pretrain",
+           "pretraining_texts", "windows"]

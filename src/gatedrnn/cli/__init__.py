@@ -1,5 +1,5 @@
 """The ``gatedrnn`` command: one module per command group (``experiments``, ``sentiment``,
-``embeddings``, ``tagger``, ``serving``), the root group in ``root`` and the options and
+``embeddings``, ``lm``, ``tagger``, ``serving``), the root group in ``root`` and the options and
 helpers they share in ``options``.
 
 These modules import only click and the standard library at the top: torch, numpy and the
@@ -10,7 +10,7 @@ this package and asking every command for --help loads no torch).
 
 from __future__ import annotations
 
-from . import embeddings, experiments, sentiment, serving, tagger  # noqa: F401 (registers)
+from . import embeddings, experiments, lm, sentiment, serving, tagger  # noqa: F401 (registers)
 from .root import main
 
 __all__ = ["main"]

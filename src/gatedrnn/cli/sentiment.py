@@ -93,9 +93,10 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
 @click.option("--freeze-embeddings", is_flag=True,
               help="Keep the pretrained embedding fixed (with --vectors or --init-from).")
 @click.option("--init-from", type=FilePath(exists=True, file_okay=False, path_type=Path),
-              default=None, help="Start from a language model made by 'gatedrnn sentiment "
-              "pretrain' (its vocabulary, embedding and encoder).")
-@click.option("--pooling", type=click.Choice(["last", "max", "mean", "attention"]), default=None,
+              default=None, help="Start from a language model made by 'gatedrnn lm pretrain' "
+              "(or 'sentiment pretrain'): its vocabulary, embedding and encoder.")
+@click.option("--pooling", type=click.Choice(["last", "max", "mean", "attention", "concat"]),
+              default=None,
               help="How the encoder's outputs become one vector [default: the preset's].")
 @click.option("--word-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Replace each training word by <unk> with this probability.")
@@ -252,6 +253,8 @@ def sentiment_pretrain(data, preset, out, epochs, lr, batch_size, bptt, max_revi
 
     The forward direction predicts each next word, the backward one each previous word; then
     'gatedrnn sentiment train --preset PRESET --init-from OUT' fine-tunes a classifier from it.
+    'gatedrnn lm pretrain --preset PRESET' does the same; 'gatedrnn lm' also has the forward and
+    backward AWD-LSTM language models of the ULMFiT recipe.
     """
     from ..data.imdb import DatasetError
     from ..pretrain import pretrain

@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from ..nn import GRU, LSTM, RNN
+from ..nn.lengths import reverse_within_lengths
 from .config import StoredConfig
-from .pooling import POOLINGS, make_pooling
+from .pooling import POOLED_WIDTH, POOLINGS, make_pooling
 
 ENCODERS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
 UNK_INDEX = 1  # gatedrnn.data.text.Vocab: <pad> = 0, <unk> = 1
@@ -35,6 +36,10 @@ class ClassifierConfig(StoredConfig):
     batch_norm: bool = False
     padding_idx: int | None = 0
     init: str = "default"
+    # A backward reader (the encoder of a backward language model, ULMFiT): each review is
+    # read from its last word to its first.
+    reverse: bool = False
+    weight_dropout: float = 0.0  # DropConnect on the hidden-to-hidden matrices (AWD-LSTM)
 
     def __post_init__(self):
         if self.mode not in ENCODERS:
@@ -66,10 +71,12 @@ class SentimentClassifier(nn.Module):
         self.encoder = ENCODERS[config.mode](
             config.embedding_dim, config.hidden_size, num_layers=config.num_layers,
             bidirectional=config.bidirectional, batch_first=True, dropout=layer_dropout,
-            init=config.init, **({"chrono_t_max": 500} if config.init == "chrono" else {}))
+            init=config.init, weight_dropout=config.weight_dropout,
+            **({"chrono_t_max": 500} if config.init == "chrono" else {}))
         self.directions = 2 if config.bidirectional else 1
         features = config.hidden_size * self.directions
         self.pooling = make_pooling(config.pooling, features)
+        features *= POOLED_WIDTH.get(config.pooling, 1)
         self.norm = nn.BatchNorm1d(features) if config.batch_norm else nn.Identity()
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(features, config.num_classes)
@@ -85,6 +92,8 @@ class SentimentClassifier(nn.Module):
     def from_embeddings(self, embedded: Tensor, lengths: Tensor, *, return_gates: bool = False):
         """Logits, attention weights (or None) and gates (or None) from embedded tokens; the
         entry point for explanations, which need gradients with respect to the embeddings."""
+        if self.config.reverse:  # read from the last word; what is reported stays in text order
+            embedded = _text_order(embedded, lengths)
         # Pooling reads h_n at most: skipping the LSTM's c_n keeps each direction one kernel call.
         result = self.encoder(embedded, lengths=lengths, need_cell_state=False,
                               return_gates=return_gates)
@@ -92,7 +101,13 @@ class SentimentClassifier(nn.Module):
         h_n = state[0] if isinstance(state, tuple) else state
         pooled, attention = self.pooling(output, lengths, h_n, self.directions)
         logits = self.head(self.dropout(self.norm(pooled)))
-        return logits, attention, (result[2] if return_gates else None)
+        gates = result[2] if return_gates else None
+        if self.config.reverse:
+            attention = None if attention is None else _text_order(attention, lengths)
+            gates = None if gates is None else {
+                key: {name: _text_order(values, lengths) for name, values in layer.items()}
+                for key, layer in gates.items()}
+        return logits, attention, gates
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Parameters from the input up, for discriminative learning rates and gradual
@@ -112,3 +127,9 @@ class SentimentClassifier(nn.Module):
                              f"{tuple(self.embedding.weight.shape)}, got {tuple(vectors.shape)}")
         self.embedding.weight.copy_(vectors)
         self.embedding.weight.requires_grad_(not freeze)
+
+
+def _text_order(x: Tensor, lengths: Tensor) -> Tensor:
+    """``x`` (B, T, ...) with each sequence reversed within its length: from text order to
+    reading order of a backward reader, and back (it is its own inverse)."""
+    return reverse_within_lengths(x.transpose(0, 1), lengths).transpose(0, 1)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-POOLINGS = ("last", "max", "mean", "attention")
+POOLINGS = ("last", "max", "mean", "attention", "concat")
+# how many times the encoder's width each pooling returns (others: once)
+POOLED_WIDTH = {"concat": 3}
 
 
 def _mask(lengths: Tensor, steps: int) -> Tensor:
@@ -55,6 +57,19 @@ class AttentionPooling(nn.Module):
         return torch.bmm(weights.unsqueeze(1), output).squeeze(1), weights
 
 
+class ConcatPooling(nn.Module):
+    """ULMFiT's concat pooling: the last state, the max and the mean over time, side by side
+    (3 × the encoder's width). "Last" is each direction's final state, as LastStatePooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts = nn.ModuleList([LastStatePooling(), MaxPooling(), MeanPooling()])
+
+    def forward(self, output: Tensor, lengths: Tensor, h_n: Tensor, directions: int):
+        return torch.cat([part(output, lengths, h_n, directions)[0] for part in self.parts],
+                         dim=1), None
+
+
 def make_pooling(name: str, features: int) -> nn.Module:
     if name == "last":
         return LastStatePooling()
@@ -64,4 +79,6 @@ def make_pooling(name: str, features: int) -> nn.Module:
         return MeanPooling()
     if name == "attention":
         return AttentionPooling(features)
+    if name == "concat":
+        return ConcatPooling()
     raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {name!r}")

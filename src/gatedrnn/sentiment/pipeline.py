@@ -57,8 +57,13 @@ class PipelineOptions:
 
     members: int = 2                    # BiLSTM members, seeds 0..members-1
     member_preset: str = "fast"
-    word_vectors: dict = field(default_factory=lambda: {"dim": 128})  # embeddings train options
-    linear_preset: str = "nbsvm"
+    # embeddings train options (None: no word vectors, which only the BiLSTM members use)
+    word_vectors: dict | None = field(default_factory=lambda: {"dim": 128})
+    linear_preset: str | None = "nbsvm"  # None: no linear member
+    # ULMFiT members: a forward and a backward LM (this gatedrnn lm preset), each fine-tuned
+    # into a classifier (sentiment preset ulmfit); None: none
+    ulmfit_lm_preset: str | None = None
+    lm_snapshots: tuple = ()            # fractions of the LMs' epochs also saved (cost curve)
     doc_vector_presets: tuple = ("dv-ngram", "dv-trigram")  # one member each; () for none
     rounds: int = 0                     # co-training rounds of students (0: none)
     students: int = 1                   # students per round
@@ -71,8 +76,14 @@ class PipelineOptions:
     split_by: str = "film"
 
     def __post_init__(self):
-        if self.members < 1:
-            raise ValueError(f"members must be >= 1, got {self.members}")
+        if self.members < 0:
+            raise ValueError(f"members must be >= 0, got {self.members}")
+        if self.members and self.word_vectors is None:
+            raise ValueError("the BiLSTM members start from word vectors: give word_vectors, "
+                             "or set members to 0")
+        if (self.rounds or self.ensemble_teacher) and not (self.linear_preset and self.members):
+            raise ValueError("students and the ensemble teacher retrain the linear model from "
+                             "the members: they need members and a linear_preset")
         if self.adversarial_from != 1 and not self.adversarial:
             raise ValueError("adversarial_from chooses the rounds adversarial applies to: "
                              "give adversarial too")
@@ -85,6 +96,12 @@ class PipelineOptions:
                              "doc_vector_presets entry")
         if len(set(self.doc_vector_presets)) < len(self.doc_vector_presets):
             raise ValueError("doc_vector_presets names a preset twice: each trains one member")
+        if self.lm_snapshots and not self.ulmfit_lm_preset:
+            raise ValueError("lm_snapshots saves the ULMFiT language models part way: it "
+                             "needs ulmfit_lm_preset")
+        if not all(f > 0 for f in self.lm_snapshots):
+            raise ValueError(f"lm_snapshots are fractions of the LM's epochs above 0, got "
+                             f"{self.lm_snapshots}")
         if self.split_by not in ("film", "review"):
             raise ValueError(f"split_by must be 'film' or 'review', got {self.split_by!r}")
 
@@ -259,6 +276,23 @@ def _word_vector_options(options: PipelineOptions) -> list[str]:
             for a in (f"--{key.replace('_', '-')}", str(value))]
 
 
+def _ulmfit_steps(data: str, work: Path, options: PipelineOptions, split: list[str], log):
+    """A forward and a backward language model side by side, then a classifier fine-tuned from
+    each (ULMFiT); returns both steps' records and the classifiers' names."""
+    directions = ("forward", "backward")
+    language_models = run_steps("language-models", {f"lm-{d}": [
+        "lm", "pretrain", "--data", data, "--preset", options.ulmfit_lm_preset,
+        "--direction", d, "--out", str(work / f"lm-{d}"), "--json",
+        *[a for f in options.lm_snapshots for a in ("--snapshot", f"{f:g}")]]
+        for d in directions},
+        work, 1, log)
+    classifiers = run_steps("ulmfit", {f"ulmfit-{d}": [
+        "sentiment", "train", "--data", data, "--preset", "ulmfit", "--init-from",
+        str(work / f"lm-{d}"), *split, "--out", str(work / f"ulmfit-{d}")] for d in directions},
+        work, 1, log)
+    return language_models, classifiers, [f"ulmfit-{d}" for d in directions]
+
+
 def train_models(data, work: Path, options: PipelineOptions, log=print) -> tuple[dict, list]:
     """Steps 1-3: every model, each in WORK/NAME. Returns (step records, model names)."""
     data = str(data)
@@ -267,10 +301,16 @@ def train_models(data, work: Path, options: PipelineOptions, log=print) -> tuple
     member = ["sentiment", "train", "--data", data, "--preset", options.member_preset,
               "--vectors", str(vectors), *split]
     linear = ["sentiment", "train", "--data", data, "--preset", options.linear_preset, *split]
-    steps = {"word vectors": run_steps("vectors", {"vectors": [
-        "embeddings", "train", "--data", data, "--out", str(vectors),
-        *_word_vector_options(options)]}, work, 2, log)}
+    steps = {}
+    if options.word_vectors is not None:
+        steps["word vectors"] = run_steps("vectors", {"vectors": [
+            "embeddings", "train", "--data", data, "--out", str(vectors),
+            *_word_vector_options(options)]}, work, 2, log)
     names = []
+    if options.ulmfit_lm_preset:
+        steps["language models"], steps["ulmfit"], ulmfit = _ulmfit_steps(data, work, options,
+                                                                          split, log)
+        names += ulmfit
     for preset in options.doc_vector_presets:
         # members whose errors differ from the BiLSTMs' and the NBSVM's: a dense code of the
         # words and n-grams, learnt from the unlabelled reviews
@@ -282,8 +322,11 @@ def train_models(data, work: Path, options: PipelineOptions, log=print) -> tuple
                            if options.adversarial and options.adversarial_from == 0 else [])
     members = {f"member-{k}": [*member, "--seed", str(k), "--out", str(work / f"member-{k}"),
                                *adversarial_members] for k in range(options.members)}
-    members["nbsvm"] = [*linear, "--out", str(work / "nbsvm")]
-    steps["members"] = run_steps("members", members, work, 1 if len(members) > 1 else 2, log)
+    if options.linear_preset:
+        members["nbsvm"] = [*linear, "--out", str(work / "nbsvm")]
+    if members:
+        steps["members"] = run_steps("members", members, work, 1 if len(members) > 1 else 2,
+                                     log)
     names = [*members, *names]
     teacher = [str(work / name) for name in members]
     students = []
@@ -368,7 +411,7 @@ def run_pipeline(data, work, options: PipelineOptions = PipelineOptions(), *,
     best = {rule: max(table, key=lambda n: table[n]["valid"])
             for rule, table in ensembles.items() if table}
     single = max(rows, key=lambda n: rows[n]["valid"])
-    recurrent = [n for n in rows if n.startswith(("member", "student"))]
+    recurrent = [n for n in rows if n.startswith(("member", "student", "ulmfit"))]
     recurrent = max(recurrent, key=lambda n: rows[n]["valid"]) if recurrent else None
     return {"environment": environment(seed=0), "work": str(work),
             "options": asdict(options), "split_by": options.split_by, "steps": steps,

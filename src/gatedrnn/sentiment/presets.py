@@ -28,6 +28,8 @@ class Preset:
     # "recurrent" (SentimentClassifier, trained by the Trainer) or "ngram" (models.ngram: the
     # n-gram options in ``model``, fitted in one go; no epochs).
     kind: str = "recurrent"
+    # Fine-tunes a pretrained language model (init_from), whose shape replaces the model's.
+    needs_language_model: bool = False
 
 
 PRESETS = {
@@ -104,3 +106,57 @@ PRESETS["best"] = replace(
     PRESETS["fast"], word2vec={"dim": 128, "epochs": 5},
     description="the fast recipe starting from word2vec vectors (skip-gram, 128-d, 5 epochs) "
                 "trained first on the 50,000 unlabelled + 25,000 training reviews")
+
+# ULMFiT (Howard & Ruder 2018) on our LM presets: the classifier takes the LM's vocabulary,
+# embedding and encoder (its shape and reading direction), pools the last state, the max and
+# the mean, and fine-tunes with discriminative rates (÷2.6 per group down), slanted triangular
+# rates and gradual unfreezing (epoch 1: the head; 2: + the LSTM; 3-4: everything).
+PRESETS["ulmfit"] = Preset(
+    "ULMFiT fine-tuning of a pretrained language model (needs --init-from, e.g. from "
+    "'gatedrnn lm pretrain'): concat pooling (last, max, mean), dropout 0.4, weight dropout "
+    "0.2, Adam 2e-3 with discriminative rates (÷2.6 per layer group) on slanted triangular "
+    "rates, gradual unfreezing over 4 epochs, reviews cut to 512 tokens in training, bf16",
+    vocab_size=30_000, needs_language_model=True,
+    model={"dropout": 0.4, "embedding_dropout": 0.1, "weight_dropout": 0.2,
+           "pooling": "concat", "padding_idx": 0},
+    fit={"epochs": 4, "batch_size": 32, "lr": 2e-3, "clip": 1.0, "scheduler": "slanted",
+         "discriminative_lr": 2.6, "gradual_unfreezing": True, "max_length": 512,
+         "bf16": True})
+
+
+@dataclass
+class LanguageModelPreset:
+    """A word-level language model and how it pretrains (gatedrnn.pretrain)."""
+
+    description: str
+    vocab_size: int
+    bptt: int
+    model: dict = field(default_factory=dict)   # LanguageModelConfig fields
+    fit: dict = field(default_factory=dict)     # FitConfig fields
+
+
+LM_PRESETS = {
+    # Sized for 2 CPU cores: 22k tokens/s measured for this shape's training step in bf16
+    # (E400/H400: 13k, E400/H1150: 9k; benchmarks/lm_pretraining.py), so one pass over the
+    # 75,000 reviews (~20M tokens) takes ~15 min.
+    "awd": LanguageModelPreset(
+        "an AWD-LSTM-style word LM for 2 CPU cores: vocab 30k, embedding 256, one LSTM layer of "
+        "512, weight dropout 0.2 on the hidden-to-hidden matrix, locked dropout 0.1 on input "
+        "and output, whole-word embedding dropout 0.02, adaptive softmax; windows of 70 "
+        "tokens, batch 64, Adam 3e-3 on slanted triangular rates, bf16, 1 epoch",
+        vocab_size=30_000, bptt=70,
+        model={"embedding_dim": 256, "hidden_size": 512, "num_layers": 1,
+               "bidirectional": False, "dropout": 0.1, "embedding_dropout": 0.1,
+               "locked_dropout": True, "weight_dropout": 0.2, "word_embedding_dropout": 0.02,
+               "cutoffs": [500, 2_000, 10_000]},
+        fit={"epochs": 1, "batch_size": 64, "lr": 3e-3, "clip": 1.0, "scheduler": "slanted",
+             "bf16": True, "eval_batch_size": 128}),
+    "awd-tiny": LanguageModelPreset(
+        "the awd preset at toy size, for tests: vocab 2k, embedding 16, one LSTM layer of 16, "
+        "windows of 20 tokens, 1 epoch",
+        vocab_size=2_000, bptt=20,
+        model={"embedding_dim": 16, "hidden_size": 16, "num_layers": 1,
+               "bidirectional": False, "dropout": 0.1, "embedding_dropout": 0.1,
+               "locked_dropout": True, "weight_dropout": 0.2, "word_embedding_dropout": 0.02},
+        fit={"epochs": 1, "batch_size": 16, "lr": 1e-2, "clip": 1.0, "scheduler": "slanted"}),
+}

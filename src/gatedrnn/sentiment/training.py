@@ -75,6 +75,9 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
                              split_by=split_by, limit=limit, vocab_size=vocab_size,
                              teacher=teacher, unlabelled=unlabelled, download=download,
                              show_progress=show_progress, log=log)
+    if chosen.needs_language_model and init_from is None:
+        raise ValueError(f"preset {preset} fine-tunes a pretrained language model: pass "
+                         f"init_from (--init-from), e.g. a run of 'gatedrnn lm pretrain'")
     fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
     started = time.perf_counter()
     if chosen.word2vec is not None and init_from is None and vectors is None:
@@ -428,7 +431,7 @@ def _open_language_model(path) -> dict:
     """Vocabulary, encoder shape and embedding + encoder weights of a pretrained LM."""
     directory, config = checkpoint.open_for_task(
         path, LM_TASK, "a pretrained language model",
-        "make one with 'gatedrnn sentiment pretrain --data PATH'")
+        "make one with 'gatedrnn lm pretrain --data PATH'")
     vocab = Vocab(checkpoint.load_vocab_tokens(directory))
     lm_config = LanguageModelConfig.from_dict(config["model"])
     checkpoint.check_vocab(directory, config, vocab.fingerprint(), lm_config.vocab_size,

@@ -10,7 +10,7 @@ import contextlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -31,7 +31,7 @@ from .adversarial import EmbeddingAdversary
 from .distributed import Distributed
 from .precision import _autocast, _denormals_flushed, _flush_denormals  # noqa: F401
 
-SCHEDULERS = ("none", "plateau", "onecycle", "cosine")
+SCHEDULERS = ("none", "plateau", "onecycle", "cosine", "slanted")
 
 
 @dataclass
@@ -42,7 +42,9 @@ class FitConfig:
     adam_beta2: float = 0.999       # 0.9 adapts faster to changing gradient scales (taggers)
     weight_decay: float = 0.0
     clip: float | None = 5.0
-    scheduler: str = "none"         # plateau: ReduceLROnPlateau on validation loss
+    # plateau: ReduceLROnPlateau on validation loss; slanted: ULMFiT's slanted triangular
+    # rates (a linear rise over the first 10% of steps from lr/32 to lr, then a linear fall)
+    scheduler: str = "none"
     patience: int | None = None     # early stop after this many epochs without a better val acc
     bucketing: bool = True          # False: the chapter's pad-to-longest batches
     max_length: int | None = None   # truncate sequences (tokens) during training
@@ -70,6 +72,10 @@ class FitConfig:
     # (0: after every batch), so a crash loses at most that much work; --resume continues
     # from the batch after it, with the same result as a run that was never interrupted.
     checkpoint_minutes: float = 10.0
+    # Also save the weights (no optimizer) into OUT/snapshots/epoch-F after these fractions
+    # of training epochs, e.g. [0.25, 0.5, 1]: what a shorter run would have given, for cost
+    # curves (benchmarks/lm_pretraining.py). The learning-rate schedule is the whole run's.
+    snapshots: list[float] = field(default_factory=list)
     eval_batch_size: int = 256
     eval_max_tokens: int = 32_768   # padded tokens per evaluation batch (bounds peak memory)
     device: str = "cpu"
@@ -89,6 +95,9 @@ class FitConfig:
         if self.adversarial < 0:
             raise ValueError(f"adversarial is the perturbation's size, >= 0 (0: off); got "
                              f"{self.adversarial}")
+        if any(not 0 < f <= self.epochs for f in self.snapshots):
+            raise ValueError(f"snapshots are fractions of epochs in (0, {self.epochs}], got "
+                             f"{self.snapshots}")
         if self.discriminative_lr < 1:
             raise ValueError(f"discriminative_lr is the ratio of each layer group's rate to the "
                              f"next lower one's, >= 1; got {self.discriminative_lr}")
@@ -276,6 +285,12 @@ class Trainer:
             return torch.optim.lr_scheduler.OneCycleLR(
                 self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
                 epochs=c.epochs, steps_per_epoch=self.steps_per_epoch, pct_start=0.2)
+        if c.scheduler == "slanted":  # Howard & Ruder 2018: cut_frac 0.1, ratio 32
+            return torch.optim.lr_scheduler.OneCycleLR(
+                self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
+                epochs=c.epochs, steps_per_epoch=self.steps_per_epoch, pct_start=0.1,
+                anneal_strategy="linear", div_factor=32.0, final_div_factor=1.0,
+                cycle_momentum=False)
         if c.scheduler == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(
                 self.optimizer, T_max=c.epochs * self.steps_per_epoch)
@@ -446,6 +461,7 @@ class Trainer:
                     self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 self.scheduler.step()
             self.batch_in_epoch += 1
+            self._snapshot_if_due()
             self.partial_epoch = (total_loss, correct, count, tokens, total_adversarial,
                                   time.perf_counter() - started)
             if (self.batch_in_epoch < len(batches)
@@ -472,6 +488,16 @@ class Trainer:
                 **({"train_adversarial_loss": total_adversarial / max(1, count)}
                    if self.adversary else {}),
                 "train_seconds": elapsed, "tokens_per_s": tokens / max(elapsed, 1e-9)}
+
+    def _snapshot_if_due(self) -> None:
+        step = self.epoch * self.steps_per_epoch + self.batch_in_epoch
+        for fraction in self.config.snapshots:
+            if step == max(1, round(fraction * self.steps_per_epoch)) and self.dist.main:
+                checkpoint.save(self.out_dir / "snapshots" / f"epoch-{fraction:g}",
+                                config=self.checkpoint_config,
+                                state_dict=self._evaluated_model().state_dict(),
+                                vocab_tokens=self.vocab_tokens,
+                                metrics={"epochs": fraction, "steps": step})
 
     def _check_finite(self, value: torch.Tensor, what: str = "loss") -> None:
         if not math.isfinite(value.item()):
