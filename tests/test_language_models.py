@@ -411,3 +411,20 @@ def test_a_backward_concat_pooling_classifier_exports_to_onnx(tmp_path, imdb_arc
     cases = [(torch.randint(1, vocab, (b, t)), torch.randint(1, t + 1, (b,)))
              for b, t in ((1, 1), (3, 9), (5, 30))]
     assert check_parity(tmp_path / "b.onnx", info["graph"], cases) <= 1e-4
+
+
+def test_the_pipeline_builds_ulmfit_members_from_the_archive(tmp_path, imdb_archive):
+    from gatedrnn.sentiment.pipeline import PipelineOptions, run_pipeline
+    options = PipelineOptions(members=0, word_vectors=None, linear_preset="nbsvm",
+                              doc_vector_presets=(), ensemble_teacher=False,
+                              ulmfit_lm_preset="awd-tiny")
+    report = run_pipeline(imdb_archive, tmp_path / "work", options, log=lambda m: None)
+    assert set(report["rows"]) == {"ulmfit-forward", "ulmfit-backward", "nbsvm"}
+    assert report["best_recurrent_by_validation"]["name"].startswith("ulmfit-")
+    backward = json.loads((tmp_path / "work" / "ulmfit-backward" / "best" / "config.json")
+                          .read_text())
+    assert backward["model"]["reverse"] is True and backward["model"]["pooling"] == "concat"
+    assert report["final_by_nested_cv"]["calibration"]["directory"]
+    # a second run reuses every step
+    again = run_pipeline(imdb_archive, tmp_path / "work", options, log=lambda m: None)
+    assert set(again["reused_steps"]) == {"language models", "ulmfit", "members"}
