@@ -16,8 +16,8 @@ LAYERS = {
     "models": 2,
     "train": 3,
     "sentiment": 4, "tagging": 4,
-    "pretrain": 5, "lm": 5, "search": 5, "analysis": 5, "export": 5,  # on the tasks
-    "experiments": 6, "serve": 6,
+    "pretrain": 5, "search": 5, "analysis": 5, "export": 5,  # on the tasks
+    "experiments": 6, "serve": 6, "lm": 6,  # lm: evaluating and sampling pretrain's models
     "cli": 7, "__init__": 7,
 }
 

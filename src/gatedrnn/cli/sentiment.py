@@ -43,7 +43,8 @@ def _preset_help() -> str:
             "recipe (~45 min). best: fast from word vectors it trains first (~12 min; the best "
             "single model, 90.9%; --recipe best is the best system). nbsvm, dv-ngram, "
             "dv-trigram: linear models over n-grams or document vectors. best-practice: the "
-            "chapter's BestPracticeLSTM. tiny: for tests.")
+            "chapter's BestPracticeLSTM. ulmfit: fine-tunes a language model from 'gatedrnn lm "
+            "pretrain' (--init-from; 88.3% test). tiny: for tests.")
 
 
 def _recipe_names():
