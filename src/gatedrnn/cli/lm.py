@@ -65,19 +65,24 @@ def lm_pretrain(data, preset, direction, out, epochs, lr, batch_size, bptt, max_
     The test reviews are never read; 1% of the others are held out for perplexity. Progress
     shows tokens/s and the time left; Ctrl-C saves, and --resume continues.
     """
+    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
+                                   "bf16": bf16, "checkpoint_minutes": checkpoint_minutes,
+                                   "snapshots": list(snapshots) or None}.items()
+                 if v is not None}
+    pretrain_and_report(data, out, as_json, preset=preset, direction=direction, seed=seed,
+                        bptt=bptt, max_reviews=max_reviews, overrides=overrides, resume=resume)
+
+
+def pretrain_and_report(data, out: Path, as_json: bool, **options) -> None:
+    """Run gatedrnn.pretrain.pretrain with ``options`` (its log on stderr, errors as clean
+    messages) and print its summary (``lm pretrain`` and ``sentiment pretrain``)."""
     from ..data.imdb import DatasetError
     from ..pretrain import pretrain
     from ..train.checkpoint import CheckpointError
     from ..train.loop import TrainingDiverged
 
-    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                   "bf16": bf16, "checkpoint_minutes": checkpoint_minutes,
-                                   "snapshots": list(snapshots) or None}.items()
-                 if v is not None}
     summary = run_training(
-        lambda: pretrain(data, out, preset=preset, direction=direction, seed=seed, bptt=bptt,
-                         max_reviews=max_reviews, overrides=overrides, resume=resume,
-                         log=lambda m: click.echo(m, err=True)),
+        lambda: pretrain(data, out, **options, log=lambda m: click.echo(m, err=True)),
         out, (DatasetError, CheckpointError, TrainingDiverged, ValueError))
     if as_json:
         click.echo(json.dumps(summary, indent=2))

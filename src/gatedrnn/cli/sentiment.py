@@ -257,24 +257,13 @@ def sentiment_pretrain(data, preset, out, epochs, lr, batch_size, bptt, max_revi
     'gatedrnn lm pretrain --preset PRESET' does the same; 'gatedrnn lm' also has the forward and
     backward AWD-LSTM language models of the ULMFiT recipe.
     """
-    from ..data.imdb import DatasetError
-    from ..pretrain import pretrain
-    from ..train.checkpoint import CheckpointError
-    from ..train.loop import TrainingDiverged
+    from .lm import pretrain_and_report
 
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                    "bf16": bf16, "checkpoint_minutes": checkpoint_minutes}.items()
                  if v is not None}
-    summary = run_training(
-        lambda: pretrain(data, out, preset=preset, seed=seed, bptt=bptt, max_reviews=max_reviews,
-                         overrides=overrides, resume=resume,
-                         log=lambda m: click.echo(m, err=True)),
-        out, (DatasetError, CheckpointError, TrainingDiverged, ValueError))
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        click.echo(f"held-out perplexity {summary['valid_perplexity']:.1f}; checkpoint: "
-                   f"{out / 'best'} ({summary['train_seconds'] / 60:.1f} min)")
+    pretrain_and_report(data, out, as_json, preset=preset, seed=seed, bptt=bptt,
+                        max_reviews=max_reviews, overrides=overrides, resume=resume)
 
 
 def load_predictor(checkpoint_paths, calibrated: bool = True):
