@@ -3,6 +3,7 @@
 import json
 import random
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,19 @@ def test_the_cli_trains_and_evaluates_a_dv_ngram_model(tmp_path, imdb_archive):
                                 str(imdb_archive), "--json"])
     assert done.exit_code == 0, done.output
     assert 0 <= json.loads(done.output[done.output.index("{"):])["accuracy"] <= 1
+
+
+def test_inferred_vectors_do_not_change_with_the_processes_hash_seed():
+    # gensim starts inference from hash(text), salted per process: a served model gave other
+    # probabilities after every restart until the start was drawn from the document's own seed
+    import os
+    import subprocess
+    import sys
+
+    fixture = Path(__file__).parent / "fixtures" / "checkpoints" / "sentiment-docvec"
+    code = ("import gatedrnn; print([p['probabilities']['pos'] for p in "
+            f"gatedrnn.load({str(fixture)!r}).predict(['a wonderful film', 'dull and awful'])])")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert len(outputs) == 1

@@ -160,7 +160,7 @@ class DocVectorModel(nn.Module):
                 ids = documents[row]
                 own.random = np.random.RandomState(
                     zlib.crc32(np.asarray(ids, dtype=np.int64).tobytes()))
-                vectors[row] = own.infer_vector([str(i) for i in ids])
+                vectors[row] = _infer_vector(own, [str(i) for i in ids])
 
         workers = max(1, min(workers or torch.get_num_threads(), len(documents)))
         if workers == 1:
@@ -174,6 +174,26 @@ class DocVectorModel(nn.Module):
     def forward(self, vectors: Tensor) -> Tensor:
         """(B, 2) logits from (B, dim) document vectors."""
         return self.classifier(vectors)
+
+
+def _infer_vector(engine, words: list[str]) -> np.ndarray:
+    """gensim's Doc2Vec.infer_vector (PV-DBOW), started from a vector drawn from
+    ``engine.random``: gensim draws the start from Python's hash() of the text, which is
+    salted anew in every process (PYTHONHASHSEED), so the same review got another vector,
+    and another prediction, after each restart."""
+    from gensim.models.doc2vec_inner import train_document_dbow
+
+    dim = engine.dv.vector_size
+    vector = ((engine.random.random_sample(dim) - 0.5) / dim).astype(np.float32).reshape(1, dim)
+    locks = np.ones(1, dtype=np.float32)
+    work = np.zeros(engine.layer1_size, dtype=np.float32)
+    alpha, epochs = engine.alpha, engine.epochs
+    alpha_delta = (alpha - engine.min_alpha) / max(epochs - 1, 1)
+    for _ in range(epochs):
+        train_document_dbow(engine, words, [0], alpha, work, learn_words=False,
+                            learn_hidden=False, doctag_vectors=vector, doctags_lockf=locks)
+        alpha -= alpha_delta
+    return vector[0]
 
 
 def train_dbow(documents: list[list[str]], *, dim: int = 100, negative: int = 5,
