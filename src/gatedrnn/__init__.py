@@ -26,17 +26,13 @@ def __dir__():
 
 
 def load(path="runs/sentiment", calibrated: bool = True):
-    """Load a trained checkpoint by its task: a sentiment classifier
-    (``gatedrnn.load(path).predict(["..."])``) or a tagger (``.tag([["The", "cat"]])``).
-    ``calibrated=False`` ignores the temperature fitted at the end of training (raw scores)."""
-    from .sentiment import Predictor, resolve_checkpoint
-    from .train.checkpoint import read_config
+    """Load a trained checkpoint, whatever its task and kind (gatedrnn.registry): a sentiment
+    classifier (``gatedrnn.load(path).predict(["..."])``), a tagger (``.tag([["The", "cat"]])``)
+    or a language model (``.sample("the film")``). ``calibrated=False`` ignores the
+    temperature fitted at the end of training (raw scores)."""
+    from .registry import load as load_checkpoint
 
-    directory = resolve_checkpoint(path)
-    if directory.is_dir() and read_config(directory).get("task") == "tagger":
-        from .tagging import Tagger
-        return Tagger.load(directory, calibrated=calibrated)
-    return Predictor.load(path, calibrated=calibrated)
+    return load_checkpoint(path, calibrated=calibrated)
 
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "load", "__version__"]

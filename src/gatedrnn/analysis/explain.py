@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import registry
 from ..data.text import basic_english
 
 GATE_NAMES = {"LSTM": ("f", "i", "o"), "GRU": ("r", "z"), "RNN": ()}
@@ -25,12 +26,12 @@ def explain(predictor, text: str, units: int = 8) -> dict:
     """Prediction, tokens, contributions, attention and gate summaries for one text."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
+    if not registry.kind_of(predictor).explains:
+        raise ValueError(f"{predictor.source or 'this model'} is not a recurrent classifier (an "
+                         "n-gram or document-vector model): it has no "
+                         "embeddings or gates to explain; explain one recurrent checkpoint")
     if hasattr(predictor, "members"):
         return _explain_ensemble(predictor, text, units)
-    if not hasattr(predictor, "vocab"):
-        raise ValueError(f"{predictor.source or 'this model'} is not a recurrent classifier (an "
-                         "n-gram or document-vector model, or an ensemble): it has no "
-                         "embeddings or gates to explain; explain one recurrent checkpoint")
     model = predictor.model
     tokens = basic_english(text)
     truncated = len(tokens) > MAX_EXPLAIN_TOKENS
@@ -90,7 +91,7 @@ def _gate_summary(model, gates: dict, length: int, units: int) -> dict:
 def _explain_ensemble(ensemble, text: str, units: int) -> dict:
     """An ensemble's own prediction, with the contributions and gates of its first recurrent
     member (the n-gram and document-vector members have none to show)."""
-    recurrent = [m for m in ensemble.members if hasattr(m, "vocab")]
+    recurrent = [m for m in ensemble.members if registry.kind_of(m).explains]
     if not recurrent:
         raise ValueError(f"{ensemble.source} is an ensemble without a recurrent member: it has "
                          "no embeddings or gates to explain")

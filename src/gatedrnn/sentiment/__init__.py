@@ -6,7 +6,8 @@ ensembles and the pipeline that builds the best measured system.
     Predictor.load("runs/sentiment").predict(["A wonderful film."])
 
 One module per job (``presets``, ``recipes``, ``training``, ``teachers``, ``predict``,
-``ensemble``, ``evaluation``, ``selection``, ``pipeline``). The names below are imported from
+``ensemble``, ``evaluation``, ``selection``, ``pipeline``); ``task`` declares the task to the
+registry and ``kinds/`` holds one module per model kind (recurrent, ngram, docvec, ensemble). The names below are imported from
 them on first use, so that ``gatedrnn.sentiment.presets`` and ``.recipes`` (plain data, read by
 the command line's help) load without torch.
 """
@@ -22,9 +23,10 @@ _WHERE = {
     **dict.fromkeys(["RECIPES", "Recipe"], "recipes"),
     **dict.fromkeys(["train", "train_word_vectors"], "training"),
     "teacher_probabilities": "teachers",
-    **dict.fromkeys(["Predictor", "NgramPredictor", "DocVectorPredictor", "UNCERTAIN",
-                     "abstain", "calibrated_probabilities", "encode_texts", "load",
-                     "resolve_checkpoint"], "predict"),
+    **dict.fromkeys(["Predictor", "UNCERTAIN", "abstain", "calibrated_probabilities",
+                     "encode_texts", "load", "resolve_checkpoint"], "predict"),
+    "NgramPredictor": "kinds.ngram",
+    "DocVectorPredictor": "kinds.docvec",
     **dict.fromkeys(["Ensemble", "RULES", "LOG_ODDS_LIMIT", "combine_scores", "save_ensemble"],
                     "ensemble"),
     **dict.fromkeys(["evaluate", "calibrate", "calibrate_checkpoint"], "evaluation"),

@@ -15,9 +15,9 @@ from ..train import checkpoint
 from .common import TASK
 from .predict import (
     Predictor,
-    _predictions,
-    _temperature,
     calibrated_probabilities,
+    checkpoint_temperature,
+    predictions,
     resolve_checkpoint,
 )
 
@@ -88,7 +88,7 @@ class Ensemble:
         if not members:
             raise checkpoint.CheckpointError(f"{directory}/config.json names no members")
         return cls(members, config.get("rule", "mean"), config.get("weights"),
-                   config.get("bias", 0.0), _temperature(config) if calibrated else 1.0,
+                   config.get("bias", 0.0), checkpoint_temperature(config) if calibrated else 1.0,
                    source=str(directory))
 
     def scores(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
@@ -106,7 +106,7 @@ class Ensemble:
 
     def predict(self, texts: list[str] | str, batch_size: int = 64,
                 min_confidence: float | None = None) -> list[dict]:
-        return _predictions(self, texts, batch_size, min_confidence)
+        return predictions(self, texts, batch_size, min_confidence)
 
 
 def combine_scores(per_member: torch.Tensor, rule: str, weights: list[float] | None = None,

@@ -1,5 +1,5 @@
-"""Loading a sentiment checkpoint and predicting with it: texts in, labels and calibrated
-confidences out, for the recurrent, n-gram and document-vector classifiers alike."""
+"""Predicting with a sentiment model: texts in, labels and calibrated confidences out, for
+every model kind alike (each kind's loading lives in ``kinds/``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from ..data import imdb
 from ..data.batching import bucket_batches, collate
 from ..data.text import Vocab, basic_english
-from ..models.classifier import ClassifierConfig, SentimentClassifier
 from ..train import checkpoint
 from .common import DEFAULT_OUT, MAX_TEXT_CHARS, TASK
 
@@ -41,28 +40,12 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_OUT, calibrated: bool = True) -> "Predictor":
-        """The checkpoint at ``path`` (a training output means its best/); an ensemble's
-        directory gives its :class:`Ensemble`. ``calibrated=False``: raw scores (temperature 1).
-        """
-        directory, config = checkpoint.open_for_task(
-            path, TASK, "a sentiment classifier",
-            f"train one with 'gatedrnn sentiment train --data PATH' (it writes "
-            f"{DEFAULT_OUT}/best)")
-        with checkpoint.building(directory):
-            temperature = _temperature(config) if calibrated else 1.0
-            if config.get("model_type") == "ensemble":
-                from .ensemble import Ensemble  # an ensemble is made of Predictors
-                return Ensemble.load_directory(directory, config, calibrated)
-            if config.get("model_type") == "ngram":
-                return NgramPredictor.load(directory, config, temperature)
-            if config.get("model_type") == "docvec":
-                return DocVectorPredictor.load(directory, config, temperature)
-            vocab = Vocab(checkpoint.load_vocab_tokens(directory))
-            model_config = ClassifierConfig.from_dict(config["model"])
-            checkpoint.check_vocab(directory, config, vocab.fingerprint(),
-                                   model_config.vocab_size, len(vocab), "tokens")
-            model = checkpoint.load_into(SentimentClassifier(model_config), directory)
-            return cls(model, vocab, _labels(config), str(directory), temperature)
+        """The sentiment checkpoint at ``path`` (a training output means its best/), of
+        whichever kind (gatedrnn.registry): a recurrent classifier gives a Predictor, an
+        n-gram or document-vector model theirs, an ensemble's directory its
+        :class:`Ensemble`. ``calibrated=False``: raw scores (temperature 1)."""
+        from ..registry import load
+        return load(path, TASK, calibrated)
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
         """(N, classes) probabilities: softmax(scores / temperature) (see ``scores``)."""
@@ -115,7 +98,7 @@ class Predictor:
         An empty or whitespace-only text still gets a prediction (from the model's bias), marked
         ``empty: True`` so a caller can tell it apart. ``min_confidence``: see ``abstain``.
         """
-        return _predictions(self, texts, batch_size, min_confidence)
+        return predictions(self, texts, batch_size, min_confidence)
 
 
 def calibrated_probabilities(scores: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -125,7 +108,7 @@ def calibrated_probabilities(scores: torch.Tensor, temperature: float) -> torch.
     return F.softmax(scores.double() / temperature, dim=1).float()
 
 
-def _labels(config: dict) -> list[str]:
+def checkpoint_labels(config: dict) -> list[str]:
     labels = config.get("labels", list(imdb.LABELS))
     if not (isinstance(labels, list) and len(labels) >= 2
             and all(isinstance(label, str) for label in labels)):
@@ -133,7 +116,7 @@ def _labels(config: dict) -> list[str]:
     return labels
 
 
-def _temperature(config: dict) -> float:
+def checkpoint_temperature(config: dict) -> float:
     """The checkpoint's fitted temperature (1 when it was never calibrated)."""
     calibration = config.get("calibration") or {}
     temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
@@ -144,7 +127,7 @@ def _temperature(config: dict) -> float:
     return float(temperature)
 
 
-class _WholeTextPredictor:
+class WholeTextPredictor:
     """What the non-recurrent classifiers share: a model and the index that turns a whole
     text into its ids (crops and other reading options do not apply)."""
 
@@ -165,68 +148,12 @@ class _WholeTextPredictor:
         return documents
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
-        """(N, 2) probabilities (``crops`` and other reading options do not apply)."""
+        """(N, classes) probabilities (``crops`` and other reading options do not apply)."""
         return calibrated_probabilities(self.scores(texts, batch_size), self.temperature)
 
     def predict(self, texts: list[str] | str, batch_size: int = 64,
                 min_confidence: float | None = None) -> list[dict]:
-        return _predictions(self, texts, batch_size, min_confidence)
-
-
-class NgramPredictor(_WholeTextPredictor):
-    """An n-gram classifier (``--preset nbsvm``) behind the Predictor interface.
-
-    ``Predictor.load`` returns one for an n-gram checkpoint, so it predicts, evaluates, serves
-    and joins ensembles like a recurrent classifier. It reads every review whole (crops do not
-    apply) and has no gates or embeddings to explain.
-    """
-
-    @classmethod
-    def load(cls, directory: Path, config: dict, temperature: float = 1.0) -> "NgramPredictor":
-        from ..models.ngram import NgramClassifier, NgramConfig, NgramIndex
-        grams = checkpoint.load_vocab_tokens(directory)
-        model_config = NgramConfig.from_dict(config["model"])
-        checkpoint.check_vocab(directory, config, Vocab.fingerprint_of(grams),
-                               model_config.vocab_size, len(grams), "n-grams")
-        model = checkpoint.load_into(NgramClassifier(model_config), directory)
-        return cls(model, NgramIndex(grams, model_config.max_n),
-                   config.get("labels", list(imdb.LABELS)), str(directory), temperature)
-
-    @torch.inference_mode()
-    def scores(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
-        """(N, 2) raw log-probabilities."""
-        out = torch.empty(len(texts), len(self.labels))
-        for start in range(0, len(texts), max(1, batch_size)):
-            documents = self._encode(texts[start:start + batch_size])
-            logits = self.model(*self.index.batch(documents))
-            out[start:start + len(documents)] = F.log_softmax(logits.float(), dim=1)
-        return out
-
-
-class DocVectorPredictor(_WholeTextPredictor):
-    """A document-vector classifier (``--preset dv-ngram``) behind the Predictor interface:
-    each review's vector is inferred (models.docvec), then classified. It reads every review
-    whole (crops do not apply)."""
-
-    @classmethod
-    def load(cls, directory: Path, config: dict,
-             temperature: float = 1.0) -> "DocVectorPredictor":
-        from ..models.docvec import DocVectorConfig, DocVectorIndex, DocVectorModel
-        tokens = checkpoint.load_vocab_tokens(directory)
-        model_config = DocVectorConfig.from_dict(config["model"])
-        checkpoint.check_vocab(directory, config, Vocab.fingerprint_of(tokens),
-                               model_config.vocab_size, len(tokens), "tokens")
-        model = checkpoint.load_into(DocVectorModel(model_config), directory)
-        return cls(model, DocVectorIndex(tokens, model_config.max_n),
-                   config.get("labels", list(imdb.LABELS)), str(directory), temperature)
-
-    @torch.inference_mode()
-    def scores(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
-        """(N, 2) raw log-probabilities."""
-        documents = self._encode(texts)
-        if not documents:
-            return torch.empty(0, len(self.labels))
-        return F.log_softmax(self.model(self.model.infer(documents)).float(), dim=1)
+        return predictions(self, texts, batch_size, min_confidence)
 
 
 def _crops(ids: list[int], crops: int, length: int) -> list[list[int]]:
@@ -253,7 +180,10 @@ def abstain(result: dict, min_confidence: float | None) -> dict:
     return {**result, "label": UNCERTAIN, "best_guess": result["label"], "uncertain": True}
 
 
-def _predictions(model, texts, batch_size: int, min_confidence: float | None = None) -> list[dict]:
+def predictions(model, texts, batch_size: int,
+                min_confidence: float | None = None) -> list[dict]:
+    """[{\"label\", \"confidence\", \"probabilities\", \"empty\"}] of ``model`` (anything with
+    ``probabilities`` and ``labels``) for each text."""
     if isinstance(texts, str):
         texts = [texts]
     if min_confidence is not None and not 0 <= min_confidence <= 1:

@@ -1,6 +1,6 @@
-"""Training a sentiment classifier: the recurrent presets (through the Trainer), the n-gram
-and document-vector presets (fitted in one go), word vectors, and the calibration that ends
-every run."""
+"""Training a sentiment classifier: the recurrent presets (through the Trainer), word vectors,
+and the calibration that ends every run. Kinds fitted in one go (n-gram, document vectors)
+bring their own ``train`` (kinds/), which ``train`` hands their presets to."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from ..train import checkpoint
 from ..train.loop import Encoded, FitConfig, Trainer
 from .common import DEFAULT_OUT, TASK, TOKENIZER
 from .evaluation import calibrate_checkpoint
-from .predict import NgramPredictor, encode_texts
+from .predict import encode_texts
 from .presets import DEFAULT_PRESET, PRESETS
 from .teachers import _teacher_labelled, _teacher_soft_labels, _unlabelled_subset
 
@@ -60,21 +60,15 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
         raise ValueError("unlabelled reviews need a teacher to label them: pass teacher "
                          "checkpoints (--teacher PATH)")
     chosen = PRESETS[preset]
-    if chosen.kind != "recurrent":
+    fitted = kind_of_preset(chosen).train
+    if fitted is not None:  # a kind fitted in one go by its own module (kinds/), not by epochs
         _refuse_recurrent_options(preset, {
             "resume": resume, "overrides": overrides, "model_overrides": model_overrides,
             "vectors": vectors, "freeze_embeddings": freeze_embeddings, "init_from": init_from})
-    if chosen.kind == "ngram":
-        return _train_ngram(data, preset, out, seed=seed, validation_fraction=validation_fraction,
-                            split_seed=split_seed, split_by=split_by, limit=limit,
-                            vocab_size=vocab_size, teacher=teacher, unlabelled=unlabelled,
-                            download=download, show_progress=show_progress, log=log)
-    if chosen.kind == "docvec":
-        return _train_docvec(data, preset, out, seed=seed,
-                             validation_fraction=validation_fraction, split_seed=split_seed,
-                             split_by=split_by, limit=limit, vocab_size=vocab_size,
-                             teacher=teacher, unlabelled=unlabelled, download=download,
-                             show_progress=show_progress, log=log)
+        return fitted(data, preset, out, seed=seed, validation_fraction=validation_fraction,
+                      split_seed=split_seed, split_by=split_by, limit=limit,
+                      vocab_size=vocab_size, teacher=teacher, unlabelled=unlabelled,
+                      download=download, show_progress=show_progress, log=log)
     if chosen.needs_language_model and init_from is None:
         raise ValueError(f"preset {preset} fine-tunes a pretrained language model: pass "
                          f"init_from (--init-from), e.g. a run of 'gatedrnn lm pretrain'")
@@ -90,7 +84,7 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
                                **chosen.word2vec)
     torch.manual_seed(seed)
     split_seed = seed if split_seed is None else split_seed
-    dataset, train_reviews, valid_reviews = _labelled_split(
+    dataset, train_reviews, valid_reviews = labelled_split(
         data, validation_fraction, split_seed, limit, download, show_progress,
         unsup=bool(teacher), by=split_by)
     train_tokens = [basic_english(r.text) for r in train_reviews]
@@ -170,7 +164,7 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
             log(f"nothing to resume in {out}; starting fresh")
     summary = trainer.fit()
     if trainer.dist.main:  # under torchrun, the process that wrote best/ calibrates it
-        summary["calibration"] = _calibrate_best(out, valid_reviews, log)
+        summary["calibration"] = calibrate_best(out, valid_reviews, log)
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
     summary["peak_rss_mb"] = rss_mb()["peak_rss_mb"]
@@ -181,7 +175,7 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
     return summary
 
 
-def _calibrate_best(out, valid_reviews, log) -> dict:
+def calibrate_best(out, valid_reviews, log) -> dict:
     """Temperature scaling of OUT/best on the validation split, stored in its config."""
     record = calibrate_checkpoint(Path(out) / "best", [r.text for r in valid_reviews],
                                   [r.label for r in valid_reviews])
@@ -191,7 +185,7 @@ def _calibrate_best(out, valid_reviews, log) -> dict:
     return record
 
 
-def _labelled_split(data, validation_fraction, split_seed, limit, download, show_progress,
+def labelled_split(data, validation_fraction, split_seed, limit, download, show_progress,
                     unsup=False, by="review"):
     dataset = imdb.load(data, download=download, show_progress=show_progress, unsup=unsup)
     train_reviews, valid_reviews = imdb.validation_split(dataset.train, validation_fraction,
@@ -202,78 +196,10 @@ def _labelled_split(data, validation_fraction, split_seed, limit, download, show
     return dataset, train_reviews, valid_reviews
 
 
-def _train_ngram(data, preset: str, out, *, seed: int, validation_fraction: float,
-                 split_seed: int | None, split_by: str, limit: int | None,
-                 vocab_size: int | None, teacher: list | None, unlabelled: int | None,
-                 download: bool, show_progress: bool, log) -> dict:
-    """Fit an n-gram preset: one model per regularisation strength, the best on validation
-    written to OUT/best.
-
-    With a ``teacher``, the unlabelled reviews join the training set under the teacher's
-    labels: its probability weighs each one's n-gram counts, its most likely label is the
-    regression's target (a linear model learns from a recurrent one what 22,500 labelled
-    reviews cannot show it: IMDb test 92.4% vs 91.7%, README).
-    """
-    from ..models import ngram
-    chosen = PRESETS[preset]
-    started = time.perf_counter()
-    split_seed = seed if split_seed is None else split_seed
-    dataset, train_reviews, valid_reviews = _labelled_split(
-        data, validation_fraction, split_seed, limit, download, show_progress,
-        unsup=bool(teacher), by=split_by)
-    train_tokens = [basic_english(r.text) for r in train_reviews]
-    train_labels = [r.label for r in train_reviews]
-    positive = None
-    if teacher:
-        unlabelled_tokens, soft = _teacher_labelled(dataset, teacher, unlabelled, split_seed,
-                                                    split_by, show_progress, log)
-        positive = [float(label) for label in train_labels] + soft[:, 1].tolist()
-        train_tokens += unlabelled_tokens
-        train_labels += soft.argmax(1).tolist()
-    valid_texts = [r.text for r in valid_reviews]
-    valid_labels = torch.tensor([r.label for r in valid_reviews])
-    max_n = chosen.model["max_n"]
-    max_features = vocab_size or chosen.vocab_size
-    features = ngram.NgramFeatures.count(train_tokens, train_labels, max_n=max_n,
-                                         max_features=max_features, positive=positive)
-    grams, index = features.grams, ngram.NgramIndex(features.grams, max_n)
-    log(f"{preset}: {len(grams):,} n-grams (1..{max_n}) from {len(train_tokens):,} reviews"
-        + (f" ({len(train_tokens) - len(train_reviews):,} of them teacher-labelled)"
-           if teacher else "") + f" ({time.perf_counter() - started:.0f} s)")
-    history, best = [], None
-    for C in chosen.model["C"]:
-        fit_started = time.perf_counter()
-        model = features.regress(C)
-        predictor = NgramPredictor(model, index, list(imdb.LABELS))
-        # scored exactly as the saved checkpoint will predict: from the raw text
-        accuracy = float((predictor.probabilities(valid_texts).argmax(1) == valid_labels)
-                         .float().mean())
-        record = {"C": C, "valid_accuracy": accuracy, "n_grams": len(grams),
-                  "seconds": time.perf_counter() - fit_started}
-        history.append(record)
-        log(f"{preset}: C {C}: validation accuracy {accuracy:.4f} ({len(grams):,} n-grams, "
-            f"{record['seconds']:.0f} s)")
-        if best is None or accuracy > best[0]["valid_accuracy"]:
-            best = (record, model)
-    record, model = best
-    config = {"task": TASK, "tokenizer": TOKENIZER, "labels": list(imdb.LABELS),
-              "model_type": "ngram", "model": model.config.to_dict(), "preset": preset,
-              "fit": {"C": record["C"], "max_features": max_features,
-                      "C_tried": chosen.model["C"]},
-              "vocab_fingerprint": Vocab.fingerprint_of(grams),
-              "environment": environment(seed=seed), "validation_split_seed": split_seed,
-              "validation_split_by": split_by,
-              "distilled_from": ({"teacher": [str(t) for t in teacher],
-                                  "unlabelled_reviews": len(train_tokens) - len(train_reviews)}
-                                 if teacher else None)}
-    checkpoint.save(Path(out) / "best", config=config, state_dict=model.state_dict(),
-                    vocab_tokens=grams, metrics=record)
-    calibration = _calibrate_best(out, valid_reviews, log)
-    return {"history": history, "best_valid_accuracy": record["valid_accuracy"],
-            "calibration": calibration,
-            "train_seconds": time.perf_counter() - started, "params": len(grams) + 1,
-            "peak_rss_mb": rss_mb()["peak_rss_mb"], "reviews": len(train_tokens),
-            "teacher_labelled_reviews": len(train_tokens) - len(train_reviews)}
+def kind_of_preset(preset):
+    """The registered model kind a preset trains (gatedrnn.registry)."""
+    from ..registry import kind
+    return kind(TASK, preset.kind)
 
 
 def _refuse_recurrent_options(preset: str, options: dict) -> None:
@@ -283,122 +209,6 @@ def _refuse_recurrent_options(preset: str, options: dict) -> None:
     if given:
         raise ValueError(f"preset {preset} is fitted in one go, not trained by epochs; "
                          f"{', '.join(given)} apply to recurrent presets only")
-
-
-def _train_docvec(data, preset: str, out, *, seed: int, validation_fraction: float,
-                  split_seed: int | None, split_by: str, limit: int | None,
-                  vocab_size: int | None, teacher: list | None, unlabelled: int | None,
-                  download: bool, show_progress: bool, log) -> dict:
-    """Fit a document-vector preset (models.docvec): PV-DBOW over words and n-grams on the
-    training part and the unlabelled reviews, then a logistic regression per regularisation
-    strength, on the training reviews' vectors as gensim trained them or as inference finds
-    them (inference is how every other review gets its vector); the pair best on validation
-    is written to OUT/best.
-
-    With a ``teacher``, the regression also fits the unlabelled reviews' trained vectors
-    under the teacher's probabilities (soft targets, as the students learn them); the
-    vectors themselves never see a label either way. ``unlabelled`` (default: all, or twice
-    ``limit``) is how many unlabelled reviews the vectors train on and the teacher labels."""
-    from ..models import docvec
-    from ..models.ngram import _require_scikit_learn
-    _require_scikit_learn()
-
-    chosen = PRESETS[preset]
-    options = chosen.model
-    started = time.perf_counter()
-    split_seed = seed if split_seed is None else split_seed
-    dataset, train_reviews, valid_reviews = _labelled_split(
-        data, validation_fraction, split_seed, limit, download, show_progress, unsup=True,
-        by=split_by)
-    if unlabelled is None and limit:
-        unlabelled = 2 * limit
-    unlabelled = _unlabelled_subset(dataset.unsup, unlabelled, split_seed)
-    soft = (_teacher_soft_labels(teacher, unlabelled, split_seed, split_by, show_progress, log)
-            if teacher else None)
-    max_n = options["max_n"]
-    documents = [docvec.dbow_tokens(basic_english(r.text), max_n)
-                 for r in [*train_reviews, *unlabelled]]
-    # gensim reads the documents in this order every epoch: mix labelled and unlabelled
-    order = list(range(len(documents)))
-    random.Random(seed).shuffle(order)
-    log(f"{preset}: {len(documents):,} reviews ({len(unlabelled):,} unlabelled), "
-        f"{sum(map(len, documents)):,} tokens (words and their n-grams up to n = {max_n}) "
-        f"({time.perf_counter() - started:.0f} s)")
-    epochs = options["train_epochs"]
-
-    def progress(epoch, seconds):
-        log(f"{preset}: epoch {epoch}/{epochs}, ETA {(epochs - epoch) * seconds / epoch:.0f} s")
-
-    tokens, output, counts, trained = docvec.train_dbow(
-        [documents[i] for i in order], dim=options["dim"], negative=options["negative"],
-        min_count=options["min_count"], sample=options["sample"], epochs=epochs,
-        max_vocab=vocab_size or chosen.vocab_size, seed=seed, progress=progress)
-    # back from gensim's shuffled order: training reviews first, then the unlabelled
-    trained_in_order = torch.empty_like(trained)
-    trained_in_order[torch.tensor(order)] = trained
-    trained_train, trained_unlabelled = trained_in_order.split(
-        [len(train_reviews), len(unlabelled)])
-    config = docvec.DocVectorConfig(vocab_size=len(tokens), dim=options["dim"], max_n=max_n,
-                                    negative=options["negative"], sample=options["sample"],
-                                    epochs=options["infer_epochs"])
-    model = docvec.DocVectorModel(config)
-    model.set_tables(output, counts)
-    index = docvec.DocVectorIndex(tokens, max_n)
-    log(f"{preset}: {len(tokens):,} tokens × {options['dim']} "
-        f"({time.perf_counter() - started:.0f} s); inferring the vectors of the "
-        f"{len(valid_reviews):,} validation reviews"
-        + (f" and the {len(train_reviews):,} training reviews"
-           if "inferred" in options["train_vectors"] else ""))
-    inferred_valid = model.infer([index.encode(basic_english(r.text)) for r in valid_reviews])
-    train_labels = torch.tensor([r.label for r in train_reviews])
-    valid_labels = torch.tensor([r.label for r in valid_reviews])
-    history, best = [], None
-    for source in options["train_vectors"]:
-        if source == "trained":
-            features = trained_train
-        else:  # as every other review's vector is found (~4 min more on IMDb, one thread)
-            features = model.infer([index.encode(basic_english(r.text)) for r in train_reviews])
-        targets = torch.nn.functional.one_hot(train_labels, 2).float()
-        if soft is not None:
-            # the unlabelled reviews' trained vectors (inferring 50,000 more would take
-            # ~10 min) whichever vectors the labelled reviews use
-            features = torch.cat([features, trained_unlabelled])
-            targets = torch.cat([targets, soft.float()])
-        for C in options["C"]:
-            with torch.no_grad():
-                model.classifier.load_state_dict(docvec.fit_classifier(features, targets, C))
-                accuracy = float((model(inferred_valid).argmax(1) == valid_labels)
-                                 .float().mean())
-            record = {"train_vectors": source, "C": C, "valid_accuracy": accuracy}
-            history.append(record)
-            log(f"{preset}: training vectors {source}, C {C}: validation accuracy "
-                f"{accuracy:.4f}")
-            if best is None or accuracy > best[0]["valid_accuracy"]:
-                best = (record, {k: v.clone()
-                                 for k, v in model.classifier.state_dict().items()})
-    record, classifier = best
-    model.classifier.load_state_dict(classifier)
-    stored = {"task": TASK, "tokenizer": TOKENIZER, "labels": list(imdb.LABELS),
-              "model_type": "docvec", "model": config.to_dict(), "preset": preset,
-              "fit": {**record, **{k: options[k] for k in ("train_epochs", "min_count",
-                                                           "sample")},
-                      "max_vocab": vocab_size or chosen.vocab_size,
-                      "unlabelled_reviews": len(unlabelled)},
-              "vocab_fingerprint": Vocab.fingerprint_of(tokens),
-              "environment": environment(seed=seed), "validation_split_seed": split_seed,
-              "validation_split_by": split_by,
-              "distilled_from": ({"teacher": [str(t) for t in teacher],
-                                  "unlabelled_reviews": len(unlabelled)} if teacher else None)}
-    checkpoint.save(Path(out) / "best", config=stored, state_dict=model.state_dict(),
-                    vocab_tokens=tokens, metrics=record)
-    calibration = _calibrate_best(out, valid_reviews, log)
-    return {"history": history, "best_valid_accuracy": record["valid_accuracy"],
-            "calibration": calibration,
-            "train_seconds": time.perf_counter() - started,
-            "params": len(tokens) * options["dim"] + 2 * (options["dim"] + 1),
-            "peak_rss_mb": rss_mb()["peak_rss_mb"], "reviews": len(documents),
-            "unlabelled_reviews": len(unlabelled),
-            "teacher_labelled_reviews": len(unlabelled) if teacher else 0}
 
 
 def train_word_vectors(data, out: str | Path, *, dim: int = 128, window: int = 5,

@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
+from .. import __version__, registry
 from ..train import checkpoint
 from .batching import MicroBatcher
 
@@ -45,58 +45,54 @@ DEFAULT_CHECKPOINTS = (Path("runs/sentiment"), Path("runs/tagger"))
 @dataclass
 class LoadedModel:
     name: str
-    task: str            # "sentiment" or "tagger"
+    task: str            # its task's name (gatedrnn.registry)
     path: str
-    model: object        # a sentiment Predictor or a Tagger
+    model: object        # what the registry loaded: a sentiment Predictor, a Tagger, ...
+    kind: str = ""       # its model kind
 
 
 def load_models(paths: list[Path], onnx: bool = False,
                 calibrated: bool = True) -> list[LoadedModel]:
-    """Each checkpoint (a training output directory or a checkpoint directory), by its task.
+    """Each checkpoint (a training output directory or a checkpoint directory), by its task and
+    kind (gatedrnn.registry); a task with no HTTP route is refused.
 
-    With ``onnx``, sentiment models are exported at start-up and their forward passes run in
-    onnxruntime (2–2.6× faster on this CPU, benchmarks/onnx_speed.py); /explain still uses
-    PyTorch, which it needs for gradients and gates. ``calibrated=False`` serves raw scores
-    (no temperature).
+    With ``onnx``, kinds that can run in onnxruntime are exported at start-up and answer from
+    it (a sentiment classifier: 2–2.6× faster on this CPU, benchmarks/onnx_speed.py); /explain
+    still uses PyTorch, which it needs for gradients and gates. Other kinds (n-gram,
+    document-vector, ensembles, taggers) stay in PyTorch. ``calibrated=False`` serves raw
+    scores (no temperature).
     """
-    from ..sentiment import Predictor, resolve_checkpoint
-    from ..tagging import Tagger
-
     loaded, names = [], set()
     for path in paths:
-        directory = resolve_checkpoint(path)
-        config = checkpoint.read_config(directory)
-        task = config.get("task")
-        # n-gram and document-vector models have no recurrent graph to export; they stay in
-        # PyTorch (and gensim).
-        if task == "sentiment" and onnx and config.get("model_type") not in (
-                "ngram", "docvec", "ensemble"):
-            model = _onnx_predictor(directory, calibrated)
-        elif task == "sentiment":
-            model = Predictor.load(directory, calibrated=calibrated)
-        elif task == "tagger":
-            model = Tagger.load(directory, calibrated=calibrated)
+        directory, _, kind = registry.open_checkpoint(path)
+        task = registry.task(kind.task)
+        if task.route is None:
+            raise checkpoint.CheckpointError(
+                f"{directory} is {task.noun}, which the server has no route for; serve "
+                f"{' or '.join(t.noun for t in registry.tasks().values() if t.route)}")
+        if onnx and kind.onnx_runtime is not None:
+            model = _onnx_model(directory, calibrated)
         else:
-            raise checkpoint.CheckpointError(f"{directory}: unknown task {task!r}")
+            model = registry.load(directory, calibrated=calibrated)
         name = Path(path).name if Path(path).name not in ("best", "last") else \
             Path(path).parent.name
         while name in names:
             name += "'"
         names.add(name)
-        loaded.append(LoadedModel(name, task, str(directory), model))
+        loaded.append(LoadedModel(name, kind.task, str(directory), model, kind.name))
     return loaded
 
 
-def _onnx_predictor(directory: Path, calibrated: bool = True):
+def _onnx_model(directory: Path, calibrated: bool = True):
     import atexit
     import shutil
     import tempfile
 
-    from ..export import onnx_predictor
+    from ..export import onnx_runtime_model
 
     work = tempfile.mkdtemp(prefix="gatedrnn-onnx-")
     atexit.register(shutil.rmtree, work, ignore_errors=True)
-    return onnx_predictor(directory, work, calibrated)
+    return onnx_runtime_model(directory, work, calibrated)
 
 
 def default_checkpoints() -> list[Path]:
@@ -180,16 +176,22 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     # Forward passes run on this (the event loop's) thread, blocking it: see the module
     # docstring for why. /predict and /tag go through one micro-batcher per model.
     batchers: dict[tuple[str, str], MicroBatcher] = {}
+    # which task answers which route ("predict": sentiment, "tag": tagger), as tasks declare
+    route_task = {t.route: t.name for t in registry.tasks().values() if t.route}
 
     def batcher(model: LoadedModel) -> MicroBatcher:
         key = (model.task, model.name)
         if key not in batchers:
-            run = (partial(model.model.predict, batch_size=PREDICT_BATCH)
-                   if model.task == "sentiment" else model.model.tag)
+            # the task names the method that answers its route (predict, tag)
+            task = registry.task(model.task)
+            run = getattr(model.model, task.answer)
+            if task.route == "predict":  # texts of mixed lengths: small sorted batches
+                run = partial(run, batch_size=PREDICT_BATCH)
             batchers[key] = MicroBatcher(run, max_items=MAX_TEXTS)
         return batchers[key]
 
-    def pick(task: str, name: str | None) -> LoadedModel:
+    def pick(route: str, name: str | None) -> LoadedModel:
+        task = route_task.get(route)
         candidates = [m for m in models if m.task == task]
         if name is not None:
             chosen = [m for m in candidates if m.name == name]
@@ -235,7 +237,7 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
         from ..sentiment import abstain
 
         check_texts(request.texts)
-        chosen = pick("sentiment", request.model)
+        chosen = pick("predict", request.model)
         predictions = await batcher(chosen).submit(request.texts)
         if request.min_confidence is not None:
             predictions = [abstain(p, request.min_confidence) for p in predictions]
@@ -248,7 +250,7 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
 
         if (request.texts is None) == (request.tokens is None):
             raise HTTPException(422, "send either texts (raw) or tokens (pre-tokenised)")
-        chosen = pick("tagger", request.model)
+        chosen = pick("tag", request.model)
         if request.texts is not None:
             check_texts(request.texts)
             sentences = [tokens for text in request.texts for tokens in tokenize(text)]
@@ -266,7 +268,7 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
         from ..analysis.explain import explain
 
         check_texts([request.text])
-        chosen = pick("sentiment", request.model)
+        chosen = pick("predict", request.model)
         try:
             result = explain(chosen.model, request.text, units=request.units)
         except ValueError as exc:

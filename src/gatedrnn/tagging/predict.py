@@ -9,7 +9,7 @@ import torch
 
 from ..data import ud
 from ..data.batching import bucket_batches
-from ..models.tagger import SequenceTagger, TaggerConfig
+from ..models.tagger import SequenceTagger
 from ..train import checkpoint
 from .common import DEFAULT_OUT, TASK
 from .encoding import TaggerVocab, collate_sentences, encode
@@ -38,24 +38,8 @@ class Tagger:
         """A checkpoint (or training output) directory; an ensemble's directory (``gatedrnn
         tagger train --members N``) gives its :class:`TaggerEnsemble`. ``calibrated=False``:
         raw scores (temperature 1)."""
-        directory, config = checkpoint.open_for_task(
-            path, TASK, "a tagger",
-            f"train one with 'gatedrnn tagger train --data DIR' (it writes {DEFAULT_OUT}/best)")
-        with checkpoint.building(directory):
-            temperature = _temperatures(config) if calibrated else None
-            if "ensemble" in config:
-                members = [Tagger.load(directory / name, device, calibrated=False)
-                           for name in config["ensemble"]]
-                # calibrated as a whole when training fitted the ensemble's own temperature
-                return TaggerEnsemble(members, temperature if config.get("calibration") else None)
-            tags = config["tags"]
-            vocab = TaggerVocab(checkpoint.load_vocab_tokens(directory), tags["chars"],
-                                tags["upos"], tags["xpos"], tags.get("lowercase", False))
-            model_config = TaggerConfig.from_dict(config["model"])
-            checkpoint.check_vocab(directory, config, vocab.fingerprint(),
-                                   model_config.vocab_size, len(vocab.words), "words")
-            model = checkpoint.load_into(SequenceTagger(model_config), directory)
-            return cls(model, vocab, str(directory), device, temperature)
+        from ..registry import load
+        return load(path, TASK, calibrated, device=device)
 
     @torch.inference_mode()
     def scores(self, sentences: list[list[str]], batch_size: int = 128,
@@ -117,7 +101,7 @@ def _softmax_each(scores: list[torch.Tensor], temperature: float) -> list[torch.
     return [(s.double() / temperature).softmax(-1).float() for s in scores]
 
 
-def _temperatures(config: dict) -> dict:
+def checkpoint_temperatures(config: dict) -> dict:
     """The checkpoint's fitted UPOS and XPOS temperatures (1 where never calibrated)."""
     record = config.get("calibration") or {}
     temperatures = {}
