@@ -329,7 +329,7 @@ def test_a_bidirectional_language_model_refuses_to_sample(tmp_path, imdb_archive
 
 def test_interrupted_lm_pretraining_resumes_to_the_uninterrupted_weights(
         tmp_path, imdb_archive, backward_lm, monkeypatch):
-    import gatedrnn.pretrain as pretraining
+    import gatedrnn.lm.training as pretraining
     uninterrupted, _ = backward_lm
     out = tmp_path / "lm"
     calls = {"n": 0}

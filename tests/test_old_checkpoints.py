@@ -48,6 +48,11 @@ def test_old_language_model_samples_and_scores_as_it_did():
     assert sample(path, RECORD["prompt"], words=8, seed=0) == expected["sample"]
     perplexity = evaluate_lm(path, texts=RECORD["texts"][:3], show_progress=False)["perplexity"]
     assert perplexity == pytest.approx(expected["perplexity"], rel=1e-5)
+    # the registry loads it like any checkpoint
+    loaded = gatedrnn.load(path)
+    assert loaded.sample(RECORD["prompt"], words=8, seed=0) == expected["sample"]
+    assert loaded.perplexity(RECORD["texts"][:3])["perplexity"] == pytest.approx(
+        expected["perplexity"], rel=1e-5)
 
 
 def test_old_checkpoints_serve_side_by_side():

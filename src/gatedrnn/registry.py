@@ -26,6 +26,15 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 PACKAGE = __name__.rpartition(".")[0]  # "gatedrnn"
+# The kind of every gated-RNN model: a recurrent encoder, trained by epochs through the Trainer
+# (what a language model can pretrain). Presets name their kind; this says which they can
+# without importing any task (the command line lists such presets in its help).
+RECURRENT = "recurrent"
+
+
+def is_recurrent(kind_name: str) -> bool:
+    """Is a preset of this kind a gated RNN (an encoder a language model can start)?"""
+    return kind_name == RECURRENT
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,14 @@ from .root import main
 
 
 def _lm_preset_names():
-    from ..sentiment.presets import LM_PRESETS, PRESETS
-    return [*LM_PRESETS, *(name for name, p in PRESETS.items() if p.kind == "recurrent")]
+    from ..lm.presets import PRESETS as LM_PRESETS
+    from ..registry import is_recurrent
+    from ..sentiment.presets import PRESETS
+    return [*LM_PRESETS, *(name for name, p in PRESETS.items() if is_recurrent(p.kind))]
 
 
 def _lm_preset_help() -> str:
-    from ..sentiment.presets import LM_PRESETS
+    from ..lm.presets import PRESETS as LM_PRESETS
     return "; ".join(f"{name}: {p.description}" for name, p in LM_PRESETS.items())
 
 
@@ -103,7 +105,7 @@ def pretrain_and_report(data, out: Path, as_json: bool, **options) -> None:
 def lm_evaluate(model, data, split, text_file, as_json):
     """Perplexity of a language model (lower is better; <unk> counts as a word)."""
     from ..data.imdb import DatasetError
-    from ..lm import evaluate_lm
+    from ..lm.evaluation import evaluate_lm
     from ..train.checkpoint import CheckpointError
 
     texts = None
@@ -133,7 +135,7 @@ def lm_evaluate(model, data, split, text_file, as_json):
 @click.option("--seed", type=int, default=None, help="Make the sample repeatable.")
 def lm_sample(model, prompt, words, temperature, top_k, seed):
     """Generate text after PROMPT (a backward model writes what comes before it)."""
-    from ..lm import sample
+    from ..lm.evaluation import sample
     from ..train.checkpoint import CheckpointError
 
     try:

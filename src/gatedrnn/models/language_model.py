@@ -34,9 +34,6 @@ from ..nn.regularisers import LockedDropout, embedding_dropout, tie_weights
 from .classifier import ENCODERS
 from .config import StoredConfig
 
-# What a language model's checkpoint says it is (config.json "task"): pretraining writes it,
-# a classifier that starts from the model checks it.
-TASK = "language-model"
 # The fields a language model shares with the classifier it initialises.
 ENCODER_FIELDS = ("embedding_dim", "hidden_size", "num_layers", "bidirectional", "mode",
                   "reverse")

@@ -16,8 +16,8 @@ from ..data import imdb
 from ..data.text import Vocab, basic_english
 from ..data.vectors import embedding_matrix, load_vectors
 from ..models.classifier import ClassifierConfig, SentimentClassifier
-from ..models.language_model import ENCODER_FIELDS, LanguageModelConfig
-from ..models.language_model import TASK as LM_TASK
+from ..lm.predict import PretrainedLanguageModel
+from ..models.language_model import ENCODER_FIELDS
 from ..runinfo import environment, rss_mb
 from ..train import checkpoint
 from ..train.loop import Encoded, FitConfig, Trainer
@@ -239,17 +239,12 @@ def train_word_vectors(data, out: str | Path, *, dim: int = 128, window: int = 5
 
 def _open_language_model(path) -> dict:
     """Vocabulary, encoder shape and embedding + encoder weights of a pretrained LM."""
-    directory, config = checkpoint.open_for_task(
-        path, LM_TASK, "a pretrained language model",
-        "make one with 'gatedrnn lm pretrain --data PATH'")
-    vocab = Vocab(checkpoint.load_vocab_tokens(directory))
-    lm_config = LanguageModelConfig.from_dict(config["model"])
-    checkpoint.check_vocab(directory, config, vocab.fingerprint(), lm_config.vocab_size,
-                           len(vocab), "tokens")
-    weights = {k: v for k, v in checkpoint.load_weights(directory).items()
+    language_model = PretrainedLanguageModel.load(path)
+    weights = {k: v for k, v in language_model.model.state_dict().items()
                if k.startswith(("embedding.", "encoder."))}
-    shape = {k: getattr(lm_config, k) for k in ENCODER_FIELDS}
-    return {"directory": directory, "vocab": vocab, "shape": shape, "weights": weights}
+    shape = {k: getattr(language_model.model.config, k) for k in ENCODER_FIELDS}
+    return {"directory": Path(language_model.source), "vocab": language_model.vocab,
+            "shape": shape, "weights": weights}
 
 
 
