@@ -69,11 +69,19 @@ def training_steps(checkpoint: Path) -> list[dict]:
     found = []
     for record_file in sorted(checkpoint.parent.glob("*.step.json")):
         record = json.loads(record_file.read_text(encoding="utf-8"))
-        outs = {Path(command[command.index("--out") + 1]).name
-                for command in record["commands"].values() if "--out" in command}
+        outs = {Path(out).name for out in step_outputs(record)}
         if outs & made:
             found.append(record)
     return found
+
+
+def step_outputs(record: dict) -> list[str]:
+    """Where a step's trainings wrote: its calls' ``out`` (or, in records of older gatedrnn
+    versions, whose steps ran commands, each command's --out)."""
+    if "calls" in record:
+        return [c["arguments"]["out"] for c in record["calls"].values()
+                if "out" in c["arguments"]]
+    return [c[c.index("--out") + 1] for c in record["commands"].values() if "--out" in c]
 
 
 def main(argv=None):
@@ -113,7 +121,8 @@ def main(argv=None):
         for record in training_steps(checkpoint):
             # a work folder copied into another keeps the step's record, paths rewritten:
             # the same timing of the same labels is the same step
-            steps[(record["seconds"], *sorted(record["commands"]))] = record["seconds"]
+            labels = record.get("calls") or record["commands"]
+            steps[(record["seconds"], *sorted(labels))] = record["seconds"]
     results = {"environment": environment(seed=0), "models": {n: str(c) for n, c in pool.items()},
                "rows": rows, "rules": rules, "nested_valid": nested,
                "final": {"rule": nested["chosen"], **rules[nested["chosen"]]},

@@ -20,11 +20,18 @@ def train_tiny(archive, out: Path, seed: int, split_by: str = "film") -> Path:
     return out
 
 
-def step_record(path: Path, seconds: float, outs: dict[str, Path]) -> None:
-    """A pipeline step's record, as imdb_pipeline.run_steps writes it."""
-    path.write_text(json.dumps({"seconds": seconds, "threads_each": 1, "commands": {
-        label: ["gatedrnn", "sentiment", "train", "--out", str(out)]
-        for label, out in outs.items()}, "summaries": {}}), encoding="utf-8")
+def step_record(path: Path, seconds: float, outs: dict[str, Path], calls: bool = True) -> None:
+    """A pipeline step's record, as sentiment.pipeline.run_steps writes it (``calls``) or as
+    versions before it wrote it, whose steps ran commands."""
+    if calls:
+        made = {"calls": {label: {"function": "gatedrnn.sentiment.training:train",
+                                  "arguments": {"preset": "tiny", "out": str(out)}}
+                          for label, out in outs.items()}}
+    else:
+        made = {"commands": {label: ["gatedrnn", "sentiment", "train", "--out", str(out)]
+                             for label, out in outs.items()}}
+    path.write_text(json.dumps({"seconds": seconds, "threads_each": 1, **made,
+                                "summaries": {}}), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +53,7 @@ def two_pipelines(tmp_path_factory, imdb_archive):
     shutil.copytree(a / "member-0", b / "member-0")
     step_record(b / "members.step.json", 60.0, {"member-0": b / "member-0"})
     train_tiny(imdb_archive, b / "other", 2)
-    step_record(b / "other.step.json", 30.0, {"other": b / "other"})
+    step_record(b / "other.step.json", 30.0, {"other": b / "other"}, calls=False)
     return a, b
 
 

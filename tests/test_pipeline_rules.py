@@ -64,20 +64,22 @@ def test_students_train_adversarially_from_the_round_asked_for():
     _, options = pipeline_script.parse_arguments(
         ["--data", "d", "--work", "w", "--student-epochs", "2", "--adversarial", "0.3",
          "--adversarial-from", "2"])
-    assert imdb_pipeline._student_options(options, 1) == ["--epochs", "2"]
-    assert imdb_pipeline._student_options(options, 2) == ["--epochs", "2", "--adversarial",
-                                                          "0.3"]
+    assert imdb_pipeline._student_options(options, 1) == {"overrides": {"epochs": 2}}
+    assert imdb_pipeline._student_options(options, 2) == {
+        "overrides": {"epochs": 2, "adversarial": 0.3}}
     _, every_round = pipeline_script.parse_arguments(["--data", "d", "--work", "w",
                                                       "--adversarial", "0.3"])
-    assert imdb_pipeline._student_options(every_round, 1) == ["--adversarial", "0.3"]
+    assert imdb_pipeline._student_options(every_round, 1) == {"overrides": {"adversarial": 0.3}}
 
 
 def _commands(tmp_path, monkeypatch, options):
-    """Every gatedrnn command the pipeline's training steps would run, by step."""
+    """Every library call the pipeline's training steps would make, by step: the function's
+    name and its arguments (train/side_by_side.Call)."""
     seen = {}
 
-    def record(name, commands, work, threads, log=print):
-        seen[name] = commands
+    def record(name, calls, work, threads, log=print):
+        seen[name] = {label: {"function": c.function, **c.arguments}
+                      for label, c in calls.items()}
         return {"seconds": 0.0}
 
     monkeypatch.setattr(imdb_pipeline, "run_steps", record)
@@ -88,10 +90,10 @@ def _commands(tmp_path, monkeypatch, options):
 def test_members_train_adversarially_only_from_round_zero(tmp_path, monkeypatch):
     seen = _commands(tmp_path, monkeypatch, PipelineOptions(rounds=0, adversarial=0.3,
                                                             adversarial_from=0))
-    assert seen["members"]["member-0"][-2:] == ["--adversarial", "0.3"]
-    assert "--adversarial" not in seen["members"]["nbsvm"]
+    assert seen["members"]["member-0"]["overrides"] == {"adversarial": 0.3}
+    assert "overrides" not in seen["members"]["nbsvm"]
     plain = _commands(tmp_path, monkeypatch, PipelineOptions())
-    assert not any("--adversarial" in c for c in plain["members"].values())
+    assert not any("overrides" in c for c in plain["members"].values())
 
 
 @pytest.mark.parametrize("options, named", [
@@ -115,9 +117,9 @@ def test_several_document_vector_presets_each_train_a_member(tmp_path, monkeypat
     assert options.doc_vector_presets == ("dv-ngram", "dv-trigram")
     seen = _commands(tmp_path, monkeypatch, options)
     for preset in options.doc_vector_presets:
-        command = seen[preset][preset]
-        assert command[command.index("--preset") + 1] == preset
-        assert command[command.index("--split-seed") + 1] == "0"
+        call = seen[preset][preset]
+        assert call["function"] == "gatedrnn.sentiment.training:train"
+        assert call["preset"] == preset and call["split_seed"] == 0
     assert pipeline_script.parse_arguments(
         ["--data", "d", "--work", "w", "--doc-vectors"])[1].doc_vector_presets == ("dv-ngram",)
     assert pipeline_script.parse_arguments(["--data", "d", "--work", "w"])[1] \
@@ -183,12 +185,13 @@ def test_ulmfit_members_fine_tune_from_their_own_direction_of_language_model(tmp
     assert list(seen) == ["language-models", "ulmfit", "members"]
     for direction in ("forward", "backward"):
         lm = seen["language-models"][f"lm-{direction}"]
-        assert lm[:2] == ["lm", "pretrain"] and lm[lm.index("--direction") + 1] == direction
-        assert lm[-4:] == ["--snapshot", "0.25", "--snapshot", "0.5"]
+        assert lm["function"] == "gatedrnn.lm.training:pretrain"
+        assert lm["direction"] == direction and lm["preset"] == "awd"
+        assert lm["overrides"] == {"snapshots": [0.25, 0.5]}
         fine_tune = seen["ulmfit"][f"ulmfit-{direction}"]
-        assert fine_tune[fine_tune.index("--preset") + 1] == "ulmfit"
-        assert fine_tune[fine_tune.index("--init-from") + 1] == str(tmp_path / f"lm-{direction}")
-        assert fine_tune[fine_tune.index("--out") + 1] == str(tmp_path / f"ulmfit-{direction}")
+        assert fine_tune["preset"] == "ulmfit"
+        assert fine_tune["init_from"] == str(tmp_path / f"lm-{direction}")
+        assert fine_tune["out"] == str(tmp_path / f"ulmfit-{direction}")
     assert list(seen["members"]) == ["nbsvm"]
 
 
@@ -202,3 +205,57 @@ def test_pipeline_options_that_cannot_apply_are_refused(options, named):
             "ensemble_teacher": False}
     with pytest.raises(ValueError, match=named):
         PipelineOptions(**{**base, **options})
+
+
+@pytest.mark.parametrize("options", [
+    PipelineOptions(),
+    PipelineOptions(rounds=2, students=2, student_epochs=1, unlabelled=100, adversarial=0.3,
+                    adversarial_from=0, taught_doc_vectors=True),
+    PipelineOptions(members=0, word_vectors=None, linear_preset="nbsvm",
+                    doc_vector_presets=(), ensemble_teacher=False, ulmfit_lm_preset="awd",
+                    lm_snapshots=(0.5,)),
+])
+def test_every_call_the_pipeline_makes_fits_its_function(tmp_path, monkeypatch, options):
+    # the steps run library functions in other processes: a wrong keyword would only fail
+    # there, after the steps before it had run
+    import importlib
+    import inspect
+
+    for step in _commands(tmp_path, monkeypatch, options).values():
+        for call in step.values():
+            arguments = dict(call)
+            module, name = arguments.pop("function").split(":")
+            function = getattr(importlib.import_module(module), name)
+            inspect.signature(function).bind(**arguments, log=print)
+
+
+def _write_and_log(path: str, text: str, log) -> dict:
+    """A function shaped as the pipeline's steps call them (keyword arguments and ``log``)."""
+    log(f"writing {path}")
+    Path(path).write_text(text, encoding="utf-8")
+    return {"written": path}
+
+
+def test_a_step_runs_its_calls_in_processes_and_is_reused(tmp_path):
+    """run_steps: library calls side by side in processes of their own, each logging to
+    WORK/LABEL.log; the record makes a rerun reuse the step and refuses other calls under its
+    name; a failed call names itself and its log, and leaves no record."""
+    from gatedrnn.train.side_by_side import Call
+
+    def calls(text: str, folder: Path = tmp_path) -> dict:
+        return {f"write-{k}": Call("test_pipeline_rules:_write_and_log",
+                                   {"path": str(folder / f"{k}.txt"), "text": f"{text}{k}"})
+                for k in range(2)}
+
+    quiet = {"log": lambda m: None}
+    record = imdb_pipeline.run_steps("writes", calls("a"), tmp_path, 1, **quiet)
+    assert [(tmp_path / f"{k}.txt").read_text() for k in range(2)] == ["a0", "a1"]
+    assert "writing" in (tmp_path / "write-1.log").read_text()
+    assert record["summaries"]["write-1"] == {"written": str(tmp_path / "1.txt")}
+    assert imdb_pipeline.run_steps("writes", calls("a"), tmp_path, 1, **quiet)["reused"]
+    with pytest.raises(RuntimeError, match="made by other calls"):
+        imdb_pipeline.run_steps("writes", calls("b"), tmp_path, 1, **quiet)
+    with pytest.raises(RuntimeError, match="write-0 .*failed: FileNotFoundError.*write-0.log"):
+        imdb_pipeline.run_steps("broken", calls("c", tmp_path / "missing"), tmp_path, 1,
+                                **quiet)
+    assert not (tmp_path / "broken.step.json").exists()

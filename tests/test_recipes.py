@@ -95,29 +95,34 @@ def test_a_pipeline_recipe_refuses_another_seed(imdb_archive, tmp_path):
 
 def test_a_step_cut_short_resumes_where_it_stopped(tmp_path):
     """A member killed mid-training left OUT/last with its training state: the rerun of its
-    step passes --resume instead of starting the member again."""
-    from gatedrnn.sentiment.pipeline import resumable
-    command = ["sentiment", "train", "--preset", "fast", "--out", str(tmp_path / "member-0")]
-    assert resumable(command) == command
+    step calls it with resume=True instead of starting the member again."""
+    from gatedrnn.sentiment.pipeline import WORD_VECTORS, classifier
+    from gatedrnn.train.side_by_side import Call
+    call = classifier("imdb.tar.gz", "fast", tmp_path / "member-0")
+    assert call.resumed() == call
     (tmp_path / "member-0" / "last").mkdir(parents=True)
     (tmp_path / "member-0" / "last" / "training.pt").write_bytes(b"state")
-    assert resumable(command) == [*command, "--resume"]
-    vectors = ["embeddings", "train", "--out", str(tmp_path / "word2vec.vec")]
-    assert resumable(vectors) == vectors
+    assert call.resumed().arguments == {**call.arguments, "resume": True}
+    vectors = Call(WORD_VECTORS, {"data": "imdb.tar.gz", "out": str(tmp_path / "w.vec")})
+    assert vectors.resumed() == vectors
 
 
-def test_a_failed_step_names_its_command_and_log(tmp_path, imdb_archive):
-    """A step that fails stops the pipeline with its command, its last log line and the log's
-    path; what finished before stays for the rerun."""
-    from gatedrnn.sentiment.pipeline import run_steps
-    ok = run_steps("ok", {"ok": ["--version"]}, tmp_path, 1, log=lambda m: None)
-    assert (tmp_path / "ok.step.json").exists() and not ok.get("reused")
-    with pytest.raises(RuntimeError, match=r"gatedrnn sentiment predict .*failed: Error: no "
-                                           r"checkpoint at .*broken\.log; run it again to resume"):
-        run_steps("broken", {"broken": ["sentiment", "predict", str(tmp_path / "missing"), "x"]},
-                  tmp_path, 1, log=lambda m: None)
+def test_a_failed_step_names_its_call_and_log(tmp_path, imdb_archive):
+    """A step that fails stops the pipeline with its call, its error and the log's path; what
+    finished before stays for the rerun."""
+    from gatedrnn.sentiment.pipeline import classifier, run_steps
+    quiet = {"log": lambda m: None}
+    ok = {"ok": classifier(imdb_archive, "tiny", tmp_path / "ok", overrides={"epochs": 1})}
+    assert not run_steps("ok", ok, tmp_path, 1, **quiet).get("reused")
+    assert (tmp_path / "ok.step.json").exists() and (tmp_path / "ok" / "best").is_dir()
+    broken = {"broken": classifier(imdb_archive, "tiny", tmp_path / "broken",
+                                   init_from=str(tmp_path / "missing"))}
+    with pytest.raises(RuntimeError, match=r"broken .gatedrnn.sentiment.training:train. failed: "
+                                           r"CheckpointError: no checkpoint at .*broken\.log; run "
+                                           r"it again to resume"):
+        run_steps("broken", broken, tmp_path, 1, **quiet)
     assert not (tmp_path / "broken.step.json").exists()
-    assert run_steps("ok", {"ok": ["--version"]}, tmp_path, 1, log=lambda m: None)["reused"]
+    assert run_steps("ok", ok, tmp_path, 1, **quiet)["reused"]
 
 
 def test_a_tagger_recipe_trains_an_ensemble_that_loads_as_one_tagger(tmp_path, ud_treebank):

@@ -3,10 +3,11 @@ and document-vector models → (optionally) students distilled from them on the 
 reviews ⇄ an NBSVM distilled from the students → every combination scored on validation →
 the final ensemble, chosen by nested cross-validation on validation and calibrated as a whole.
 
-Each step is a ``gatedrnn`` command in its own process (members side by side, one thread each);
-WORK keeps every checkpoint, its log and the step's record (WORK/NAME.step.json), so a rerun
-with the same WORK reuses the finished steps: an interrupted pipeline resumes at the step it
-was in. ``gatedrnn sentiment train --recipe best`` runs it (see ``recipes``);
+Each step is a library call (sentiment.train, train_word_vectors, lm.pretrain) in its own
+process (members side by side, one thread each; train/side_by_side.py); WORK keeps every
+checkpoint, its log and the step's record (WORK/NAME.step.json: the calls and what they
+returned), so a rerun with the same WORK reuses the finished steps: an interrupted pipeline
+resumes at the step it was in. ``gatedrnn sentiment train --recipe best`` runs it (see ``recipes``);
 benchmarks/imdb_pipeline.py times it and tries its variants.
 
 Steps:
@@ -28,8 +29,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from ..data import imdb
 from ..runinfo import environment
 from ..train import calibration
 from ..train.checkpoint import write_json_atomic
+from ..train.side_by_side import Call, CallFailed, run_side_by_side
 from .ensemble import combine_scores, save_ensemble
 from .predict import Predictor
 from .selection import (
@@ -106,62 +106,49 @@ class PipelineOptions:
             raise ValueError(f"split_by must be 'film' or 'review', got {self.split_by!r}")
 
 
-def run_steps(name: str, commands: dict[str, list[str]], work: Path, threads: int,
-              log=print) -> dict:
-    """Run ``gatedrnn`` commands side by side (``threads`` each), each in its own process with
-    its log in WORK/LABEL.log; a step recorded in WORK/NAME.step.json is reused. Returns the
+# The library functions the steps call, each in a process of its own (train/side_by_side.py)
+TRAIN = "gatedrnn.sentiment.training:train"
+WORD_VECTORS = "gatedrnn.sentiment.training:train_word_vectors"
+PRETRAIN_LM = "gatedrnn.lm.training:pretrain"
+
+
+def run_steps(name: str, calls: dict[str, Call], work: Path, threads: int, log=print) -> dict:
+    """Run library ``calls`` side by side (``threads`` each), each in its own process with its
+    log in WORK/LABEL.log; a step recorded in WORK/NAME.step.json is reused. Returns the
     step's record."""
     record_file = work / f"{name}.step.json"
-    wanted = {label: ["gatedrnn", *args] for label, args in commands.items()}
+    wanted = json.loads(json.dumps({label: call.record() for label, call in calls.items()}))
     if record_file.exists():
         record = json.loads(record_file.read_text(encoding="utf-8"))
-        if record["commands"] != wanted:
-            theirs = " | ".join(" ".join(c) for c in record["commands"].values())
-            raise RuntimeError(f"{record_file} was made by another command ({theirs}) than "
-                               f"this run's ({' | '.join(' '.join(c) for c in wanted.values())}):"
-                               " use another work directory, or delete that file to rerun "
-                               "the step")
+        if "calls" not in record:
+            raise RuntimeError(f"{record_file} was written by an older gatedrnn, whose steps "
+                               "ran commands: delete it to run the step again (a training it "
+                               "cut short resumes from its last/)")
+        if record["calls"] != wanted:
+            raise RuntimeError(f"{record_file} was made by other calls ({record['calls']}) than "
+                               f"this run's ({wanted}): use another work directory, or delete "
+                               "that file to rerun the step")
         log(f"step {name}: reused ({record['seconds'] / 60:.1f} min when it ran)")
         return {**record, "reused": True}
-    log(f"step {name}: {', '.join(commands)} ({threads} thread(s) each); progress in "
-        f"{work}/{{{','.join(commands)}}}.log")
+    log(f"step {name}: {', '.join(calls)} ({threads} thread(s) each); progress in "
+        f"{work}/{{{','.join(calls)}}}.log")
     started = time.perf_counter()
-    running = {}
-    for label, args in commands.items():
-        log_file = open(work / f"{label}.log", "a", encoding="utf-8")
-        running[label] = (subprocess.Popen(
-            [sys.executable, "-m", "gatedrnn.cli", "--threads", str(threads), *resumable(args)],
-            stdout=subprocess.PIPE, stderr=log_file, text=True), log_file)
-    summaries = {}
-    for label, (process, log_file) in running.items():
-        out, _ = process.communicate()
-        log_file.close()
-        if process.returncode != 0:
-            lines = (work / f"{label}.log").read_text(encoding="utf-8",
-                                                      errors="replace").strip().splitlines()
-            raise RuntimeError(f"step {name}: gatedrnn {' '.join(commands[label])} failed"
-                               f"{': ' + lines[-1] if lines else ''}; see "
-                               f"{work / (label + '.log')}; run it again to resume")
-        try:
-            summaries[label] = json.loads(out)
-        except ValueError:
-            summaries[label] = None
+    try:
+        summaries = run_side_by_side({label: call.resumed() for label, call in calls.items()},
+                                     threads, work)
+    except CallFailed as exc:
+        raise RuntimeError(f"step {name}: {exc}; run it again to resume") from exc
     record = {"seconds": time.perf_counter() - started, "threads_each": threads,
-              "commands": wanted, "summaries": summaries}
+              "calls": wanted,
+              "summaries": json.loads(json.dumps(summaries, default=str))}
     write_json_atomic(record_file, record)
     log(f"step {name}: done in {record['seconds'] / 60:.1f} min")
     return record
 
 
-def resumable(args: list[str]) -> list[str]:
-    """A training command that an interruption cut short continues where it stopped: its --out
-    holds last/ with a training state, so it runs with --resume (the step's record keeps the
-    command without it)."""
-    if "--out" in args and "--resume" not in args:
-        out = Path(args[args.index("--out") + 1])
-        if (out / "last" / "training.pt").exists():
-            return [*args, "--resume"]
-    return args
+def classifier(data, preset: str, out: Path, **arguments) -> Call:
+    """A sentiment.train call (its ``log`` is the step's)."""
+    return Call(TRAIN, {"data": str(data), "preset": preset, "out": str(out), **arguments})
 
 
 def accuracy(probabilities: torch.Tensor, labels: torch.Tensor) -> float:
@@ -259,53 +246,41 @@ def every_ensemble(probabilities: dict, labels: dict, rules: tuple = RULES) -> d
     return ensembles
 
 
-def _student_options(options: PipelineOptions, round_number: int) -> list[str]:
+def _student_options(options: PipelineOptions, round_number: int) -> dict:
     """What a round's students are given beyond their preset, seed and teachers."""
-    extra = []
-    if options.unlabelled:
-        extra += ["--unlabelled", str(options.unlabelled)]
+    overrides = {}
     if options.student_epochs:
-        extra += ["--epochs", str(options.student_epochs)]
+        overrides["epochs"] = options.student_epochs
     if options.adversarial and round_number >= options.adversarial_from:
-        extra += ["--adversarial", str(options.adversarial)]
-    return extra
+        overrides["adversarial"] = options.adversarial
+    return {**({"unlabelled": options.unlabelled} if options.unlabelled else {}),
+            **({"overrides": overrides} if overrides else {})}
 
 
-def _word_vector_options(options: PipelineOptions) -> list[str]:
-    return [a for key, value in options.word_vectors.items()
-            for a in (f"--{key.replace('_', '-')}", str(value))]
-
-
-def _ulmfit_steps(data: str, work: Path, options: PipelineOptions, split: list[str], log):
+def _ulmfit_steps(data: str, work: Path, options: PipelineOptions, split: dict, log):
     """A forward and a backward language model side by side, then a classifier fine-tuned from
     each (ULMFiT); returns both steps' records and the classifiers' names."""
     directions = ("forward", "backward")
-    language_models = run_steps("language-models", {f"lm-{d}": [
-        "lm", "pretrain", "--data", data, "--preset", options.ulmfit_lm_preset,
-        "--direction", d, "--out", str(work / f"lm-{d}"), "--json",
-        *[a for f in options.lm_snapshots for a in ("--snapshot", f"{f:g}")]]
-        for d in directions},
-        work, 1, log)
-    classifiers = run_steps("ulmfit", {f"ulmfit-{d}": [
-        "sentiment", "train", "--data", data, "--preset", "ulmfit", "--init-from",
-        str(work / f"lm-{d}"), *split, "--out", str(work / f"ulmfit-{d}")] for d in directions},
-        work, 1, log)
+    snapshots = ({"overrides": {"snapshots": list(options.lm_snapshots)}}
+                 if options.lm_snapshots else {})
+    language_models = run_steps("language-models", {f"lm-{d}": Call(PRETRAIN_LM, {
+        "data": data, "preset": options.ulmfit_lm_preset, "direction": d,
+        "out": str(work / f"lm-{d}"), **snapshots}) for d in directions}, work, 1, log)
+    classifiers = run_steps("ulmfit", {f"ulmfit-{d}": classifier(
+        data, "ulmfit", work / f"ulmfit-{d}", init_from=str(work / f"lm-{d}"), **split)
+        for d in directions}, work, 1, log)
     return language_models, classifiers, [f"ulmfit-{d}" for d in directions]
 
 
 def train_models(data, work: Path, options: PipelineOptions, log=print) -> tuple[dict, list]:
     """Steps 1-3: every model, each in WORK/NAME. Returns (step records, model names)."""
     data = str(data)
-    split = ["--split-seed", "0", "--split-by", options.split_by, "--json"]
+    split = {"split_seed": 0, "split_by": options.split_by}
     vectors = work / "word2vec.vec"
-    member = ["sentiment", "train", "--data", data, "--preset", options.member_preset,
-              "--vectors", str(vectors), *split]
-    linear = ["sentiment", "train", "--data", data, "--preset", options.linear_preset, *split]
     steps = {}
     if options.word_vectors is not None:
-        steps["word vectors"] = run_steps("vectors", {"vectors": [
-            "embeddings", "train", "--data", data, "--out", str(vectors),
-            *_word_vector_options(options)]}, work, 2, log)
+        steps["word vectors"] = run_steps("vectors", {"vectors": Call(WORD_VECTORS, {
+            "data": data, "out": str(vectors), **options.word_vectors})}, work, 2, log)
     names = []
     if options.ulmfit_lm_preset:
         steps["language models"], steps["ulmfit"], ulmfit = _ulmfit_steps(data, work, options,
@@ -314,16 +289,20 @@ def train_models(data, work: Path, options: PipelineOptions, log=print) -> tuple
     for preset in options.doc_vector_presets:
         # members whose errors differ from the BiLSTMs' and the NBSVM's: a dense code of the
         # words and n-grams, learnt from the unlabelled reviews
-        steps[preset] = run_steps(preset, {preset: [
-            "sentiment", "train", "--data", data, "--preset", preset, *split,
-            "--out", str(work / preset)]}, work, 2, log)
+        steps[preset] = run_steps(preset, {preset: classifier(data, preset, work / preset,
+                                                              **split)}, work, 2, log)
         names.append(preset)
-    adversarial_members = (["--adversarial", str(options.adversarial)]
-                           if options.adversarial and options.adversarial_from == 0 else [])
-    members = {f"member-{k}": [*member, "--seed", str(k), "--out", str(work / f"member-{k}"),
-                               *adversarial_members] for k in range(options.members)}
+    adversarial_members = ({"overrides": {"adversarial": options.adversarial}}
+                           if options.adversarial and options.adversarial_from == 0 else {})
+
+    def member(name: str, seed: int, **arguments) -> Call:
+        return classifier(data, options.member_preset, work / name, vectors=str(vectors),
+                          seed=seed, **split, **arguments)
+
+    members = {f"member-{k}": member(f"member-{k}", k, **adversarial_members)
+               for k in range(options.members)}
     if options.linear_preset:
-        members["nbsvm"] = [*linear, "--out", str(work / "nbsvm")]
+        members["nbsvm"] = classifier(data, options.linear_preset, work / "nbsvm", **split)
     if members:
         steps["members"] = run_steps("members", members, work, 1 if len(members) > 1 else 2,
                                      log)
@@ -334,20 +313,19 @@ def train_models(data, work: Path, options: PipelineOptions, log=print) -> tuple
         trained = []
         for k in range(options.students):
             name = f"student-{k}" if round_number == 1 else f"student-r{round_number}-{k}"
-            command = [*member, "--seed", str(k), "--out", str(work / name),
-                       *[a for t in teacher for a in ("--teacher", t)],
-                       *_student_options(options, round_number)]
             # one after the other with both cores: the second finds the teacher's
             # probabilities in the cache
-            steps[name] = run_steps(name, {name: command}, work, 2, log)
+            steps[name] = run_steps(name, {name: member(
+                name, k, teacher=teacher, **_student_options(options, round_number))},
+                work, 2, log)
             trained.append(name)
         students += trained
         # Co-training: the NBSVM again, now also on the unlabelled reviews as the students so
         # far label them; the next round learns from it and this round's students
         refit = f"nbsvm-r{round_number}"
-        steps[refit] = run_steps(refit, {refit: [
-            *linear, "--out", str(work / refit),
-            *[a for s in students for a in ("--teacher", str(work / s))]]}, work, 2, log)
+        steps[refit] = run_steps(refit, {refit: classifier(
+            data, options.linear_preset, work / refit, **split,
+            teacher=[str(work / s) for s in students])}, work, 2, log)
         teacher = [str(work / refit), *[str(work / name) for name in trained]]
         students.append(refit)
     return steps, [*names, *students]
@@ -379,17 +357,15 @@ def run_pipeline(data, work, options: PipelineOptions = PipelineOptions(), *,
     if options.ensemble_teacher and ensembles["mean"]:
         # the NBSVM once more, taught by the probability average validation chose
         chosen = max(ensembles["mean"], key=lambda n: ensembles["mean"][n]["valid"])
-        taught_by = [a for n in chosen.split(" + ") for a in ("--teacher", str(work / n))]
-        split = ["--split-seed", "0", "--split-by", options.split_by, "--json"]
-        steps["nbsvm-ensemble"] = run_steps("nbsvm-ensemble", {"nbsvm-ensemble": [
-            "sentiment", "train", "--data", str(data), "--preset", options.linear_preset,
-            *split, "--out", str(work / "nbsvm-ensemble"), *taught_by]}, work, 2, log)
+        taught = {"teacher": [str(work / n) for n in chosen.split(" + ")], "split_seed": 0,
+                  "split_by": options.split_by}
+        steps["nbsvm-ensemble"] = run_steps("nbsvm-ensemble", {"nbsvm-ensemble": classifier(
+            data, options.linear_preset, work / "nbsvm-ensemble", **taught)}, work, 2, log)
         last = ["nbsvm-ensemble"]
         if options.taught_doc_vectors:
-            steps["dv-ensemble"] = run_steps("dv-ensemble", {"dv-ensemble": [
-                "sentiment", "train", "--data", str(data), "--preset",
-                options.doc_vector_presets[0], *split, "--out", str(work / "dv-ensemble"),
-                *taught_by]}, work, 2, log)
+            steps["dv-ensemble"] = run_steps("dv-ensemble", {"dv-ensemble": classifier(
+                data, options.doc_vector_presets[0], work / "dv-ensemble", **taught)},
+                work, 2, log)
             last.append("dv-ensemble")
         started = time.perf_counter()
         for name in last:
