@@ -169,11 +169,14 @@ def test_discriminative_learning_rates_fall_by_the_factor_per_group(tmp_path):
 
 
 def test_gradual_unfreezing_opens_one_more_group_per_epoch(tmp_path):
+    from gatedrnn.train.callbacks import GradualUnfreezing
+
     model, trainer = tiny_trainer(tmp_path, gradual_unfreezing=True)
+    unfreezing = next(c for c in trainer.callbacks if isinstance(c, GradualUnfreezing))
     trainable = []
     for epoch in range(5):
         trainer.epoch = epoch
-        trainer._unfreeze_for_epoch()
+        unfreezing.before_epoch(trainer)
         trainable.append([all(p.requires_grad for p in g) for g in trainer.layer_groups])
     assert trainable == [[False, False, False, True], [False, False, True, True],
                          [False, True, True, True], [True] * 4, [True] * 4]
@@ -320,9 +323,9 @@ def test_a_batch_run_in_parts_makes_the_same_update(tmp_path):
 
 
 def test_bounded_memory_training_trims_the_heap_after_every_batch(tmp_path, monkeypatch):
-    from gatedrnn.train import loop
+    from gatedrnn.train import callbacks
     calls = []
-    monkeypatch.setattr(loop, "release_free_memory", lambda: calls.append(1))
+    monkeypatch.setattr(callbacks, "release_free_memory", lambda: calls.append(1))
     for cap, expected in ((None, 0), (1000, 3)):
         calls.clear()
         model, trainer = tiny_trainer(tmp_path / str(cap), step_max_tokens=cap)

@@ -27,13 +27,13 @@ from ..data.batching import collate
 from ..data.text import Vocab, basic_english
 from ..models.language_model import LanguageModel, LanguageModelConfig
 from ..runinfo import environment
-from ..train.loop import Encoded, FitConfig, Trainer
+from ..train.loop import Encoded, FitConfig, Trainer, TrainingTask
 from .common import DEFAULT_OUT, TASK
 from .data import held_out_count, pretraining_texts, windows_set
 from .presets import DEFAULT_PRESET, PRESETS, LanguageModelPreset
 
 
-class LanguageModelTask:
+class LanguageModelTask(TrainingTask):
     """For the Trainer: windows are unlabelled; scored by the validation loss (lower better)."""
 
     reports_train_accuracy = False  # next-word accuracy costs a full prediction; validation only

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ..data import ud
 from ..data.text import PAD, UNK, Vocab
+from ..train.loop import TrainingTask
 from .common import IGNORE, MAX_WORD_CHARS
 
 # ---- encoding -------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def collate_sentences(data: TaggedData, indices: list[int], vocab: TaggerVocab,
     return TaggingBatch(words, lengths, chars, char_lengths, form_index, upos, xpos, list(indices))
 
 
-class TaggingTask:
+class TaggingTask(TrainingTask):
     """The Trainer's view of tagging: batches of sentences, loss = UPOS + XPOS cross-entropy,
     accuracy = UPOS accuracy over real tokens."""
 

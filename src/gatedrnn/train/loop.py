@@ -1,7 +1,11 @@
-"""Training loop for sequence models (classifiers and taggers): bucketing, clipping, LR
-schedules, early stopping, checkpoints (best and last, and within epochs), resume, NaN guard,
-progress with tokens/s, JSONL metrics, and data-parallel runs under ``torchrun``
-(train/distributed.py; bf16 and subnormals: train/precision.py).
+"""Training loop for sequence models (classifiers, taggers, language models): bucketing,
+clipping, early stopping, checkpoints (best and last), resume, the NaN guard, progress with
+tokens/s, JSONL metrics, data-parallel runs under ``torchrun`` (train/distributed.py).
+
+The loop itself is short; every extra is a callback (train/callbacks.py: moving average,
+adversarial training, gradual unfreezing, snapshots, mid-epoch saves, memory release), the
+learning-rate schedules are in train/schedules.py, and what the loop needs of a task is
+declared by :class:`TrainingTask`.
 """
 
 from __future__ import annotations
@@ -26,12 +30,11 @@ from ..data.batching import (
     split_by_tokens,
 )
 from ..runinfo import release_free_memory, rss_mb
-from . import checkpoint, precision
-from .adversarial import EmbeddingAdversary
+from . import checkpoint, precision, schedules
+from .callbacks import Callback, callbacks_for
 from .distributed import Distributed
 from .precision import _autocast, _denormals_flushed, _flush_denormals  # noqa: F401
-
-SCHEDULERS = ("none", "plateau", "onecycle", "cosine", "slanted")
+from .schedules import SCHEDULERS  # noqa: F401 (FitConfig checks against it)
 
 
 @dataclass
@@ -149,12 +152,31 @@ def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu",
     return loss, correct, len(labels)
 
 
-class ClassificationTask:
-    """One label per sequence: how the Trainer batches an Encoded set and scores a batch.
+class TrainingTask:
+    """What the Trainer and ``evaluate`` need of a task: how a data set's items become a batch,
+    and a batch's loss. Subclasses: ClassificationTask (one label per sequence), the tagger's
+    TaggingTask, the language model's LanguageModelTask."""
 
-    Another task (the tagger's) supplies the same two methods; ``loss`` returns the loss, the
-    number of correct predictions and the number of predictions (sequences or tokens).
-    """
+    # whether the epoch's line shows training accuracy (free when the loss computes it)
+    reports_train_accuracy = True
+
+    def collate(self, data, indices: list[int], max_length: int | None = None,
+                random_crop: bool = False):
+        """The items ``indices`` of ``data`` as one batch (cut to ``max_length`` tokens; a
+        random window of long items with ``random_crop``)."""
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch, device: str = "cpu"):
+        """(mean loss, correct predictions, predictions) of ``model`` on ``batch``."""
+        raise NotImplementedError
+
+    def score(self, valid: dict) -> float:
+        """Model selection's score of a validation result (higher is better)."""
+        return valid["accuracy"]
+
+
+class ClassificationTask(TrainingTask):
+    """One label per sequence: how the Trainer batches an Encoded set and scores a batch."""
 
     def __init__(self, label_smoothing: float = 0.0):
         self.label_smoothing = label_smoothing
@@ -196,16 +218,41 @@ def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool 
             "count": count}
 
 
+@dataclass
+class EpochTotals:
+    """An epoch's running sums (saved with a mid-epoch checkpoint, so that a resumed epoch
+    reports what the uninterrupted one would): loss and accuracy counts, tokens, seconds, and
+    the sums of what callbacks add (an adversarial loss)."""
+
+    loss: float = 0.0
+    correct: int = 0
+    count: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def restore(cls, saved) -> "EpochTotals":
+        if isinstance(saved, (tuple, list)):  # written before the callbacks: a tuple
+            loss, correct, count, tokens, adversarial, seconds = saved
+            return cls(loss, correct, count, tokens, seconds,
+                       {"adversarial_loss": adversarial} if adversarial else {})
+        return cls(**saved)
+
+
 class Trainer:
     """Fits ``model`` on ``train`` with model selection on ``valid`` and writes ``out_dir``:
 
-    ``best/`` (the checkpoint with the best validation accuracy), ``last/`` (the latest, with the
-    optimizer state, for ``resume``) and ``metrics.jsonl`` (one line per epoch).
+    ``best/`` (the checkpoint with the best validation score), ``last/`` (the latest, with the
+    optimizer state, for ``resume``) and ``metrics.jsonl`` (one line per epoch). ``task`` (a
+    TrainingTask; default: classification) batches the data and computes the loss; the extras
+    the config asks for run as ``callbacks`` (train/callbacks.py), to which more can be added.
     """
 
     def __init__(self, model: nn.Module, config: FitConfig, train: Encoded, valid: Encoded,
                  out_dir: str | Path, checkpoint_config: dict, vocab_tokens: list[str],
-                 show_progress: bool = True, log=print, task=None):
+                 show_progress: bool = True, log=print, task: TrainingTask | None = None,
+                 callbacks: list[Callback] | None = None):
         self.model = model
         self.task = task or ClassificationTask(config.label_smoothing)
         self.config = config
@@ -222,29 +269,22 @@ class Trainer:
             self.config = config = replace(config, bf16=False)
         self.dist = Distributed()
         self.model.to(config.device)
-        if config.adversarial and self.dist.world > 1:
-            raise ValueError("adversarial training runs two backward passes per step, which "
-                             "this loop does not synchronise under DistributedDataParallel; "
-                             "run it in one process")
-        self.adversary = (EmbeddingAdversary(model, config.adversarial) if config.adversarial
-                          else None)
+        self.callbacks = [*callbacks_for(config), *(callbacks or [])]
         self.layer_groups = self._layer_groups()
+        # each lower layer group learns discriminative_lr times slower than the one above
         self.optimizer = torch.optim.Adam(
             [{"params": group, "lr": config.lr / config.discriminative_lr ** (len(
                 self.layer_groups) - 1 - i)} for i, group in enumerate(self.layer_groups)],
             lr=config.lr, betas=(0.9, config.adam_beta2), weight_decay=config.weight_decay)
-        # The moving average is what gets evaluated and saved as best/; last/ keeps both.
-        self.ema = (torch.optim.swa_utils.AveragedModel(
-            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay),
-            use_buffers=True) if config.ema_decay else None)
+        for callback in self.callbacks:
+            callback.setup(self)
         self.steps_per_epoch = len(self._batches(0))
-        self.scheduler = self._make_scheduler()
-        self.epoch = 0            # epochs completed
-        self.batch_in_epoch = 0   # batches done in the current epoch (after a Ctrl-C)
-        # the current epoch's running totals (loss, correct, count, tokens, adversarial loss,
-        # seconds), saved with a mid-epoch checkpoint so a resumed epoch reports what the
-        # uninterrupted one would
-        self.partial_epoch = None
+        self.scheduler = schedules.make_scheduler(config.scheduler, self.optimizer,
+                                                  config.epochs, self.steps_per_epoch)
+        self.epoch = 0               # epochs completed
+        self.batch_in_epoch = 0      # batches done in the current epoch (after a Ctrl-C)
+        self.batches_this_epoch = 0
+        self.partial_epoch: EpochTotals | None = None  # a saved epoch's totals so far
         self.best_accuracy = -math.inf  # the best validation score so far (higher is better)
         self.epochs_without_improvement = 0
 
@@ -261,40 +301,8 @@ class Trainer:
         else:
             raise ValueError(f"{type(self.model).__name__} has no layer_groups(); "
                              f"discriminative_lr and gradual_unfreezing need one")
-        if c.gradual_unfreezing and self.dist.world > 1:
-            raise ValueError("gradual unfreezing changes which parameters get gradients, which "
-                             "DistributedDataParallel does not allow; run it in one process")
         groups = [[p for p in group if p.requires_grad] for group in groups]
         return [group for group in groups if group]
-
-    def _unfreeze_for_epoch(self) -> None:
-        """Gradual unfreezing: in epoch e (from 0) only the top e + 1 groups get gradients."""
-        if not self.config.gradual_unfreezing:
-            return
-        trainable_from = max(0, len(self.layer_groups) - 1 - self.epoch)
-        for i, group in enumerate(self.layer_groups):
-            for p in group:
-                p.requires_grad_(i >= trainable_from)
-
-    def _make_scheduler(self):
-        c = self.config
-        if c.scheduler == "plateau":
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.5,
-                                                              patience=0)
-        if c.scheduler == "onecycle":
-            return torch.optim.lr_scheduler.OneCycleLR(
-                self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
-                epochs=c.epochs, steps_per_epoch=self.steps_per_epoch, pct_start=0.2)
-        if c.scheduler == "slanted":  # Howard & Ruder 2018: cut_frac 0.1, ratio 32
-            return torch.optim.lr_scheduler.OneCycleLR(
-                self.optimizer, max_lr=[g["lr"] for g in self.optimizer.param_groups],
-                epochs=c.epochs, steps_per_epoch=self.steps_per_epoch, pct_start=0.1,
-                anneal_strategy="linear", div_factor=32.0, final_div_factor=1.0,
-                cycle_momentum=False)
-        if c.scheduler == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(
-                self.optimizer, T_max=c.epochs * self.steps_per_epoch)
-        return None
 
     def _batches(self, epoch: int) -> list[list[int]]:
         c = self.config
@@ -333,8 +341,9 @@ class Trainer:
                      f"differ from the saved run and only some take effect: {', '.join(changed)}")
         self.model.load_state_dict(checkpoint.load_weights(last))
         self.model.to(self.config.device)
-        if self.ema is not None and state.get("ema") is not None:
-            self.ema.load_state_dict(state["ema"])
+        for callback in self.callbacks:
+            if callback.name:
+                callback.load_state_dict(state.get(callback.name))
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
@@ -342,7 +351,8 @@ class Trainer:
         self.batch_in_epoch = state["batch_in_epoch"]
         self.best_accuracy = state["best_accuracy"]
         self.epochs_without_improvement = state["epochs_without_improvement"]
-        self.partial_epoch = state.get("partial_epoch")  # the running totals of a saved epoch
+        saved = state.get("partial_epoch")
+        self.partial_epoch = EpochTotals.restore(saved) if saved else None
         torch.set_rng_state(state["torch_rng"])
         return True
 
@@ -359,16 +369,14 @@ class Trainer:
         try:
             while self.epoch < c.epochs:
                 train_metrics = self._train_epoch(model)
-                valid = evaluate(self._evaluated_model(), self.valid_data, c.eval_batch_size,
+                valid = evaluate(self.evaluated_model(), self.valid_data, c.eval_batch_size,
                                  c.bf16, device=c.device, max_tokens=c.eval_max_tokens,
                                  task=self.task)
-                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    self.scheduler.step(valid["loss"])
+                schedules.after_validation(self.scheduler, valid["loss"])
                 self.epoch += 1
                 self.batch_in_epoch = 0
                 self.partial_epoch = None
-                # Model selection: validation accuracy, or the task's own score (higher better).
-                score = getattr(self.task, "score", lambda v: v["accuracy"])(valid)
+                score = self.task.score(valid)  # model selection: higher is better
                 improved = score > self.best_accuracy
                 if improved:
                     self.best_accuracy = score
@@ -381,9 +389,9 @@ class Trainer:
                           "lr": self.optimizer.param_groups[-1]["lr"], "best": improved,
                           **rss_mb()}
                 history.append(record)
-                self._save(record, best=improved)
+                self.save(record, best=improved)
                 train_acc = (f" acc {record['train_accuracy']:.4f}"
-                             if getattr(self.task, "reports_train_accuracy", True) else "")
+                             if self.task.reports_train_accuracy else "")
                 self.log(f"epoch {self.epoch}/{c.epochs}: train loss {record['train_loss']:.4f}"
                          f"{train_acc} | valid loss {valid['loss']:.4f} "
                          f"acc {valid['accuracy']:.4f} | {record['tokens_per_s']:.0f} tokens/s"
@@ -392,27 +400,33 @@ class Trainer:
                     self.log(f"early stop: no better validation accuracy for {c.patience} epochs")
                     break
         except KeyboardInterrupt:
-            self._save({"epoch": self.epoch, "interrupted_at_batch": self.batch_in_epoch},
-                       best=False)
+            self.save({"epoch": self.epoch, "interrupted_at_batch": self.batch_in_epoch},
+                      best=False)
             raise
         return {"history": history, "best_valid_accuracy": self.best_accuracy}
 
-    def _evaluated_model(self) -> nn.Module:
-        return self.ema.module if self.ema is not None else self.model
+    def evaluated_model(self) -> nn.Module:
+        """The model validation reads and best/ keeps (a callback may substitute one)."""
+        model = self.model
+        for callback in self.callbacks:
+            model = callback.evaluated(model)
+        return model
+
+    def autocast(self):
+        return _autocast(self.config.bf16, self.config.device)
 
     def _train_epoch(self, model: nn.Module) -> dict:
         c = self.config
         batches = self._batches(self.epoch)
+        self.batches_this_epoch = len(batches)
         lengths = self._train_lengths() if c.step_max_tokens else []
         skip = self.batch_in_epoch
-        self._unfreeze_for_epoch()
+        for callback in self.callbacks:
+            callback.before_epoch(self)
         self.model.train()
-        total_loss, correct, count, tokens, total_adversarial = 0.0, 0, 0, 0, 0.0
-        before = 0.0  # seconds this epoch ran before a resume
-        if skip and self.partial_epoch:  # resumed within the epoch: its totals so far
-            total_loss, correct, count, tokens, total_adversarial, before = self.partial_epoch
-        started = time.perf_counter() - before
-        last_save = time.perf_counter()
+        # resumed within the epoch: its totals so far
+        totals = self.partial_epoch if skip and self.partial_epoch else EpochTotals()
+        started = time.perf_counter() - totals.seconds
         bar = tqdm(total=len(batches), initial=skip, unit="batch", leave=False,
                    desc=f"epoch {self.epoch + 1}/{c.epochs}",
                    disable=not (self.show_progress and self.dist.main), dynamic_ncols=True)
@@ -420,86 +434,73 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             parts = self._parts(indices, lengths)
             for number, part in enumerate(parts, start=1):
-                batch = self.task.collate(self.train_data, part, c.max_length,
-                                          random_crop=c.random_crop)
                 # Under DDP only the last part's forward and backward synchronise the ranks,
                 # which may cut their batches into different numbers of parts.
                 sync = number == len(parts) or not hasattr(model, "no_sync")
-                # Each part's mean loss weighted by its share of the batch's sequences:
-                # their gradients add up to the whole batch's (exactly so for a loss
-                # averaged over sequences).
-                share = len(part) / len(indices)
                 with contextlib.nullcontext() if sync else model.no_sync():
-                    watching = (self.adversary.watching() if self.adversary
-                                else contextlib.nullcontext())
-                    with _autocast(c.bf16, c.device), watching:
-                        loss, right, n = self.task.loss(model, batch, c.device)
-                    self._check_finite(loss)
-                    (loss * share).backward()
-                    if self.adversary:
-                        perturbation = self.adversary.perturbation(batch.lengths)
-                        with _autocast(c.bf16, c.device), self.adversary.perturbed(perturbation):
-                            adversarial_loss, _, _ = self.task.loss(model, batch, c.device)
-                        self._check_finite(adversarial_loss)
-                        (adversarial_loss * share).backward()
-                        total_adversarial += adversarial_loss.item() * n
-                total_loss += loss.item() * n
-                correct += right
-                count += n
-                tokens += batch.num_tokens
-            if c.clip:
-                norm = nn.utils.clip_grad_norm_(self.model.parameters(), c.clip)
-            else:
-                norm = torch.linalg.vector_norm(torch.stack(
-                    [torch.linalg.vector_norm(q.grad) for q in self.model.parameters()
-                     if q.grad is not None] or [torch.zeros(())]))
-            self._check_finite(norm, "gradient norm")  # before the step can spoil the weights
-            self.optimizer.step()
-            if self.ema is not None:
-                self.ema.update_parameters(self.model)
-            if self.scheduler is not None and not isinstance(
-                    self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step()
+                    self._learn_from(model, part, len(indices), totals)
+            self._step()
             self.batch_in_epoch += 1
-            self._snapshot_if_due()
-            self.partial_epoch = (total_loss, correct, count, tokens, total_adversarial,
-                                  time.perf_counter() - started)
-            if (self.batch_in_epoch < len(batches)
-                    and time.perf_counter() - last_save >= 60 * c.checkpoint_minutes):
-                self._save({"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch},
-                           best=False)
-                last_save = time.perf_counter()
-            if c.step_max_tokens:
-                # bounding memory: freed activations of batches of very different sizes would
-                # otherwise pile up in the heap until the epoch's end (seed preset: 4.4 → 2.3 GB)
-                release_free_memory()
-            elapsed = time.perf_counter() - started
+            totals.seconds = time.perf_counter() - started
+            self.partial_epoch = totals
+            for callback in self.callbacks:
+                callback.after_step(self)
             bar.update()
-            shown = {"loss": f"{total_loss / count:.3f}"}
-            if self.adversary:
-                shown["adv_loss"] = f"{total_adversarial / count:.3f}"
-            if getattr(self.task, "reports_train_accuracy", True):
-                shown["acc"] = f"{correct / count:.3f}"
-            bar.set_postfix(**shown, tok_s=f"{tokens / max(elapsed, 1e-9):.0f}")
+            bar.set_postfix(**self._progress(totals))
         bar.close()
-        total_loss, correct, count, tokens = self.dist.sum([total_loss, correct, count, tokens])
+        loss, correct, count, tokens = self.dist.sum([totals.loss, totals.correct, totals.count,
+                                                      totals.tokens])
         elapsed = time.perf_counter() - started
-        return {"train_loss": total_loss / max(1, count), "train_accuracy": correct / max(1, count),
-                **({"train_adversarial_loss": total_adversarial / max(1, count)}
-                   if self.adversary else {}),
+        return {"train_loss": loss / max(1, count), "train_accuracy": correct / max(1, count),
+                **{f"train_{name}": value / max(1, count) for name, value in totals.extra.items()},
                 "train_seconds": elapsed, "tokens_per_s": tokens / max(elapsed, 1e-9)}
 
-    def _snapshot_if_due(self) -> None:
-        step = self.epoch * self.steps_per_epoch + self.batch_in_epoch
-        for fraction in self.config.snapshots:
-            if step == max(1, round(fraction * self.steps_per_epoch)) and self.dist.main:
-                checkpoint.save(self.out_dir / "snapshots" / f"epoch-{fraction:g}",
-                                config=self.checkpoint_config,
-                                state_dict=self._evaluated_model().state_dict(),
-                                vocab_tokens=self.vocab_tokens,
-                                metrics={"epochs": fraction, "steps": step})
+    def _learn_from(self, model: nn.Module, part: list[int], batch_size: int,
+                    totals: EpochTotals) -> None:
+        """Forward and backward on one part of a batch; its gradients add to the batch's."""
+        c = self.config
+        batch = self.task.collate(self.train_data, part, c.max_length, random_crop=c.random_crop)
+        # Each part's mean loss weighted by its share of the batch's sequences: their
+        # gradients add up to the whole batch's (exactly so for a loss averaged over sequences).
+        share = len(part) / batch_size
+        with contextlib.ExitStack() as watching:
+            watching.enter_context(self.autocast())
+            for callback in self.callbacks:
+                watching.enter_context(callback.around_loss(self))
+            loss, right, n = self.task.loss(model, batch, c.device)
+        self.check_finite(loss)
+        (loss * share).backward()
+        for callback in self.callbacks:
+            for name, value in callback.after_backward(self, model, batch, share).items():
+                totals.extra[name] = totals.extra.get(name, 0.0) + value
+        totals.loss += loss.item() * n
+        totals.correct += right
+        totals.count += n
+        totals.tokens += batch.num_tokens
 
-    def _check_finite(self, value: torch.Tensor, what: str = "loss") -> None:
+    def _step(self) -> None:
+        """Clip, check and take the optimizer's step; the per-batch schedule follows it."""
+        if self.config.clip:
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        else:
+            norm = torch.linalg.vector_norm(torch.stack(
+                [torch.linalg.vector_norm(q.grad) for q in self.model.parameters()
+                 if q.grad is not None] or [torch.zeros(())]))
+        self.check_finite(norm, "gradient norm")  # before the step can spoil the weights
+        self.optimizer.step()
+        if schedules.steps_per_batch(self.scheduler):
+            self.scheduler.step()
+
+    def _progress(self, totals: EpochTotals) -> dict:
+        shown = {"loss": f"{totals.loss / totals.count:.3f}"}
+        if "adversarial_loss" in totals.extra:
+            shown["adv_loss"] = f"{totals.extra['adversarial_loss'] / totals.count:.3f}"
+        if self.task.reports_train_accuracy:
+            shown["acc"] = f"{totals.correct / totals.count:.3f}"
+        shown["tok_s"] = f"{totals.tokens / max(totals.seconds, 1e-9):.0f}"
+        return shown
+
+    def check_finite(self, value: torch.Tensor, what: str = "loss") -> None:
         if not math.isfinite(value.item()):
             raise TrainingDiverged(
                 f"the training {what} became {value.item()} in epoch {self.epoch + 1}, batch "
@@ -519,7 +520,9 @@ class Trainer:
             return [indices]
         return split_by_tokens(indices, lengths, cap)
 
-    def _save(self, metrics: dict, best: bool) -> None:
+    def save(self, metrics: dict, best: bool) -> None:
+        """last/ with the training state (and best/ when ``best``); the epoch's line in
+        metrics.jsonl. Never writes weights that became NaN."""
         if not self.dist.main:
             return
         broken = [name for name, value in self.model.state_dict().items()
@@ -536,15 +539,15 @@ class Trainer:
             "best_accuracy": self.best_accuracy,
             "epochs_without_improvement": self.epochs_without_improvement,
             "torch_rng": torch.get_rng_state(), "fit_config": asdict(self.config),
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "partial_epoch": self.partial_epoch,
+            "partial_epoch": asdict(self.partial_epoch) if self.partial_epoch else None,
+            **{c.name: c.state_dict() for c in self.callbacks if c.name},
         }
-        weights = self.model.state_dict()
-        checkpoint.save(self.out_dir / "last", config=self.checkpoint_config, state_dict=weights,
-                        vocab_tokens=self.vocab_tokens, metrics=metrics, training_state=state)
+        checkpoint.save(self.out_dir / "last", config=self.checkpoint_config,
+                        state_dict=self.model.state_dict(), vocab_tokens=self.vocab_tokens,
+                        metrics=metrics, training_state=state)
         if best:
             checkpoint.save(self.out_dir / "best", config=self.checkpoint_config,
-                            state_dict=self._evaluated_model().state_dict(),
+                            state_dict=self.evaluated_model().state_dict(),
                             vocab_tokens=self.vocab_tokens, metrics=metrics)
         if "valid_accuracy" in metrics:
             checkpoint.append_line(self.out_dir / "metrics.jsonl", json.dumps(metrics))
