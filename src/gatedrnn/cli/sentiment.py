@@ -40,7 +40,7 @@ def _preset_help() -> str:
     from ..sentiment.presets import CHAPTER_PRESET, DEFAULT_PRESET
     return (f"One model and how it trains. Default: {DEFAULT_PRESET} (one BiLSTM layer, 3 "
             f"epochs: ~7 min on 2 cores, 90.4% test). {CHAPTER_PRESET}: the chapter's own BiLSTM "
-            "recipe (~45 min). best: fast from word vectors it trains first (~12 min; the best "
+            "preset (~45 min). best: fast from word vectors it trains first (~12 min; the best "
             "single model, 90.9%; --recipe best is the best system). nbsvm, dv-ngram, "
             "dv-trigram: linear models over n-grams or document vectors. best-practice: the "
             "chapter's BestPracticeLSTM. ulmfit: fine-tunes a language model from 'gatedrnn lm "
@@ -198,7 +198,7 @@ def report_recipe(summary: dict, out: Path, as_json: bool) -> None:
 @sentiment.command("search")
 @click.option("--data", type=FilePath(exists=True, path_type=Path), default=None)
 @click.option("--preset", type=click.Choice(_preset_names()), default="fast", show_default=True,
-              help="The recipe whose settings the trials vary.")
+              help="The preset whose settings the trials vary.")
 @click.option("--out", type=FilePath(file_okay=False, path_type=Path),
               default=Path("runs/search"), show_default=True,
               help="OUT/trials.jsonl, OUT/best.json, one run folder per trial; rerunning "

@@ -1,7 +1,7 @@
 """Length-bucketed batches of token-id sequences, padded, with their lengths.
 
 Padding every batch to its longest review wastes most of the compute on IMDb (73% with the
-chapter's recipe, measured). Bucketing sorts sequences by length inside large shuffled pools, so
+chapter's batching, measured). Bucketing sorts sequences by length inside large shuffled pools, so
 each batch holds near-equal lengths, then shuffles the order of the batches.
 """
 
@@ -141,7 +141,7 @@ def length_groups(sorted_lengths: Sequence[int], max_groups: int) -> list[tuple[
 
 
 def padded_batches(lengths: Sequence[int], batch_size: int, seed: int = 0) -> list[list[int]]:
-    """Shuffled batches with no bucketing: the chapter's recipe (pads to each batch's longest)."""
+    """Shuffled batches with no bucketing: the chapter's batching (pads to each batch's longest)."""
     order = list(range(len(lengths)))
     random.Random(seed).shuffle(order)
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]

@@ -8,28 +8,28 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .runner import Recipe
+from .runner import Settings
 
-CHAPTER = Recipe(steps=100, batch_size=32, lr=1e-3, init="default")
+CHAPTER = Settings(steps=100, batch_size=32, lr=1e-3, init="default")
 """The chapter's exact setting: Adam 1e-3, 100 steps, batch 32, torch's default initialisation."""
 
 
-def fair_recipe(quick: bool) -> Recipe:
+def fair_settings(quick: bool) -> Settings:
     """Each model's best fair chance: more steps, a higher rate, clipping, chrono init (gated
     cells; a vanilla RNN has no gate to initialise and keeps the default)."""
-    return Recipe(steps=300 if quick else 1000, batch_size=32, lr=3e-3, init="chrono", clip=1.0)
+    return Settings(steps=300 if quick else 1000, batch_size=32, lr=3e-3, init="chrono", clip=1.0)
 
 
-def adjust(recipe: Recipe, overrides: dict | None) -> Recipe:
-    """A copy of ``recipe`` with some fields replaced (e.g. ``{"steps": 5}`` for a smoke test)."""
-    return Recipe(**{**recipe.__dict__, **(overrides or {})})
+def adjust(training: Settings, overrides: dict | None) -> Settings:
+    """A copy of ``training`` with some fields replaced (e.g. ``{"steps": 5}`` for a smoke test)."""
+    return Settings(**{**training.__dict__, **(overrides or {})})
 
 
-def for_mode(recipe: Recipe, mode: str) -> Recipe:
-    """The recipe for one cell kind: chrono/forget-bias only apply to gated cells."""
-    if mode == "RNN" and recipe.init != "default":
-        return Recipe(**{**recipe.__dict__, "init": "default"})
-    return recipe
+def for_mode(training: Settings, mode: str) -> Settings:
+    """The settings for one cell kind: chrono/forget-bias only apply to gated cells."""
+    if mode == "RNN" and training.init != "default":
+        return Settings(**{**training.__dict__, "init": "default"})
+    return training
 
 
 @dataclass

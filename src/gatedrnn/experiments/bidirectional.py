@@ -13,8 +13,8 @@ import math
 import time
 
 from ..analysis import plots
-from .base import CHAPTER, ExperimentResult, adjust, ensure_dir, fair_recipe, mean_std, progress
-from .runner import Recipe, train_on_task
+from .base import CHAPTER, ExperimentResult, adjust, ensure_dir, fair_settings, mean_std, progress
+from .runner import Settings, train_on_task
 
 NAME = "bidirectional"
 HIDDEN = 64
@@ -36,11 +36,11 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
     out = ensure_dir(out_dir)
     seeds = seeds or (2 if quick else 3)
     chapter = adjust(CHAPTER, overrides)
-    fair = adjust(fair_recipe(quick), overrides)
+    fair = adjust(fair_settings(quick), overrides)
     # Future context needs ~1000 steps even for the bidirectional model (98.6% at 1000 steps,
     # 69% at 300 in our runs), and T = 20 steps are cheap, so quick mode keeps the full budget.
-    future = adjust(Recipe(**{**fair.__dict__, "steps": max(fair.steps, 1000)}), overrides)
-    cases = [  # (task, T, setting name, recipe, input size)
+    future = adjust(Settings(**{**fair.__dict__, "steps": max(fair.steps, 1000)}), overrides)
+    cases = [  # (task, T, setting name, training, input size)
         ("first-token-recall", 50, "chapter", chapter, 10),
         ("first-token-recall", 50, "fair", fair, 10),
         ("future-context", 20, "fair", future, 16),
@@ -48,14 +48,14 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
     rows, bars = [], {}
     total = sum(3 for _ in cases) * seeds
     bar = progress(total, NAME, show_progress)
-    for task, length, setting, recipe, input_size in cases:
+    for task, length, setting, training, input_size in cases:
         wide = matched_hidden(input_size, HIDDEN)
         variants = [("unidirectional", False, HIDDEN), ("bidirectional", True, HIDDEN),
                     (f"unidirectional, hidden {wide} (same params)", False, wide)]
         group = f"{task}\nT={length}, {setting}"
         bars[group] = {}
         for label, bidirectional, hidden in variants:
-            sized = Recipe(**{**recipe.__dict__, "hidden_size": hidden})
+            sized = Settings(**{**training.__dict__, "hidden_size": hidden})
             runs = []
             for seed in range(seeds):
                 bar.set_postfix_str(f"{task} {setting} {label} seed {seed}")

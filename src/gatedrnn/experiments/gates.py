@@ -1,6 +1,6 @@
 """gates: what the gates do on first-token recall (exercise 1, gate visualisation).
 
-An LSTM and a GRU are trained on first-token recall (T = 50, fair recipe); then every gate's
+An LSTM and a GRU are trained on first-token recall (T = 50, fair settings); then every gate's
 activation is recorded on evaluation sequences. Units are ranked by how well their final state
 separates the ten classes (between-class variance / total variance of that unit's final c for the
 LSTM, h for the GRU): the top units are the ones holding the first token. The heatmaps show one
@@ -16,7 +16,7 @@ import torch
 
 from ..analysis import plots
 from ..analysis.gates import class_separation
-from .base import ExperimentResult, adjust, ensure_dir, fair_recipe
+from .base import ExperimentResult, adjust, ensure_dir, fair_settings
 from .runner import train_on_task
 
 NAME = "gates"
@@ -28,12 +28,12 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
         overrides: dict | None = None) -> ExperimentResult:
     started = time.perf_counter()
     out = ensure_dir(out_dir)
-    recipe = adjust(fair_recipe(quick), overrides)
+    training = adjust(fair_settings(quick), overrides)
     shown = {"LSTM": ("f", "i", "o", "c"), "GRU": ("r", "z", "h")}
     memory_state = {"LSTM": "c", "GRU": "h"}
     rows, figures = [], []
     for mode in ("LSTM", "GRU"):
-        trained = train_on_task(mode, "first-token-recall", LENGTH, recipe, seed=0,
+        trained = train_on_task(mode, "first-token-recall", LENGTH, training, seed=0,
                                 keep_model=True)
         model, evaluation = trained["model"], trained["evaluation"]
         model.eval()
@@ -66,13 +66,13 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
     return ExperimentResult(
         name=NAME,
         description=(f"LSTM and GRU (hidden 64) trained on first-token recall T={LENGTH} with "
-                     f"{recipe.describe()}, seed 0; gate statistics over {recipe.test_size} evaluation "
+                     f"{training.describe()}, seed 0; gate statistics over {training.test_size} evaluation "
                      f"sequences. Memory units: the {TOP_UNITS} units whose final state best "
                      "separates the classes."),
         columns=["model", "test accuracy", "gate", "mean at t=0", "mean over t≥1, memory units",
                  "mean over t≥1, other units",
                  "share of memory units with gate > 0.9 for all t≥1"],
-        rows=rows, figures=figures, settings={"length": LENGTH, "recipe": recipe.__dict__},
+        rows=rows, figures=figures, settings={"length": LENGTH, "training": training.__dict__},
         seconds=time.perf_counter() - started)
 
 

@@ -1,6 +1,6 @@
 """lstm-vs-gru: parameters, speed, accuracy and convergence at T = 20, 50, 100 (exercise 2).
 
-Both cells train on first-token recall with the same fair recipe and seeds. Speed is measured
+Both cells train on first-token recall with the same fair training and seeds. Speed is measured
 twice, because it depends on the implementation more than on the cell: torch's fused kernels
 (what a user of torch.nn gets) and gatedrnn's from-scratch path (the same Python loop for both,
 so the difference is the cells' arithmetic: 4 vs 3 gate blocks).
@@ -16,7 +16,7 @@ import torch
 
 from ..analysis import plots
 from ..nn import GRU, LSTM
-from .base import ExperimentResult, adjust, ensure_dir, fair_recipe, mean_std, progress
+from .base import ExperimentResult, adjust, ensure_dir, fair_settings, mean_std, progress
 from .runner import train_on_task
 
 NAME = "lstm-vs-gru"
@@ -62,7 +62,7 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
     started = time.perf_counter()
     out = ensure_dir(out_dir)
     seeds = seeds or (2 if quick else 3)
-    recipe = adjust(fair_recipe(quick), overrides)
+    training = adjust(fair_settings(quick), overrides)
     timing_repeats = timing_repeats or (3 if quick else 7)
     bar = progress(len(lengths) * len(MODES) * seeds + 4, NAME, show_progress)
     speed = {}
@@ -78,7 +78,7 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
             runs = []
             for seed in range(seeds):
                 bar.set_postfix_str(f"{mode} T={length} seed {seed}")
-                runs.append(train_on_task(mode, "first-token-recall", length, recipe, seed=seed))
+                runs.append(train_on_task(mode, "first-token-recall", length, training, seed=seed))
                 bar.update()
             loss = np.mean([r["curve"]["loss"] for r in runs], axis=0)
             accuracy = np.mean([r["curve"]["accuracy"] for r in runs], axis=0)
@@ -101,7 +101,7 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
     figure = plots.convergence(curves, out / "lstm_vs_gru_convergence.png")
     return ExperimentResult(
         name=NAME,
-        description=(f"First-token recall, {recipe.describe()}, {seeds} seeds. 'ms/train step' "
+        description=(f"First-token recall, {training.describe()}, {seeds} seeds. 'ms/train step' "
                      "is forward+backward+Adam at that size (hidden 64, batch 32); the two "
                      "'fwd+bwd' columns time one layer at batch 64, length 100, input 100, "
                      "hidden 256 on torch's fused kernels and on gatedrnn's from-scratch path. "
@@ -110,5 +110,5 @@ def run(out_dir, quick: bool = False, seeds: int | None = None, show_progress: b
                  "accuracy std", "converged runs", "steps to converge (mean of converged)",
                  "ms fwd+bwd fused (H=256)", "ms fwd+bwd scan (H=256)"],
         rows=rows, figures=[figure],
-        settings={"lengths": list(lengths), "seeds": seeds, "recipe": recipe.__dict__},
+        settings={"lengths": list(lengths), "seeds": seeds, "training": training.__dict__},
         seconds=time.perf_counter() - started)

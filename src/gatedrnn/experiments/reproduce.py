@@ -24,7 +24,7 @@ EXPERIMENTS = {module.NAME: module for module in
 def run_experiment(name: str, out_dir, quick: bool = False, seeds: int | None = None,
                    show_progress: bool = True, overrides: dict | None = None,
                    data=None) -> ExperimentResult:
-    """Run one experiment; ``overrides`` replaces recipe fields (e.g. steps) in every run.
+    """Run one experiment; ``overrides`` replaces training fields (e.g. steps) in every run.
     ``data`` is the data set folder of an experiment on real data (bidirectional-pos)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
@@ -73,7 +73,7 @@ def _write(out: Path, results: dict, quick: bool, seeds, seconds: float,
     claims = evaluate_claims(results)
     payload = {
         "mode": "quick" if quick else "full", "seeds_override": seeds,
-        "recipe_overrides": overrides,
+        "settings_overrides": overrides,
         "wall_seconds": seconds, "environment": environment(seed=0),
         "claims": [c.to_json() for c in claims],
         "experiments": {name: r.to_json() for name, r in results.items()},

@@ -16,8 +16,9 @@ ADDING_TOLERANCE = 0.04  # an adding-problem prediction counts as right within Â
 
 
 @dataclass
-class Recipe:
-    """How a model is trained. ``init`` is one of gatedrnn.nn.INIT_SCHEMES (chrono uses T)."""
+class Settings:
+    """How a model is trained on a synthetic task: its hyperparameters (the text tasks call
+    theirs presets). ``init`` is one of gatedrnn.nn.INIT_SCHEMES (chrono uses T)."""
 
     steps: int = 100
     batch_size: int = 32
@@ -59,17 +60,17 @@ def loss_and_accuracy(logits: Tensor, task: Task) -> tuple[Tensor, float]:
     return loss, accuracy
 
 
-def build_model(mode: str, task: Task, recipe: Recipe, length: int,
+def build_model(mode: str, task: Task, training: Settings, length: int,
                 bidirectional: bool = False) -> SequenceModel:
     readout = "step" if task.target == "step_class" else "last"
-    layer_kwargs = {"init": recipe.init}
-    if recipe.init == "chrono":
+    layer_kwargs = {"init": training.init}
+    if training.init == "chrono":
         layer_kwargs["chrono_t_max"] = max(2, length)
-    return SequenceModel(mode, task.input_size, recipe.hidden_size, task.num_outputs,
+    return SequenceModel(mode, task.input_size, training.hidden_size, task.num_outputs,
                          bidirectional=bidirectional, readout=readout, **layer_kwargs)
 
 
-def train_on_task(mode: str, task_name: str, length: int, recipe: Recipe, seed: int = 0,
+def train_on_task(mode: str, task_name: str, length: int, training: Settings, seed: int = 0,
                   bidirectional: bool = False, keep_model: bool = False) -> dict:
     """Train from scratch on fresh batches and evaluate on the fixed evaluation set.
 
@@ -77,22 +78,22 @@ def train_on_task(mode: str, task_name: str, length: int, recipe: Recipe, seed: 
     training step (forward, backward and update), and per-step training loss/accuracy curves.
     """
     torch.manual_seed(seed)
-    evaluation = evaluation_set(task_name, recipe.test_size, length, seed=0,
-                                **recipe.task_kwargs)
-    model = build_model(mode, evaluation, recipe, length, bidirectional)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    evaluation = evaluation_set(task_name, training.test_size, length, seed=0,
+                                **training.task_kwargs)
+    model = build_model(mode, evaluation, training, length, bidirectional)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
     curve_loss, curve_accuracy = [], []
     train_seconds = 0.0
     model.train()
-    for step in range(recipe.steps):
-        batch = make_task(task_name, recipe.batch_size, length, seed=train_seed(seed, step),
-                          **recipe.task_kwargs)
+    for step in range(training.steps):
+        batch = make_task(task_name, training.batch_size, length, seed=train_seed(seed, step),
+                          **training.task_kwargs)
         start = time.perf_counter()
         loss, accuracy = loss_and_accuracy(model(batch.x), batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if recipe.clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
+        if training.clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), training.clip)
         optimizer.step()
         train_seconds += time.perf_counter() - start
         curve_loss.append(loss.item())
@@ -100,11 +101,11 @@ def train_on_task(mode: str, task_name: str, length: int, recipe: Recipe, seed: 
     test_loss, test_accuracy = evaluate(model, evaluation)
     result = {
         "mode": mode, "task": task_name, "length": length, "seed": seed,
-        "bidirectional": bidirectional, "recipe": asdict(recipe),
+        "bidirectional": bidirectional, "training": asdict(training),
         "params": sum(p.numel() for p in model.parameters()),
         "encoder_params": sum(p.numel() for p in model.encoder.parameters()),
         "test_accuracy": test_accuracy, "test_loss": test_loss,
-        "seconds_per_step": train_seconds / max(1, recipe.steps),
+        "seconds_per_step": train_seconds / max(1, training.steps),
         "curve": {"loss": curve_loss, "accuracy": curve_accuracy},
     }
     if keep_model:

@@ -1,4 +1,5 @@
-"""The sentiment presets: each a model and the recipe that trains it.
+"""The sentiment presets: each one model and how it trains (a recipe, in recipes.py, is a
+whole system built by one command, which may train several presets and combine them).
 
 Plain data, importable without torch: the command line lists these names and descriptions in
 its help, which must answer at once (gatedrnn.cli imports no heavy module).
@@ -9,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 # What `gatedrnn sentiment train` runs without --preset: 3 epochs, ~7 min on 2 cores, 90.38%
-# test (README). The chapter's own recipe ("seed") is one flag away and takes ~45 min.
+# test (README). The chapter's own model and training ("seed") is one flag away and takes ~45 min.
 DEFAULT_PRESET = "fast"
 CHAPTER_PRESET = "seed"
 
 
 @dataclass
 class Preset:
-    """A model and the recipe that trains it."""
+    """One model and how it trains."""
 
     description: str
     vocab_size: int
@@ -33,7 +34,7 @@ class Preset:
 
 
 PRESETS = {
-    # The chapter's model and recipe, on our pipeline (bucketing, exact variable lengths).
+    # The chapter's model and its training, on our pipeline (bucketing, exact variable lengths).
     "seed": Preset(
         "the chapter's BiLSTM: vocab 10k, embedding 100, 2×256 bidirectional, dropout 0.5, "
         "Adam 1e-3, clip 5, batch 64, 5 epochs (a batch of more than 32,768 tokens is run in "
@@ -52,7 +53,7 @@ PRESETS = {
                "dropout": 0.5, "pooling": "last", "batch_norm": True, "padding_idx": 0},
         fit={"epochs": 8, "batch_size": 64, "lr": 1e-3, "clip": 5.0, "scheduler": "plateau",
              "patience": 2}),
-    # Our recipe for accuracy per CPU-minute.
+    # Our preset for accuracy per CPU-minute.
     # Chosen on the validation split (benchmarks/imdb_sweep.py): attention pooling 90.9% vs
     # max 88.9%, mean 89.9%; no truncation, hidden 256 did not help.
     "fast": Preset(
@@ -99,12 +100,12 @@ PRESETS["dv-trigram"] = replace(
     description="dv-ngram predicting each review's words, bigrams and trigrams (the 800k "
                 "most frequent tokens)")
 
-# The best single model of benchmarks/imdb_ablation.py: the fast recipe from word vectors
+# The best single model of benchmarks/imdb_ablation.py: the fast preset from word vectors
 # trained on the unlabelled + training reviews (test 90.91% vs 90.38%, validation 92.20% vs
 # 90.80%).
 PRESETS["best"] = replace(
     PRESETS["fast"], word2vec={"dim": 128, "epochs": 5},
-    description="the fast recipe starting from word2vec vectors (skip-gram, 128-d, 5 epochs) "
+    description="the fast preset starting from word2vec vectors (skip-gram, 128-d, 5 epochs) "
                 "trained first on the 50,000 unlabelled + 25,000 training reviews")
 
 # ULMFiT (Howard & Ruder 2018) on our LM presets: the classifier takes the LM's vocabulary,

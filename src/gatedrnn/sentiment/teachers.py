@@ -32,7 +32,7 @@ def teacher_probabilities(teacher: list[str | Path], texts: list[str], *,
 
     from ..data.download import cache_dir, file_digest
 
-    # raw scores: the soft labels every measured recipe was distilled from (a temperature
+    # raw scores: the soft labels every measured student was distilled from (a temperature
     # fitted later must not change what a student learns)
     ensemble = Ensemble.load(teacher, calibrated=False)  # checks that the labels agree
     texts_key = hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()

@@ -1,4 +1,5 @@
-"""The tagger presets: each a model and the recipe that trains it.
+"""The tagger presets: each one model and how it trains (a recipe, in recipes.py, is a whole
+system built by one command).
 
 Plain data, importable without torch, so that the command line's help answers at once.
 """
