@@ -3,6 +3,7 @@ fine-tuning pieces, and `gatedrnn lm pretrain / evaluate / sample` on the fixtur
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -428,3 +429,23 @@ def test_the_pipeline_builds_ulmfit_members_from_the_archive(tmp_path, imdb_arch
     # a second run reuses every step
     again = run_pipeline(imdb_archive, tmp_path / "work", options, log=lambda m: None)
     assert set(again["reused_steps"]) == {"language models", "ulmfit", "members"}
+
+
+def test_the_cost_curves_untrained_point_has_the_trained_models_shape_and_vocabulary(tmp_path):
+    from gatedrnn.sentiment.pretraining_curve import language_model_minutes
+    from gatedrnn.sentiment.pretraining_curve import untrained_language_model
+
+    trained = Path(__file__).parent / "fixtures" / "checkpoints" / "lm-forward"
+    out = untrained_language_model(trained, tmp_path / "untrained")
+    assert checkpoint.read_config(out)["model"] == checkpoint.read_config(trained)["model"]
+    assert checkpoint.load_vocab_tokens(out) == checkpoint.load_vocab_tokens(trained)
+    fresh, old = checkpoint.load_weights(out), checkpoint.load_weights(trained)
+    assert fresh.keys() == old.keys()
+    assert not torch.equal(fresh["encoder.weight_hh_l0"], old["encoder.weight_hh_l0"])
+    assert untrained_language_model(trained, out) == out  # made once, then reused
+    step = {"threads_each": 1, "summaries": {"lm-forward": {
+        "train_seconds": 120.0, "valid_perplexity": 110.0,
+        "history": [{"peak_rss_mb": 900.0, "tokens_per_s": 13_000.0}]}}}
+    assert language_model_minutes(step)["lm-forward"] == {
+        "wall_minutes": 2.0, "core_minutes": 2.0, "tokens_per_s": 13_000.0,
+        "peak_rss_mb": 900.0, "valid_perplexity": 110.0, "epochs": 1}
