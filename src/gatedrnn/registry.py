@@ -20,6 +20,7 @@ use: it imports no task at import time, so the command line stays fast.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,31 +132,37 @@ def register_kind(task: str, name: str, **options) -> Callable:
     return register
 
 
+def _import_task_declarations() -> None:
+    """Import ``gatedrnn.<package>.task`` for every package that has one."""
+    root = importlib.import_module(PACKAGE)
+    for package in sorted(p.name for p in pkgutil.iter_modules(root.__path__) if p.ispkg):
+        if importlib.util.find_spec(f"{PACKAGE}.{package}.task") is not None:
+            importlib.import_module(f"{PACKAGE}.{package}.task")
+
+
 def _discover() -> None:
-    """Import every ``gatedrnn.<package>.task`` and the modules of its ``kinds/`` (once)."""
+    """Import every task's declaration and the modules of its ``kinds/`` (once)."""
     global _discovered
     if _discovered:
         return
-    root = importlib.import_module(PACKAGE)
-    for package in sorted(p.name for p in pkgutil.iter_modules(root.__path__) if p.ispkg):
-        if importlib.util.find_spec(f"{PACKAGE}.{package}.task") is None:
-            continue
-        importlib.import_module(f"{PACKAGE}.{package}.task")
-    for task in list(_TASKS.values()):
-        kinds = importlib.import_module(f"{task.package}.kinds")
-        for module in sorted(m.name for m in pkgutil.iter_modules(kinds.__path__)):
-            importlib.import_module(f"{kinds.__name__}.{module}")
+    _import_task_declarations()
+    for declared in list(_TASKS.values()):
+        try:
+            found = importlib.util.find_spec(f"{declared.package}.kinds")
+        except ModuleNotFoundError:
+            found = None
+        if found is None:
+            continue  # a task declared from elsewhere registers its kinds itself
+        kinds_package = importlib.import_module(f"{declared.package}.kinds")
+        for module in sorted(m.name for m in pkgutil.iter_modules(kinds_package.__path__)):
+            importlib.import_module(f"{kinds_package.__name__}.{module}")
     _discovered = True
 
 
 def tasks() -> dict[str, Task]:
     """Every declared task, by name (imports only the plain-data ``task.py`` modules)."""
-    global _discovered
     if not _TASKS:
-        root = importlib.import_module(PACKAGE)
-        for package in sorted(p.name for p in pkgutil.iter_modules(root.__path__) if p.ispkg):
-            if importlib.util.find_spec(f"{PACKAGE}.{package}.task") is not None:
-                importlib.import_module(f"{PACKAGE}.{package}.task")
+        _import_task_declarations()
     return dict(_TASKS)
 
 
@@ -200,15 +207,13 @@ def kind_for(config: dict, where: str | Path = "checkpoint") -> ModelKind:
 
 
 def kind_of(model: Any) -> ModelKind:
-    """The kind a loaded model belongs to (by its class; a subclass counts as its parent's)."""
+    """The kind a loaded model belongs to: its class's, or else its nearest registered parent
+    class's (an OnnxPredictor is a recurrent classifier)."""
     _discover()
-    for kind in kinds():
-        if kind.model_class is not None and isinstance(model, kind.model_class):
-            if type(model) is kind.model_class:
-                return kind
-    for kind in kinds():
-        if kind.model_class is not None and isinstance(model, kind.model_class):
-            return kind
+    by_class = {k.model_class: k for k in kinds() if k.model_class is not None}
+    for cls in type(model).__mro__:
+        if cls in by_class:
+            return by_class[cls]
     raise TypeError(f"{type(model).__name__} is not a registered model kind")
 
 

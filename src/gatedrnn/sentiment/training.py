@@ -197,9 +197,14 @@ def labelled_split(data, validation_fraction, split_seed, limit, download, show_
 
 
 def kind_of_preset(preset):
-    """The registered model kind a preset trains (gatedrnn.registry)."""
-    from ..registry import kind
-    return kind(TASK, preset.kind)
+    """The registered model kind a preset trains (gatedrnn.registry): a recurrent one (the
+    Trainer, here) or one that brings its own ``train``."""
+    from ..registry import is_recurrent, kind
+    chosen = kind(TASK, preset.kind)
+    if chosen.train is None and not is_recurrent(chosen.name):
+        raise ValueError(f"a preset of kind {chosen.name} cannot be trained: that kind is "
+                         "built from other checkpoints (see its module in sentiment/kinds/)")
+    return chosen
 
 
 def _refuse_recurrent_options(preset: str, options: dict) -> None:
