@@ -119,3 +119,43 @@ def test_a_task_added_in_one_module_loads_and_the_server_says_it_has_no_route(tm
     finally:
         registry._TASKS.pop("toy")
         registry._KINDS.pop("toy")
+
+
+def test_a_preset_of_a_new_kind_trains_through_the_kinds_own_train(tmp_path, monkeypatch):
+    """The layout page's walkthrough: one kind module plus one preset line, and
+    sentiment.train reaches the kind's train (with the options every preset gets)."""
+    from gatedrnn.sentiment import presets, train
+
+    received = {}
+
+    def fit(data, preset, out, **options):
+        received.update(preset=preset, out=out, **options)
+        write_checkpoint(out / "best", task="sentiment", model_type="constant",
+                         labels=["neg", "pos"], probabilities=[0.4, 0.6])
+        return {"best_valid_accuracy": 0.5}
+
+    registry.register_kind("sentiment", "constant", model_class=Constant, train=fit)(
+        lambda directory, config, calibrated=True: Constant(config["labels"],
+                                                            config["probabilities"]))
+    monkeypatch.setitem(presets.PRESETS, "constant", presets.Preset(
+        "always 60% positive", vocab_size=0, kind="constant"))
+    try:
+        summary = train("imdb.tar.gz", "constant", tmp_path, seed=3, split_by="film",
+                        show_progress=False, log=lambda m: None)
+        assert summary == {"best_valid_accuracy": 0.5}
+        assert received["preset"] == "constant" and received["seed"] == 3
+        assert received["split_by"] == "film"
+        assert gatedrnn.load(tmp_path).predict("x")[0]["confidence"] == pytest.approx(0.6)
+        with pytest.raises(ValueError, match="fitted in one go.*epochs"):
+            train("imdb.tar.gz", "constant", tmp_path, overrides={"epochs": 2},
+                  show_progress=False, log=lambda m: None)
+    finally:
+        registry._KINDS["sentiment"].pop("constant")
+
+
+def test_a_preset_of_a_kind_that_cannot_train_is_refused(monkeypatch):
+    from gatedrnn.sentiment import presets, train
+
+    monkeypatch.setitem(presets.PRESETS, "stack", presets.Preset("x", 0, kind="ensemble"))
+    with pytest.raises(ValueError, match="kind ensemble cannot be trained"):
+        train("imdb.tar.gz", "stack", "unused", show_progress=False, log=lambda m: None)
