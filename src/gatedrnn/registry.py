@@ -24,7 +24,7 @@ import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable
 
 PACKAGE = __name__.rpartition(".")[0]  # "gatedrnn"
 # The kind of every gated-RNN model: a recurrent encoder, trained by epochs through the Trainer
@@ -51,14 +51,6 @@ class Task:
     route: str | None = None
     answer: str | None = None
     package: str = ""      # filled in by register_task: the package that declared it
-
-
-@runtime_checkable
-class LoadedModel(Protocol):
-    """What every loaded model offers: where it came from. Tasks add their own verbs
-    (``predict`` for a classifier, ``tag`` for a tagger, ``sample`` for a language model)."""
-
-    source: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,7 @@ class ModelKind:
     def recognises(self, config: dict) -> bool:
         if self.matches is not None:
             return bool(self.matches(config))
-        return config.get("model_type", "recurrent") == self.name
+        return config.get("model_type", RECURRENT) == self.name
 
 
 _TASKS: dict[str, Task] = {}

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from ...data.text import Vocab
 from ...models.language_model import LanguageModel, LanguageModelConfig
-from ...registry import register_kind
+from ...registry import RECURRENT, register_kind
 from ...train import checkpoint
 from ..common import TASK
 from ..predict import PretrainedLanguageModel
 
 
-@register_kind(TASK, "recurrent", model_class=PretrainedLanguageModel,
+@register_kind(TASK, RECURRENT, model_class=PretrainedLanguageModel,
                not_exportable="a language model: ONNX export is for classifiers and taggers; "
                               "fine-tune it into a classifier ('gatedrnn sentiment train "
                               "--preset ulmfit --init-from PATH') and export that")

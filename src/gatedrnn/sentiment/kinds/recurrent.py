@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ...data.text import Vocab
 from ...models.classifier import ClassifierConfig, SentimentClassifier
-from ...registry import OnnxGraph, register_kind
+from ...registry import RECURRENT, OnnxGraph, register_kind
 from ...train import checkpoint
 from ..common import TASK
 from ..predict import Predictor, checkpoint_labels, checkpoint_temperature
@@ -64,7 +64,7 @@ class OnnxPredictor(Predictor):
         return torch.from_numpy(probabilities).clamp_min(1e-38).log()
 
 
-@register_kind(TASK, "recurrent", model_class=Predictor, onnx=onnx_graph,
+@register_kind(TASK, RECURRENT, model_class=Predictor, onnx=onnx_graph,
                onnx_runtime=OnnxPredictor, explains=True)
 def load(directory: Path, config: dict, calibrated: bool = True) -> Predictor:
     vocab = Vocab(checkpoint.load_vocab_tokens(directory))

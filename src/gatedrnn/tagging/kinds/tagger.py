@@ -9,7 +9,7 @@ from torch import nn
 
 from ...data.ud import Sentence
 from ...models.tagger import SequenceTagger, TaggerConfig
-from ...registry import OnnxGraph, register_kind
+from ...registry import RECURRENT, OnnxGraph, register_kind
 from ...train import checkpoint
 from ..common import TASK
 from ..encoding import TaggerVocab, collate_sentences, encode
@@ -46,7 +46,7 @@ def onnx_graph(tagger: Tagger) -> OnnxGraph:
                      {f"{head}_temperature": t for head, t in tagger.temperature.items()})
 
 
-@register_kind(TASK, "recurrent", model_class=Tagger, onnx=onnx_graph,
+@register_kind(TASK, RECURRENT, model_class=Tagger, onnx=onnx_graph,
                matches=lambda config: "ensemble" not in config)
 def load(directory: Path, config: dict, calibrated: bool = True,
          device: str = "cpu") -> Tagger:
