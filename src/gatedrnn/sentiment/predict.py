@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,9 @@ from ..data.batching import bucket_batches, collate
 from ..data.text import Vocab, basic_english
 from ..train import checkpoint
 from .common import DEFAULT_OUT, MAX_TEXT_CHARS, TASK
+
+if TYPE_CHECKING:
+    from ..models.classifier import SentimentClassifier
 
 
 def encode_texts(texts: list[str], vocab: Vocab) -> list[list[int]]:

@@ -19,13 +19,12 @@ from ..models.classifier import ClassifierConfig, SentimentClassifier
 from ..lm.predict import PretrainedLanguageModel
 from ..models.language_model import ENCODER_FIELDS
 from ..runinfo import environment, rss_mb
-from ..train import checkpoint
 from ..train.loop import Encoded, FitConfig, Trainer
 from .common import DEFAULT_OUT, TASK, TOKENIZER
 from .evaluation import calibrate_checkpoint
 from .predict import encode_texts
 from .presets import DEFAULT_PRESET, PRESETS
-from .teachers import _teacher_labelled, _teacher_soft_labels, _unlabelled_subset
+from .teachers import _teacher_labelled
 
 
 def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT, *, seed: int = 0,
