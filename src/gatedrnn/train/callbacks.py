@@ -147,7 +147,8 @@ class Snapshots(Callback):
                                 config=trainer.checkpoint_config,
                                 state_dict=trainer.evaluated_model().state_dict(),
                                 vocab_tokens=trainer.vocab_tokens,
-                                metrics={"epochs": fraction, "steps": step})
+                                metrics={"epochs": fraction, "steps": step},
+                                files=trainer.checkpoint_files)
 
 
 class MidEpochSaves(Callback):

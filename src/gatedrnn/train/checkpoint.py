@@ -35,7 +35,9 @@ class CheckpointError(RuntimeError):
 
 
 def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens: list[str],
-         metrics: dict, training_state: dict | None = None) -> Path:
+         metrics: dict, training_state: dict | None = None,
+         files: dict[str, bytes] | None = None) -> Path:
+    """Write the checkpoint (``files``: more of its own, e.g. a tokenizer's model, by name)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     recover(directory)
@@ -58,6 +60,8 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         if training_state is not None:
             torch.save(training_state, tmp / "training.pt")
+        for name, content in (files or {}).items():
+            (tmp / name).write_bytes(content)
         for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
             fsync(path)
         fsync(tmp)

@@ -252,7 +252,8 @@ class Trainer:
     def __init__(self, model: nn.Module, config: FitConfig, train: Encoded, valid: Encoded,
                  out_dir: str | Path, checkpoint_config: dict, vocab_tokens: list[str],
                  show_progress: bool = True, log=print, task: TrainingTask | None = None,
-                 callbacks: list[Callback] | None = None):
+                 callbacks: list[Callback] | None = None,
+                 checkpoint_files: dict[str, bytes] | None = None):
         self.model = model
         self.task = task or ClassificationTask(config.label_smoothing)
         self.config = config
@@ -261,6 +262,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.checkpoint_config = checkpoint_config
         self.vocab_tokens = vocab_tokens
+        self.checkpoint_files = checkpoint_files or {}  # written into every checkpoint
         self.show_progress = show_progress
         self.log = log
         if config.bf16 and not precision.bf16_autocast_available(config.device):
@@ -544,10 +546,11 @@ class Trainer:
         }
         checkpoint.save(self.out_dir / "last", config=self.checkpoint_config,
                         state_dict=self.model.state_dict(), vocab_tokens=self.vocab_tokens,
-                        metrics=metrics, training_state=state)
+                        metrics=metrics, training_state=state, files=self.checkpoint_files)
         if best:
             checkpoint.save(self.out_dir / "best", config=self.checkpoint_config,
                             state_dict=self.evaluated_model().state_dict(),
-                            vocab_tokens=self.vocab_tokens, metrics=metrics)
+                            vocab_tokens=self.vocab_tokens, metrics=metrics,
+                            files=self.checkpoint_files)
         if "valid_accuracy" in metrics:
             checkpoint.append_line(self.out_dir / "metrics.jsonl", json.dumps(metrics))
