@@ -19,10 +19,11 @@ LAYERS = {
     "train": 3,
     "registry": 4,  # tasks and model kinds; it finds the tasks by looking, importing none
     "tagging": 5, "lm": 5,
-    "sentiment": 6,  # its ULMFiT members start from gatedrnn.lm's models
-    "pretrain": 7, "search": 7, "analysis": 7, "export": 7,  # on the tasks
-    "experiments": 8, "serve": 8,
-    "cli": 9, "__init__": 9,
+    "classify": 6,   # text classification on one's own data: prediction, training core
+    "sentiment": 7,  # IMDb's defaults over classify; its ULMFiT members start from lm's models
+    "pretrain": 8, "search": 8, "analysis": 8, "export": 8,  # on the tasks
+    "experiments": 9, "serve": 9,
+    "cli": 10, "__init__": 10,
 }
 
 

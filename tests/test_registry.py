@@ -15,9 +15,10 @@ from gatedrnn.train import checkpoint
 
 def test_every_task_and_kind_is_found_without_naming_them():
     assert {t: registry.task(t).route for t in registry.tasks()} == {
-        "sentiment": "predict", "tagger": "tag", "language-model": None}
+        "sentiment": "predict", "text-classifier": "predict", "tagger": "tag",
+        "language-model": None}
     assert {(k.task, k.name) for k in registry.kinds()} == {
-        ("sentiment", "recurrent"), ("sentiment", "ngram"), ("sentiment", "docvec"),
+        ("text-classifier", "recurrent"), ("sentiment", "recurrent"), ("sentiment", "ngram"), ("sentiment", "docvec"),
         ("sentiment", "ensemble"), ("tagger", "recurrent"), ("tagger", "ensemble"),
         ("language-model", "recurrent")}
 
@@ -114,8 +115,11 @@ def test_a_task_added_in_one_module_loads_and_the_server_says_it_has_no_route(tm
                                                              "server has no route for"):
             build([path])
         with pytest.raises(checkpoint.CheckpointError, match="is a 'toy' checkpoint, not a "
-                                                             "sentiment classifier"):
+                                                             "text classifier"):
             gatedrnn.sentiment.Predictor.load(path)
+        with pytest.raises(checkpoint.CheckpointError, match="is a 'toy' checkpoint, not a "
+                                                             "sentiment classifier"):
+            gatedrnn.sentiment.load(path)
     finally:
         registry._TASKS.pop("toy")
         registry._KINDS.pop("toy")

@@ -55,7 +55,7 @@ def test_predict_returns_labels_and_probabilities(client, trained_sentiment):
     ({"texts": ["x" * (MAX_CHARS + 1)]}, 413, "characters"),
     ({"texts": "not a list"}, 422, "invalid request"),
     ({"text": "wrong field"}, 422, "texts"),
-    ({"texts": ["fine"], "model": "nope"}, 404, "no sentiment model named"),
+    ({"texts": ["fine"], "model": "nope"}, 404, "no model named 'nope' answers /predict"),
 ])
 def test_predict_errors_are_json_with_a_reason(client, body, status, message):
     response = client.post("/predict", json=body)

@@ -150,6 +150,6 @@ def onnx_predictor(path: str | Path, work_dir: str | Path, calibrated: bool = Tr
 
 def __getattr__(name: str):
     if name == "OnnxPredictor":  # where it lived before the model kinds had modules
-        from .sentiment.kinds.recurrent import OnnxPredictor
+        from .classify.kinds.recurrent import OnnxPredictor
         return OnnxPredictor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -268,12 +268,12 @@ def sentiment_pretrain(data, preset, out, epochs, lr, batch_size, bptt, max_revi
 
 def load_predictor(checkpoint_paths, calibrated: bool = True):
     """One checkpoint → a Predictor; several → an Ensemble averaging their probabilities."""
-    from ..sentiment import Ensemble, Predictor
+    from ..sentiment import Ensemble, load
     from ..train.checkpoint import CheckpointError
 
     paths = [checkpoint_paths] if isinstance(checkpoint_paths, (str, Path)) else checkpoint_paths
     try:
-        return (Predictor.load(paths[0], calibrated) if len(paths) == 1
+        return (load(paths[0], calibrated) if len(paths) == 1
                 else Ensemble.load(paths, calibrated))
     except (CheckpointError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..classify.common import MAX_TEXT_CHARS  # noqa: F401 (longer texts are cut, with a warning)
+
 DEFAULT_OUT = Path("runs/sentiment")
 TASK = "sentiment"
 TOKENIZER = "basic_english"
-MAX_TEXT_CHARS = 1_000_000  # longer texts are cut, with a warning, before tokenising

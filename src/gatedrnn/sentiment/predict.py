@@ -1,208 +1,26 @@
-"""Predicting with a sentiment model: texts in, labels and calibrated confidences out, for
-every model kind alike (each kind's loading lives in ``kinds/``)."""
+"""Predicting with a sentiment classifier: the text classifiers' prediction
+(gatedrnn.classify.predict), with IMDb's defaults."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
-
-from ..data import imdb
-from ..data.batching import bucket_batches, collate
-from ..data.text import Vocab, basic_english
-from ..train import checkpoint
-from .common import DEFAULT_OUT, MAX_TEXT_CHARS, TASK
-
-if TYPE_CHECKING:
-    from ..models.classifier import SentimentClassifier
-
-
-def encode_texts(texts: list[str], vocab: Vocab) -> list[list[int]]:
-    return [vocab.encode(basic_english(t)) for t in texts]
-
-
-resolve_checkpoint = checkpoint.resolve  # a training output directory means its best/
-
-
-class Predictor:
-    """A trained classifier with its vocabulary: texts in, labels and confidences out.
-
-    ``temperature`` divides the logits before the softmax: the one fitted on the validation
-    split at the end of training (the checkpoint's ``calibration``), or 1 for raw scores.
-    """
-
-    def __init__(self, model: SentimentClassifier, vocab: Vocab, labels: list[str],
-                 source: str = "", temperature: float = 1.0):
-        self.model = model.eval()
-        self.vocab = vocab
-        self.labels = labels
-        self.source = source
-        self.temperature = temperature
-
-    @classmethod
-    def load(cls, path: str | Path = DEFAULT_OUT, calibrated: bool = True) -> "Predictor":
-        """The sentiment checkpoint at ``path`` (a training output means its best/), of
-        whichever kind (gatedrnn.registry): a recurrent classifier gives a Predictor, an
-        n-gram or document-vector model theirs, an ensemble's directory its
-        :class:`Ensemble`. ``calibrated=False``: raw scores (temperature 1)."""
-        from ..registry import load
-        return load(path, TASK, calibrated)
-
-    def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
-        """(N, classes) probabilities: softmax(scores / temperature) (see ``scores``)."""
-        return calibrated_probabilities(self.scores(texts, batch_size, **options),
-                                        self.temperature)
-
-    @torch.inference_mode()
-    def scores(self, texts: list[str], batch_size: int = 64, max_tokens: int = 32_768,
-               crops: int = 1, crop_length: int = 400) -> torch.Tensor:
-        """(N, classes) raw log-probabilities (logits up to a constant, before any temperature);
-        texts are batched by length internally.
-
-        ``crops`` > 1: test-time averaging — a text longer than ``crop_length`` tokens is read as
-        that many evenly spaced windows of ``crop_length`` tokens (first and last included) and
-        their probabilities are averaged; shorter texts are read whole.
-        """
-        if crops < 1 or crop_length < 1:
-            raise ValueError("crops and crop_length must be >= 1")
-        windows, owners = [], []
-        cut = 0
-        for position, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts must be strings, got {type(text).__name__}")
-            cut += len(text) > MAX_TEXT_CHARS
-            ids = self.vocab.encode(basic_english(text[:MAX_TEXT_CHARS]))
-            for window in _crops(ids, crops, crop_length):
-                windows.append(window)
-                owners.append(position)
-        if cut:
-            warnings.warn(f"{cut} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
-                          "that length before prediction", stacklevel=3)
-        per_window = torch.empty(len(windows), len(self.labels))
-        lengths = [len(w) for w in windows]
-        for indices in bucket_batches(lengths, batch_size, shuffle=False, max_tokens=max_tokens):
-            batch = collate([windows[i] for i in indices], None, indices)
-            per_window[indices] = self._batch_scores(batch.tokens, batch.lengths)
-        if len(windows) == len(texts):
-            return per_window
-        owner = torch.tensor(owners)
-        total = torch.zeros(len(texts), len(self.labels)).index_add_(0, owner, per_window.exp())
-        return (total / torch.bincount(owner, minlength=len(texts)).unsqueeze(1)).log()
-
-    def _batch_scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return F.log_softmax(self.model(tokens, lengths).float(), dim=1)
-
-    def predict(self, texts: list[str] | str, batch_size: int = 64,
-                min_confidence: float | None = None) -> list[dict]:
-        """[{"label", "confidence", "probabilities", "empty"}] per text.
-
-        An empty or whitespace-only text still gets a prediction (from the model's bias), marked
-        ``empty: True`` so a caller can tell it apart. ``min_confidence``: see ``abstain``.
-        """
-        return predictions(self, texts, batch_size, min_confidence)
-
-
-def calibrated_probabilities(scores: torch.Tensor, temperature: float) -> torch.Tensor:
-    """softmax(scores / temperature) in float32; temperature 1 gives the raw probabilities."""
-    if temperature == 1.0:
-        return F.softmax(scores, dim=1)
-    return F.softmax(scores.double() / temperature, dim=1).float()
-
-
-def checkpoint_labels(config: dict) -> list[str]:
-    labels = config.get("labels", list(imdb.LABELS))
-    if not (isinstance(labels, list) and len(labels) >= 2
-            and all(isinstance(label, str) for label in labels)):
-        raise ValueError(f"labels must be a list of two class names or more, got {labels!r}")
-    return labels
-
-
-def checkpoint_temperature(config: dict) -> float:
-    """The checkpoint's fitted temperature (1 when it was never calibrated)."""
-    calibration = config.get("calibration") or {}
-    temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
-    if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
-        raise checkpoint.CheckpointError(
-            f"config.json's calibration temperature must be a positive number, got "
-            f"{temperature!r}; recalibrate with 'gatedrnn sentiment calibrate'")
-    return float(temperature)
-
-
-class WholeTextPredictor:
-    """What the non-recurrent classifiers share: a model and the index that turns a whole
-    text into its ids (crops and other reading options do not apply)."""
-
-    def __init__(self, model, index, labels: list[str], source: str = "",
-                 temperature: float = 1.0):
-        self.model = model.eval()
-        self.index = index
-        self.labels = labels
-        self.source = source
-        self.temperature = temperature
-
-    def _encode(self, texts: list[str]) -> list[list[int]]:
-        documents = []
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError(f"texts must be strings, got {type(text).__name__}")
-            documents.append(self.index.encode(basic_english(text[:MAX_TEXT_CHARS])))
-        return documents
-
-    def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
-        """(N, classes) probabilities (``crops`` and other reading options do not apply)."""
-        return calibrated_probabilities(self.scores(texts, batch_size), self.temperature)
-
-    def predict(self, texts: list[str] | str, batch_size: int = 64,
-                min_confidence: float | None = None) -> list[dict]:
-        return predictions(self, texts, batch_size, min_confidence)
-
-
-def _crops(ids: list[int], crops: int, length: int) -> list[list[int]]:
-    if crops == 1 or len(ids) <= length:
-        return [ids]
-    last_start = len(ids) - length
-    starts = sorted({round(k * last_start / (crops - 1)) for k in range(crops)})
-    return [ids[s:s + length] for s in starts]
-
-
-UNCERTAIN = "uncertain"
-
-
-def abstain(result: dict, min_confidence: float | None) -> dict:
-    """A prediction whose confidence is below ``min_confidence`` becomes ``label:
-    "uncertain"``; its most likely class stays in ``best_guess`` (a confidence equal to the
-    threshold is kept)."""
-    if min_confidence is None:
-        return result
-    if not 0 <= min_confidence <= 1:
-        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    if result["confidence"] >= min_confidence:
-        return {**result, "uncertain": False}
-    return {**result, "label": UNCERTAIN, "best_guess": result["label"], "uncertain": True}
-
-
-def predictions(model, texts, batch_size: int,
-                min_confidence: float | None = None) -> list[dict]:
-    """[{\"label\", \"confidence\", \"probabilities\", \"empty\"}] of ``model`` (anything with
-    ``probabilities`` and ``labels``) for each text."""
-    if isinstance(texts, str):
-        texts = [texts]
-    if min_confidence is not None and not 0 <= min_confidence <= 1:
-        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    probabilities = model.probabilities(list(texts), batch_size)
-    results = []
-    for text, p in zip(texts, probabilities):
-        best = int(p.argmax())
-        result = {"label": model.labels[best], "confidence": float(p[best]),
-                  "probabilities": {l: float(v) for l, v in zip(model.labels, p)},
-                  "empty": not text.strip()}
-        results.append(abstain(result, min_confidence))
-    return results
+from ..classify.predict import (  # noqa: F401 (the sentiment package's public names)
+    UNCERTAIN,
+    Predictor,
+    WholeTextPredictor,
+    abstain,
+    calibrated_probabilities,
+    checkpoint_labels,
+    checkpoint_temperature,
+    encode_texts,
+    load_classifier,
+    predictions,
+    resolve_checkpoint,
+)
+from .common import DEFAULT_OUT, TASK
 
 
 def load(path: str | Path = DEFAULT_OUT, calibrated: bool = True) -> Predictor:
-    """``gatedrnn.load(path).predict([...])``."""
-    return Predictor.load(path, calibrated)
+    """``gatedrnn.sentiment.load(path).predict([...])``: a sentiment checkpoint only."""
+    return load_classifier(path, calibrated, TASK)

@@ -176,8 +176,11 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     # Forward passes run on this (the event loop's) thread, blocking it: see the module
     # docstring for why. /predict and /tag go through one micro-batcher per model.
     batchers: dict[tuple[str, str], MicroBatcher] = {}
-    # which task answers which route ("predict": sentiment, "tag": tagger), as tasks declare
-    route_task = {t.route: t.name for t in registry.tasks().values() if t.route}
+    # which tasks answer which route ("predict": text classifiers, sentiment's among them;
+    # "tag": taggers), as the tasks declare
+    nouns = {}
+    for declared in registry.tasks().values():
+        nouns.setdefault(declared.route, []).append(declared.noun)
 
     def batcher(model: LoadedModel) -> MicroBatcher:
         key = (model.task, model.name)
@@ -191,17 +194,18 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
         return batchers[key]
 
     def pick(route: str, name: str | None) -> LoadedModel:
-        task = route_task.get(route)
-        candidates = [m for m in models if m.task == task]
+        candidates = [m for m in models if registry.task(m.task).route == route]
         if name is not None:
             chosen = [m for m in candidates if m.name == name]
             if not chosen:
-                raise HTTPException(404, f"no {task} model named {name!r}; available: "
+                raise HTTPException(404, f"no model named {name!r} answers /{route}; "
+                                         "available: "
                                          f"{', '.join(m.name for m in candidates) or 'none'}")
             return chosen[0]
         if not candidates:
-            raise HTTPException(404, f"this server has no {task} model; start it with a "
-                                     f"{task} checkpoint (gatedrnn serve PATH)")
+            wanted = " or ".join(nouns.get(route, ["a model"]))
+            raise HTTPException(404, f"this server has no model for /{route}; start it with "
+                                     f"{wanted} (gatedrnn serve PATH)")
         return candidates[0]
 
     def check_texts(texts: list[str]) -> None:
