@@ -271,7 +271,7 @@ def test_soft_targets_are_the_cross_entropy_of_the_distribution_and_one_hot_is_h
 
 def test_a_student_trains_on_the_teachers_soft_labels_of_unlabelled_reviews(
         tmp_path, imdb_archive, trained_ngram, monkeypatch):
-    import gatedrnn.sentiment.training as sentiment
+    import gatedrnn.classify.training as sentiment  # the training core sentiment.train uses
     teacher, _ = trained_ngram
     seen = {}
     original = sentiment.Trainer

@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from ..data import imdb
-from ..data.text import Vocab, basic_english
-from ..data.vectors import embedding_matrix, load_vectors
-from ..models.classifier import ClassifierConfig, SentimentClassifier
+from ..data.text import basic_english
+from ..classify.training import calibrate_best as calibrate_texts
+from ..classify.training import fit_recurrent
+from ..data.tokenizers import BasicEnglish
 from ..lm.predict import PretrainedLanguageModel
 from ..models.language_model import ENCODER_FIELDS
-from ..runinfo import environment, rss_mb
-from ..train.loop import Encoded, FitConfig, Trainer
+from ..train.loop import FitConfig
 from .common import DEFAULT_OUT, TASK, TOKENIZER
-from .evaluation import calibrate_checkpoint
-from .predict import encode_texts
 from .presets import DEFAULT_PRESET, PRESETS
 from .teachers import _teacher_labelled
 
@@ -97,91 +93,29 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
                    + soft.tolist())
         train_tokens += unlabelled_tokens
         train_labels += soft.argmax(1).tolist()
-    model_settings = {**chosen.model, **(model_overrides or {})}
     pretrained = None
     if init_from is not None:
         pretrained = _open_language_model(init_from)
-        vocab = pretrained["vocab"]
-        model_settings.update(pretrained["shape"])
-        log(f"starting from the language model in {pretrained['directory']} (vocab "
-            f"{len(vocab)}, encoder {pretrained['shape']})")
-    else:
-        vocab = Vocab.build(train_tokens, max_size=vocab_size or chosen.vocab_size)
-    train_set = Encoded([vocab.encode(t) for t in train_tokens], train_labels, targets)
-    valid_set = Encoded(encode_texts([r.text for r in valid_reviews], vocab),
-                        [r.label for r in valid_reviews])
-    log(f"data: {len(train_set)} train"
-        + (f" ({len(train_set) - len(train_reviews)} of them teacher-labelled)" if teacher else "")
-        + f" / {len(valid_set)} validation reviews from "
-        f"{dataset.source}, vocab {len(vocab)} ({time.perf_counter() - started:.1f} s)")
-
-    embedding_stats = None
-    if vectors is not None:
-        if pretrained is not None:
-            raise ValueError("give either vectors or init_from: a pretrained language model "
-                             "already brings its embedding")
-        word_vectors = load_vectors(vectors, keep=set(vocab.itos))
-        model_settings["embedding_dim"] = word_vectors.dim
-        counts = Counter(t for tokens in train_tokens for t in tokens)
-        weights, embedding_stats = embedding_matrix(word_vectors, vocab.itos, counts=counts,
-                                                    seed=seed)
-        log(f"word vectors {vectors}: dim {word_vectors.dim}, {embedding_stats['found']:,} of "
-            f"{len(vocab):,} vocabulary words found ({embedding_stats['found_lowercased']:,} "
-            f"lowercased), {embedding_stats['token_coverage']:.1%} of training tokens covered; "
-            f"most frequent without a vector: "
-            f"{', '.join(embedding_stats['most_frequent_missing'][:8]) or '-'}")
-    model_config = ClassifierConfig(vocab_size=len(vocab), **model_settings)
-    model = SentimentClassifier(model_config)
-    if vectors is not None:
-        model.load_embeddings(weights, freeze=freeze_embeddings)
-    elif pretrained is not None:
-        model.load_state_dict(pretrained["weights"], strict=False)
-        if freeze_embeddings:
-            model.embedding.weight.requires_grad_(False)
-    elif freeze_embeddings:
-        raise ValueError("freeze_embeddings needs pretrained vectors or init_from: frozen "
-                         "random embeddings would not learn anything")
-    checkpoint_config = {
-        "task": TASK, "tokenizer": TOKENIZER, "labels": list(imdb.LABELS),
-        "model": model_config.to_dict(), "preset": preset, "fit": asdict(fit_config),
-        "initialised_from": {"vectors": str(vectors) if vectors else None,
-                             "language_model": str(pretrained["directory"]) if pretrained
-                             else None, "frozen_embeddings": freeze_embeddings},
-        "vocab_fingerprint": vocab.fingerprint(), "environment": environment(seed=seed),
-        "validation_split_seed": split_seed, "validation_split_by": split_by,
-        "distilled_from": ({"teacher": [str(t) for t in teacher],
-                            "unlabelled_reviews": len(train_set) - len(train_reviews)}
-                           if teacher else None),
-    }
-    trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
-                      show_progress=show_progress, log=log)
-    if resume:
-        if trainer.resume():
-            log(f"resumed from {Path(out) / 'last'} after epoch {trainer.epoch}"
-                + (f", batch {trainer.batch_in_epoch}" if trainer.batch_in_epoch else ""))
-        else:
-            log(f"nothing to resume in {out}; starting fresh")
-    summary = trainer.fit()
-    if trainer.dist.main:  # under torchrun, the process that wrote best/ calibrates it
-        summary["calibration"] = calibrate_best(out, valid_reviews, log)
-    summary["train_seconds"] = time.perf_counter() - started
-    summary["params"] = sum(p.numel() for p in model.parameters())
-    summary["peak_rss_mb"] = rss_mb()["peak_rss_mb"]
-    summary["train_tokens_per_epoch"] = sum(
-        min(n, fit_config.max_length) if fit_config.max_length else n for n in train_set.lengths)
-    if embedding_stats is not None:
-        summary["embeddings"] = embedding_stats
-    return summary
+    return fit_recurrent(
+        train_tokens, train_labels, [r.text for r in valid_reviews],
+        [r.label for r in valid_reviews], out, task=TASK, labels=list(imdb.LABELS),
+        preset=chosen, preset_name=preset, fit_config=fit_config, tokenizer=BasicEnglish(),
+        tokenizer_config=TOKENIZER, model_overrides=model_overrides, vocab_size=vocab_size,
+        vectors=vectors, freeze_embeddings=freeze_embeddings, pretrained=pretrained,
+        targets=targets, resume=resume, started=started, source=dataset.source,
+        train_note=(f" ({len(train_tokens) - len(train_reviews)} of them teacher-labelled)"
+                    if teacher else ""), noun="reviews",
+        extra_config={"validation_split_seed": split_seed, "validation_split_by": split_by,
+                      "distilled_from": ({"teacher": [str(t) for t in teacher],
+                                          "unlabelled_reviews": len(train_tokens)
+                                          - len(train_reviews)} if teacher else None)},
+        show_progress=show_progress, log=log)
 
 
 def calibrate_best(out, valid_reviews, log) -> dict:
-    """Temperature scaling of OUT/best on the validation split, stored in its config."""
-    record = calibrate_checkpoint(Path(out) / "best", [r.text for r in valid_reviews],
-                                  [r.label for r in valid_reviews])
-    log(f"calibration: temperature {record['temperature']:.3f} fitted on "
-        f"{record['examples']:,} validation reviews (ECE {record['ece_before']:.2%} → "
-        f"{record['ece_after']:.2%}, NLL {record['nll_before']:.4f} → {record['nll_after']:.4f})")
-    return record
+    """Temperature scaling of OUT/best on the validation reviews, stored in its config."""
+    return calibrate_texts(out, [r.text for r in valid_reviews], [r.label for r in valid_reviews],
+                           "reviews", log)
 
 
 def labelled_split(data, validation_fraction, split_seed, limit, download, show_progress,

@@ -1,0 +1,226 @@
+"""Training a text classifier: the recurrent core every classification task shares
+(``fit_recurrent``: vocabulary, optional pretrained vectors or language model, the Trainer,
+calibration), and ``train`` on one's own labelled files in any language.
+
+    from gatedrnn.classify import train
+    train("questions.csv", out="runs/questions")                 # columns detected
+    train("reviews/", out="runs/ja", tokenizer="japanese")       # DIR/<label>/*.txt
+    train("train.jsonl", valid="dev.jsonl", test="test.jsonl", preset="bigru")
+
+``gatedrnn.sentiment.train`` reads IMDb (and its unlabelled reviews for teachers and word
+vectors), then hands the same core its tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..data.labelled import (
+    LabelledDataError,
+    check_against_training,
+    label_names,
+    read_labelled,
+    stratified_split,
+)
+from ..data.text import Vocab
+from ..data.tokenizers import Tokenizer, load_tokenizer, make_tokenizer
+from ..data.vectors import embedding_matrix, load_vectors
+from ..models.classifier import ClassifierConfig, SentimentClassifier
+from ..runinfo import environment, rss_mb
+from ..train import checkpoint
+from ..train.loop import Encoded, FitConfig, Trainer
+from .common import DEFAULT_OUT, TASK
+from .evaluation import calibrate_checkpoint, evaluate
+from .predict import encode_texts
+from .presets import DEFAULT_PRESET, PRESETS
+
+
+def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
+                  valid_texts: list[str], valid_labels: list[int], out: str | Path, *,
+                  task: str, labels: list[str], preset, preset_name: str,
+                  fit_config: FitConfig, tokenizer: Tokenizer, tokenizer_config=None,
+                  model_overrides: dict | None = None, vocab_size: int | None = None,
+                  vectors: str | Path | None = None, freeze_embeddings: bool = False,
+                  pretrained: dict | None = None, targets: list | None = None,
+                  resume: bool = False, extra_config: dict | None = None,
+                  started: float | None = None, source: str = "", train_note: str = "",
+                  noun: str = "examples", show_progress: bool = True, log=print) -> dict:
+    """Train a recurrent classifier of ``preset`` on tokenized training examples, select it on
+    the validation texts, calibrate it there, and write OUT/best and OUT/last; the summary.
+
+    ``pretrained``: a language model's {"directory", "vocab", "shape", "weights"} to start
+    from; ``vectors``: a word-vector file for the embedding; ``targets``: soft labels (one
+    distribution per training example, distillation). ``tokenizer_config``: what the
+    checkpoint records of the tokenizer (default: its own config)."""
+    started = time.perf_counter() if started is None else started
+    model_settings = {**preset.model, **(model_overrides or {})}
+    if pretrained is not None:
+        vocab = pretrained["vocab"]
+        model_settings.update(pretrained["shape"])
+        log(f"starting from the language model in {pretrained['directory']} (vocab "
+            f"{len(vocab)}, encoder {pretrained['shape']})")
+    else:
+        vocab = Vocab.build(train_tokens, max_size=vocab_size or preset.vocab_size)
+    train_set = Encoded([vocab.encode(t) for t in train_tokens], train_labels, targets)
+    valid_set = Encoded(encode_texts(valid_texts, vocab, tokenizer), valid_labels)
+    log(f"data: {len(train_set)} train{train_note} / {len(valid_set)} validation {noun} from "
+        f"{source}, vocab {len(vocab)} ({time.perf_counter() - started:.1f} s)")
+
+    embedding_stats = None
+    if vectors is not None:
+        if pretrained is not None:
+            raise ValueError("give either vectors or init_from: a pretrained language model "
+                             "already brings its embedding")
+        word_vectors = load_vectors(vectors, keep=set(vocab.itos))
+        model_settings["embedding_dim"] = word_vectors.dim
+        counts = Counter(t for tokens in train_tokens for t in tokens)
+        weights, embedding_stats = embedding_matrix(word_vectors, vocab.itos, counts=counts,
+                                                    seed=fit_config.seed)
+        log(f"word vectors {vectors}: dim {word_vectors.dim}, {embedding_stats['found']:,} of "
+            f"{len(vocab):,} vocabulary words found ({embedding_stats['found_lowercased']:,} "
+            f"lowercased), {embedding_stats['token_coverage']:.1%} of training tokens covered; "
+            f"most frequent without a vector: "
+            f"{', '.join(embedding_stats['most_frequent_missing'][:8]) or '-'}")
+    model_config = ClassifierConfig(vocab_size=len(vocab), num_classes=len(labels),
+                                    **model_settings)
+    model = SentimentClassifier(model_config)
+    if vectors is not None:
+        model.load_embeddings(weights, freeze=freeze_embeddings)
+    elif pretrained is not None:
+        model.load_state_dict(pretrained["weights"], strict=False)
+        if freeze_embeddings:
+            model.embedding.weight.requires_grad_(False)
+    elif freeze_embeddings:
+        raise ValueError("freeze_embeddings needs pretrained vectors or init_from: frozen "
+                         "random embeddings would not learn anything")
+    checkpoint_config = {
+        "task": task,
+        "tokenizer": tokenizer.config() if tokenizer_config is None else tokenizer_config,
+        "labels": list(labels), "model": model_config.to_dict(), "preset": preset_name,
+        "fit": asdict(fit_config),
+        "initialised_from": {"vectors": str(vectors) if vectors else None,
+                             "language_model": str(pretrained["directory"]) if pretrained
+                             else None, "frozen_embeddings": freeze_embeddings},
+        "vocab_fingerprint": vocab.fingerprint(), "environment": environment(seed=fit_config.seed),
+        **(extra_config or {}),
+    }
+    trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
+                      show_progress=show_progress, log=log, checkpoint_files=tokenizer.files())
+    if resume:
+        if trainer.resume():
+            log(f"resumed from {Path(out) / 'last'} after epoch {trainer.epoch}"
+                + (f", batch {trainer.batch_in_epoch}" if trainer.batch_in_epoch else ""))
+        else:
+            log(f"nothing to resume in {out}; starting fresh")
+    summary = trainer.fit()
+    if trainer.dist.main:  # under torchrun, the process that wrote best/ calibrates it
+        summary["calibration"] = calibrate_best(out, valid_texts, valid_labels, noun, log)
+    summary["train_seconds"] = time.perf_counter() - started
+    summary["params"] = sum(p.numel() for p in model.parameters())
+    summary["peak_rss_mb"] = rss_mb()["peak_rss_mb"]
+    summary["train_tokens_per_epoch"] = sum(
+        min(n, fit_config.max_length) if fit_config.max_length else n for n in train_set.lengths)
+    if embedding_stats is not None:
+        summary["embeddings"] = embedding_stats
+    return summary
+
+
+def calibrate_best(out, texts: list[str], labels: list[int], noun: str = "examples",
+                   log=print) -> dict:
+    """Temperature scaling of OUT/best on the validation split, stored in its config."""
+    record = calibrate_checkpoint(Path(out) / "best", texts, labels)
+    log(f"calibration: temperature {record['temperature']:.3f} fitted on "
+        f"{record['examples']:,} validation {noun} (ECE {record['ece_before']:.2%} → "
+        f"{record['ece_after']:.2%}, NLL {record['nll_before']:.4f} → {record['nll_after']:.4f})")
+    return record
+
+
+def read_splits(data, valid=None, test=None, **reading) -> dict:
+    """{"train", "valid", "test"}: (examples, report) or None. A folder with train/ (and test/)
+    inside is Keras' text_dataset_from_directory layout: each is a folder per class."""
+    data = Path(data)
+    if valid is None and test is None and data.is_dir() and (data / "train").is_dir():
+        test = data / "test" if (data / "test").is_dir() else None
+        valid = data / "validation" if (data / "validation").is_dir() else None
+        data = data / "train"
+    return {"train": read_labelled(data, **reading),
+            "valid": read_labelled(valid, **reading) if valid is not None else None,
+            "test": read_labelled(test, **reading) if test is not None else None}
+
+
+def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, valid=None,
+          test=None, tokenizer: str = "auto", text_column: str | None = None,
+          label_column: str | None = None, format: str | None = None,
+          encoding: str | None = None, validation_fraction: float = 0.1, seed: int = 0,
+          overrides: dict | None = None, model_overrides: dict | None = None,
+          vocab_size: int | None = None, vectors: str | Path | None = None,
+          resume: bool = False, show_progress: bool = True, log=print) -> dict:
+    """Train a classifier on labelled files (``data``; ``valid`` and ``test`` optional; see
+    gatedrnn.data.labelled for the formats). Without ``valid``, a seeded stratified
+    ``validation_fraction`` of ``data`` is held out, and the run records it. ``tokenizer``:
+    auto, word, subword or japanese (data.tokenizers). With ``test``, the summary has its
+    accuracy and macro-F1. Returns the training summary."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    chosen = PRESETS[preset]
+    started = time.perf_counter()
+    reading = {"format": format, "text_column": text_column, "label_column": label_column,
+               "encoding": encoding}
+    read = read_splits(data, valid, test, **reading)
+    (examples, report), evaluation_sets = read["train"], {}
+    log(report.summary())
+    if read["valid"] is None:
+        train_examples, valid_examples = stratified_split(examples, validation_fraction, seed)
+        validation = {"from": "split", "fraction": validation_fraction, "seed": seed}
+        log(f"validation: {len(valid_examples):,} examples drawn from the training data "
+            f"(stratified, seed {seed}); give --valid FILE to use your own")
+    else:
+        train_examples, (valid_examples, valid_report) = examples, read["valid"]
+        validation = {"from": str(valid_report.source)}
+        log(valid_report.summary())
+    evaluation_sets["validation"] = valid_examples
+    if read["test"] is not None:
+        evaluation_sets["test"], test_report = read["test"]
+        log(test_report.summary())
+    for name, other in evaluation_sets.items():
+        for warning in check_against_training(train_examples, other, name):
+            log(f"warning: {warning}")
+    labels = label_names(train_examples)
+    if len(labels) < 2:
+        raise LabelledDataError(f"{report.source} has one class ({labels[0]!r}): a classifier "
+                                "needs two or more")
+    index = {label: i for i, label in enumerate(labels)}
+    last = Path(out) / "last"
+    if resume and (last / "config.json").exists():  # the same tokenizer, subword model and all
+        made = load_tokenizer(checkpoint.read_config(last).get("tokenizer"), last)
+    else:
+        made = make_tokenizer(tokenizer, [e.text for e in train_examples], log=log)
+    torch.manual_seed(seed)
+    fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
+    summary = fit_recurrent(
+        [made(e.text) for e in train_examples], [index[e.label] for e in train_examples],
+        [e.text for e in valid_examples], [index[e.label] for e in valid_examples], out,
+        task=TASK, labels=labels, preset=chosen, preset_name=preset, fit_config=fit_config,
+        tokenizer=made, model_overrides=model_overrides, vocab_size=vocab_size,
+        vectors=vectors, resume=resume, started=started, source=report.source,
+        extra_config={"data": {"train": report.source, "format": report.format,
+                               "text_column": report.text_column,
+                               "label_column": report.label_column, "encoding": encoding},
+                      "validation": validation, "class_counts": dict(Counter(
+                          e.label for e in train_examples))},
+        show_progress=show_progress, log=log)
+    summary["labels"] = labels
+    if "test" in evaluation_sets:
+        from .predict import load_classifier
+        tested = evaluate(load_classifier(out, task=TASK), [e.text for e in
+                                                            evaluation_sets["test"]],
+                          [index[e.label] for e in evaluation_sets["test"]])
+        summary["test"] = {k: tested[k] for k in ("accuracy", "macro_f1", "count")}
+        log(f"test: accuracy {tested['accuracy']:.4f}, macro-F1 {tested['macro_f1']:.4f} "
+            f"({tested['count']:,} examples)")
+    return summary

@@ -1,0 +1,198 @@
+"""``gatedrnn classify``: text classification on your own labelled files, in any language."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import (
+    CHECKPOINT_MINUTES,
+    NO_CALIBRATE,
+    FilePath,
+    echo_calibration,
+    read_text_file,
+    report_training,
+    run_training,
+)
+from .root import main
+
+FORMATS = ("csv", "tsv", "jsonl", "folder", "fasttext", "parquet", "label-first")
+TOKENIZERS = ("auto", "word", "subword", "japanese")
+
+
+def _presets():
+    from ..classify.presets import PRESETS
+    return list(PRESETS)
+
+
+def _preset_help() -> str:
+    from ..classify.presets import PRESETS
+    return "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())
+
+
+def _reading_options(command):
+    """The options that say how labelled files are read (train, evaluate)."""
+    for option in reversed([
+        click.option("--format", "file_format", type=click.Choice(FORMATS), default=None,
+                     help="The files' format [default: from the name: .csv, .tsv, .jsonl, "
+                          ".parquet, a folder per class, or __label__ lines]."),
+        click.option("--text-column", default=None,
+                     help="The column holding the text [default: detected, e.g. text, "
+                          "sentence, review; the choice is printed]."),
+        click.option("--label-column", default=None,
+                     help="The column holding the label [default: detected, e.g. label, "
+                          "category, class]."),
+        click.option("--encoding", default=None,
+                     help="The files' encoding [default: UTF-8, with or without a BOM]."),
+    ]):
+        command = option(command)
+    return command
+
+
+@main.group()
+def classify():
+    """Text classification on your own labelled files (CSV, TSV, JSON Lines, a folder per
+    class, fastText lines, Parquet), any labels, any language: train, evaluate, predict.
+
+    'gatedrnn sentiment' is the same classifier with IMDb's data and defaults.
+    """
+
+
+@classify.command("train")
+@click.option("--data", type=FilePath(exists=True, path_type=Path), required=True,
+              help="The training examples: a file, a folder per class (DIR/<label>/*.txt), or "
+                   "a folder with train/ (and test/) in that layout.")
+@click.option("--valid", type=FilePath(exists=True, path_type=Path), default=None,
+              help="Validation examples [default: a seeded, stratified 10% of --data].")
+@click.option("--test", type=FilePath(exists=True, path_type=Path), default=None,
+              help="Test examples, scored once after training (never used to choose).")
+@click.option("--out", type=FilePath(file_okay=False, path_type=Path),
+              default=Path("runs/classify"), show_default=True)
+@click.option("--preset", type=click.Choice(_presets()), default="bilstm", show_default=True,
+              help=_preset_help())
+@click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="auto", show_default=True,
+              help="auto: chosen from the texts' script (and said); word: spaced languages; "
+                   "subword: a SentencePiece model learnt from your texts; japanese: MeCab "
+                   "with UniDic.")
+@_reading_options
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
+@CHECKPOINT_MINUTES
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def classify_train(data, valid, test, out, preset, tokenizer, file_format, text_column,
+                   label_column, encoding, epochs, lr, batch_size, seed, resume,
+                   checkpoint_minutes, as_json):
+    """Train a classifier on labelled files; Ctrl-C saves, and --resume continues.
+
+    At the end a temperature is fitted on the validation examples, so that confidences mean
+    what they say; with --test, its accuracy and macro-F1 are printed.
+    """
+    from ..classify import train
+    from ..data.labelled import LabelledDataError
+    from ..data.tokenizers import TokenizerError
+    from ..data.vectors import VectorsError
+    from ..train.checkpoint import CheckpointError
+    from ..train.loop import TrainingDiverged
+
+    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
+                                   "checkpoint_minutes": checkpoint_minutes}.items()
+                 if v is not None}
+    summary = run_training(
+        lambda: train(data, out, preset=preset, valid=valid, test=test, tokenizer=tokenizer,
+                      text_column=text_column, label_column=label_column, format=file_format,
+                      encoding=encoding, seed=seed, overrides=overrides, resume=resume,
+                      log=lambda m: click.echo(m, err=True)),
+        out, (LabelledDataError, TokenizerError, CheckpointError, TrainingDiverged,
+              VectorsError, ValueError, ImportError))
+    report_training(summary, out, "validation accuracy", as_json)
+    if not as_json and "test" in summary:
+        click.echo(f"test accuracy {summary['test']['accuracy']:.4f}, macro-F1 "
+                   f"{summary['test']['macro_f1']:.4f} ({summary['test']['count']:,} examples)")
+
+
+def _load(run: Path, calibrated: bool = True):
+    from ..classify.predict import load_classifier
+    from ..train.checkpoint import CheckpointError
+
+    try:
+        return load_classifier(run, calibrated)
+    except CheckpointError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@classify.command("evaluate")
+@click.argument("run", type=FilePath(exists=True, path_type=Path))
+@click.option("--data", type=FilePath(exists=True, path_type=Path), required=True,
+              help="Labelled examples to score, read as training reads them.")
+@_reading_options
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@NO_CALIBRATE
+def classify_evaluate(run, data, file_format, text_column, label_column, encoding, as_json,
+                      no_calibrate):
+    """Accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix and
+    calibration of RUN on labelled examples."""
+    from ..classify.evaluation import evaluate
+    from ..data.labelled import LabelledDataError, read_labelled
+
+    predictor = _load(run, not no_calibrate)
+    try:
+        examples, report = read_labelled(data, format=file_format, text_column=text_column,
+                                         label_column=label_column, encoding=encoding)
+    except LabelledDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report.summary(), err=True)
+    unknown = sorted({e.label for e in examples} - set(predictor.labels))
+    if unknown:
+        raise click.ClickException(
+            f"{data} has labels the model was not trained on: "
+            f"{', '.join(map(repr, unknown[:5]))}; it predicts {', '.join(predictor.labels)}")
+    index = {label: i for i, label in enumerate(predictor.labels)}
+    result = evaluate(predictor, [e.text for e in examples], [index[e.label] for e in examples])
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{result['count']:,} examples: accuracy {result['accuracy']:.4f}, macro-F1 "
+               f"{result['macro_f1']:.4f}")
+    width = max(8, *(len(name) for name in predictor.labels))
+    click.echo(f"{'class':<{width}} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
+    for name, m in result["per_class"].items():
+        click.echo(f"{name:<{width}} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} "
+                   f"{m['support']:>8}")
+    matrix = result["confusion_matrix"]
+    click.echo("confusion (rows true, columns predicted): " + ", ".join(matrix["labels"]))
+    for name, row in zip(matrix["labels"], matrix["rows_true_cols_predicted"]):
+        click.echo(f"  {name:<{width}} " + " ".join(f"{v:>7}" for v in row))
+    echo_calibration(result, "examples")
+
+
+@classify.command("predict")
+@click.argument("run", type=FilePath(exists=True, path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option("--file", type=FilePath(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Also label each line of this UTF-8 file.")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per text: label, confidence, every class's probability.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="Label a text 'uncertain' below this (calibrated) confidence.")
+@NO_CALIBRATE
+def classify_predict(run, texts, file, as_json, min_confidence, no_calibrate):
+    """Label TEXTS (and the lines of --file, or standard input) with RUN."""
+    predictor = _load(run, not no_calibrate)
+    lines = list(texts)
+    if file is not None:
+        lines += read_text_file(file).splitlines()
+    if not texts and file is None:
+        lines = [line.rstrip("\n") for line in sys.stdin]
+    for text, result in zip(lines, predictor.predict(lines, min_confidence=min_confidence)):
+        if as_json:
+            click.echo(json.dumps({"text": text, **result}, ensure_ascii=False))
+        else:
+            note = "  (empty text)" if result["empty"] else ""
+            preview = text if len(text) <= 70 else text[:67] + "..."
+            click.echo(f"{result['label']}\t{result['confidence']:.3f}\t{preview}{note}")

@@ -1,0 +1,201 @@
+"""Text classification on one's own data (gatedrnn classify): any labels and number of classes,
+CSV to served model, Japanese end to end, a subword model kept in the checkpoint, and bad input
+stopped in one line."""
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import gatedrnn
+from gatedrnn.cli import main
+
+CUES = {"HUM": ["who", "person", "wrote", "invented"], "LOC": ["where", "city", "country",
+                                                              "river"],
+        "NUM": ["how", "many", "year", "much"]}
+FILLER = ["the", "is", "a", "of", "first", "famous", "old", "in", "was", "that"]
+JA_CUES = {"pos": ["面白い", "素晴らしい", "感動した", "最高"],
+           "neg": ["退屈", "ひどい", "つまらない", "最悪"]}
+JA_FILLER = ["この", "映画", "は", "とても", "本当に", "物語", "が", "俳優", "の", "演技"]
+
+
+def questions(n_per_class: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for label, cues in CUES.items():
+        for _ in range(n_per_class):
+            words = [rng.choice(FILLER) for _ in range(rng.randint(3, 8))]
+            words.insert(rng.randrange(len(words) + 1), rng.choice(cues))
+            rows.append((" ".join(words).capitalize() + "?", label))
+    rng.shuffle(rows)
+    return rows
+
+
+def japanese(n_per_class: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for label, cues in JA_CUES.items():
+        for _ in range(n_per_class):
+            words = [rng.choice(JA_FILLER) for _ in range(rng.randint(3, 7))]
+            words.insert(rng.randrange(len(words) + 1), rng.choice(cues))
+            rows.append(("".join(words) + "。", label))
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows, header=("text", "label")) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def fails(*args) -> str:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code != 0
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def question_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("questions")
+    train = write_csv(folder / "train.csv", questions(40, 0))
+    test = write_csv(folder / "test.csv", questions(10, 1))
+    out = folder / "run"
+    result = CliRunner().invoke(main, ["classify", "train", "--data", str(train), "--test",
+                                       str(test), "--out", str(out), "--preset", "tiny",
+                                       "--epochs", "8", "--json"])
+    assert result.exit_code == 0, result.output
+    return out, train, test, json.loads(result.stdout)
+
+
+def test_a_csv_of_three_classes_trains_with_a_recorded_split_and_scores_its_test(question_run):
+    out, _, _, summary = question_run
+    assert summary["labels"] == ["HUM", "LOC", "NUM"]
+    assert summary["test"]["accuracy"] >= 0.8 and summary["test"]["count"] == 30
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert config["task"] == "text-classifier" and config["model"]["num_classes"] == 3
+    assert config["validation"] == {"from": "split", "fraction": 0.1, "seed": 0}
+    assert config["data"]["text_column"] == "text" and config["tokenizer"] == {"kind": "word"}
+    assert config["calibration"]["temperature"] > 0
+
+
+def test_evaluate_gives_accuracy_macro_f1_per_class_and_the_confusion_matrix(question_run):
+    out, _, test, _ = question_run
+    report = json.loads(run("classify", "evaluate", out, "--data", test, "--json").stdout)
+    assert report["count"] == 30 and set(report["per_class"]) == {"HUM", "LOC", "NUM"}
+    f1 = [c["f1"] for c in report["per_class"].values()]
+    assert report["macro_f1"] == pytest.approx(sum(f1) / 3)
+    assert sum(map(sum, report["confusion_matrix"]["rows_true_cols_predicted"])) == 30
+    text = run("classify", "evaluate", out, "--data", test).output
+    assert "macro-F1" in text and "confusion (rows true, columns predicted): HUM, LOC, NUM" in text
+
+
+def test_predict_answers_with_every_class_probability(question_run):
+    out, _, _, _ = question_run
+    lines = run("classify", "predict", out, "Where is the river?", "--json").output.splitlines()
+    answer = json.loads(lines[0])
+    assert answer["label"] == "LOC" and set(answer["probabilities"]) == {"HUM", "LOC", "NUM"}
+    assert sum(answer["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_classifier_serves_every_class_and_exports_to_onnx(question_run, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from fastapi.testclient import TestClient
+
+    from gatedrnn.export import check_parity, export_onnx
+    from gatedrnn.serve.app import build
+
+    out, _, _, _ = question_run
+    answer = TestClient(build([out])).post("/predict", json={"texts": ["Who wrote it?"]}).json()
+    assert set(answer["predictions"][0]["probabilities"]) == {"HUM", "LOC", "NUM"}
+    info = export_onnx(out, tmp_path / "q.onnx")
+    assert info["task"] == "text-classifier"
+    assert check_parity(info["path"], info["graph"], [info["example"]]) < 1e-4
+
+
+def test_japanese_from_a_csv_to_a_served_model(tmp_path):
+    pytest.importorskip("fugashi")
+    from fastapi.testclient import TestClient
+
+    from gatedrnn.serve.app import build
+
+    train = write_csv(tmp_path / "reviews.csv", japanese(40, 0))
+    test = write_csv(tmp_path / "test.csv", japanese(10, 1))
+    out = tmp_path / "ja"
+    result = CliRunner().invoke(main, ["classify", "train", "--data", train, "--test", test,
+                                       "--out", out, "--preset", "tiny", "--epochs", "8",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    assert "tokenizer: japanese (" in result.stderr  # auto chose it, and said so
+    summary = json.loads(result.stdout)
+    assert summary["test"]["accuracy"] >= 0.8
+    model = gatedrnn.load(out)
+    assert model.tokenizer("この映画は最高")[:2] == ["この", "映画"]
+    assert model.predict(["この映画は本当に退屈。最悪。"])[0]["label"] == "neg"
+    report = json.loads(run("classify", "evaluate", out, "--data", test, "--json").stdout)
+    assert report["accuracy"] == pytest.approx(summary["test"]["accuracy"])
+    answer = TestClient(build([out])).post("/predict", json={"texts": ["俳優の演技が最高。感動した。"]})
+    assert answer.json()["predictions"][0]["label"] == "pos"
+
+
+def test_a_subword_model_travels_inside_the_checkpoint(tmp_path):
+    import shutil
+
+    train = write_csv(tmp_path / "train.csv", questions(30, 2))
+    out = tmp_path / "sub"
+    run("classify", "train", "--data", train, "--out", out, "--preset", "tiny",
+        "--tokenizer", "subword")
+    assert (out / "best" / "tokenizer.model").exists()
+    moved = tmp_path / "moved"
+    shutil.copytree(out / "best", moved)
+    before = gatedrnn.load(out).predict(["How many rivers?"])
+    assert gatedrnn.load(moved).predict(["How many rivers?"]) == before
+    (moved / "tokenizer.model").unlink()
+    assert "tokenizer.model is missing" in fails("classify", "predict", moved, "x")
+
+
+def test_a_folder_per_class_with_train_and_test_inside(tmp_path):
+    for split, rows in (("train", questions(20, 3)), ("test", questions(5, 4))):
+        for k, (text, label) in enumerate(rows):
+            folder = tmp_path / "data" / split / label
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{k}.txt").write_text(text, encoding="utf-8")
+    summary = json.loads(run("classify", "train", "--data", tmp_path / "data", "--out",
+                             tmp_path / "run", "--preset", "tiny", "--json").stdout)
+    assert summary["labels"] == ["HUM", "LOC", "NUM"] and summary["test"]["count"] == 15
+
+
+def test_bad_input_is_refused_in_one_line(question_run, tmp_path, ud_treebank):
+    out, train, _, _ = question_run
+    lonely = write_csv(tmp_path / "lonely.csv", questions(5, 5) + [("Why?", "WHY")])
+    assert "class 'WHY' has a single example" in fails(
+        "classify", "train", "--data", lonely, "--out", tmp_path / "x", "--preset", "tiny")
+    unseen = write_csv(tmp_path / "unseen.csv", [("What?", "DESC")])
+    assert "labels training never saw: 'DESC'" in fails(
+        "classify", "train", "--data", train, "--test", unseen, "--out", tmp_path / "y",
+        "--preset", "tiny")
+    assert "has labels the model was not trained on: 'DESC'" in fails(
+        "classify", "evaluate", out, "--data", unseen)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text,label\ncaf\xe9?,LOC\n".encode("cp1252"))
+    assert "latin.csv:2: not UTF-8" in fails("classify", "evaluate", out, "--data", latin)
+    from gatedrnn.tagging import train as train_tagger
+    train_tagger(ud_treebank, "tiny", tmp_path / "tagger", overrides={"epochs": 1},
+                 show_progress=False, log=lambda m: None)
+    assert "is a 'tagger' checkpoint, not a text classifier" in fails(
+        "classify", "predict", tmp_path / "tagger", "x")
+    assert "no column looks like the text" in fails(
+        "classify", "train", "--data", write_csv(tmp_path / "cols.csv", [("a", "b")],
+                                                 header=("q", "y")),
+        "--out", tmp_path / "z")
