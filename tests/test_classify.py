@@ -199,3 +199,20 @@ def test_bad_input_is_refused_in_one_line(question_run, tmp_path, ud_treebank):
         "classify", "train", "--data", write_csv(tmp_path / "cols.csv", [("a", "b")],
                                                  header=("q", "y")),
         "--out", tmp_path / "z")
+
+
+def test_a_text_the_model_cannot_read_is_called_out_of_vocabulary(question_run):
+    """Before: an English model answered a Japanese sentence whose every token it had never
+    seen with a confident label."""
+    from fastapi.testclient import TestClient
+
+    from gatedrnn.serve.app import build
+
+    out, _, _, _ = question_run
+    model = gatedrnn.load(out)
+    unread, read = model.predict(["この映画はとても面白かった。", "Who wrote the city?"])
+    assert unread["label"] == "out-of-vocabulary" and unread["out_of_vocabulary"]
+    assert unread["known_tokens"] == 0.0 and unread["best_guess"] in model.labels
+    assert read["known_tokens"] == 1.0 and "out_of_vocabulary" not in read
+    answer = TestClient(build([out])).post("/predict", json={"texts": ["映画"]}).json()
+    assert answer["predictions"][0]["out_of_vocabulary"] is True

@@ -97,6 +97,15 @@ class Predictor:
         total = torch.zeros(len(texts), len(self.labels)).index_add_(0, owner, per_window.exp())
         return (total / torch.bincount(owner, minlength=len(texts)).unsqueeze(1)).log()
 
+    def known_shares(self, texts: list[str]) -> list[float | None]:
+        """Per text, the share of its tokens the vocabulary knows (None: no token at all)."""
+        shares = []
+        for text in texts:
+            tokens = self.tokenizer(text[:MAX_TEXT_CHARS])
+            shares.append(sum(t in self.vocab for t in tokens) / len(tokens) if tokens
+                          else None)
+        return shares
+
     def _batch_scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(self.model(tokens, lengths).float(), dim=1)
 
@@ -205,20 +214,37 @@ def abstain(result: dict, min_confidence: float | None) -> dict:
     return {**result, "label": UNCERTAIN, "best_guess": result["label"], "uncertain": True}
 
 
+OUT_OF_VOCABULARY = "out-of-vocabulary"
+# Below this share of known tokens a text is one the model cannot read (a Japanese sentence
+# given to an English model: every token unknown); its answer says so instead of a label.
+MIN_KNOWN_SHARE = 0.5
+
+
 def predictions(model, texts, batch_size: int,
                 min_confidence: float | None = None) -> list[dict]:
     """[{\"label\", \"confidence\", \"probabilities\", \"empty\"}] of ``model`` (anything with
-    ``probabilities`` and ``labels``) for each text."""
+    ``probabilities`` and ``labels``) for each text. A model with a vocabulary also gives each
+    text's ``known_tokens`` share; below MIN_KNOWN_SHARE the label is "out-of-vocabulary",
+    with the most likely class in ``best_guess``."""
     if isinstance(texts, str):
         texts = [texts]
     if min_confidence is not None and not 0 <= min_confidence <= 1:
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
     probabilities = model.probabilities(list(texts), batch_size)
+    shares = (model.known_shares(list(texts)) if hasattr(model, "known_shares")
+              else [None] * len(texts))
     results = []
-    for text, p in zip(texts, probabilities):
+    for text, p, share in zip(texts, probabilities, shares):
         best = int(p.argmax())
         result = {"label": model.labels[best], "confidence": float(p[best]),
                   "probabilities": {l: float(v) for l, v in zip(model.labels, p)},
                   "empty": not text.strip()}
+        if share is not None:
+            result["known_tokens"] = share
+            if share < MIN_KNOWN_SHARE:
+                result = {**result, "label": OUT_OF_VOCABULARY, "best_guess": result["label"],
+                          "out_of_vocabulary": True}
+                results.append(result)
+                continue
         results.append(abstain(result, min_confidence))
     return results

@@ -126,6 +126,10 @@ class Prediction(BaseModel):
     empty: bool
     uncertain: bool | None = None
     best_guess: str | None = None
+    known_tokens: float | None = Field(None, description="the share of the text's tokens the "
+                                       "model's vocabulary knows")
+    out_of_vocabulary: bool | None = Field(None, description="too few known tokens to read "
+                                           "the text: label is 'out-of-vocabulary'")
 
 
 class PredictResponse(BaseModel):
