@@ -65,6 +65,12 @@ def test_page_shows_prediction_heatmap_and_gates(server, trained_sentiment):
         assert page.inner_text("#label").lower() == expected["label"]
         confidence = page.inner_text("#confidence")
         assert f"{100 * expected['confidence']:.1f}%" in confidence
+        # every class's probability, the most likely first
+        rows = [r.inner_text().split("\t")[:2] for r in page.query_selector_all(
+            "#probabilities tr")]
+        assert [name for name, _ in rows][0] == expected["label"]
+        assert {name: share for name, share in rows} == {
+            name: f"{100 * p:.1f}%" for name, p in expected["probabilities"].items()}
         tokens = page.query_selector_all("#heatmap .token")
         assert [t.inner_text() for t in tokens] == ["a", "great", "and", "wonderful", "film",
                                                     ",", "truly", "great", "."]

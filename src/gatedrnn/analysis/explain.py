@@ -16,7 +16,6 @@ from __future__ import annotations
 import torch
 
 from .. import registry
-from ..data.text import basic_english
 
 GATE_NAMES = {"LSTM": ("f", "i", "o"), "GRU": ("r", "z"), "RNN": ()}
 MAX_EXPLAIN_TOKENS = 2000  # longer texts are explained on their first 2,000 tokens
@@ -33,7 +32,7 @@ def explain(predictor, text: str, units: int = 8) -> dict:
     if hasattr(predictor, "members"):
         return _explain_ensemble(predictor, text, units)
     model = predictor.model
-    tokens = basic_english(text)
+    tokens = predictor.tokenizer(text)  # the model's own: words, subwords, Japanese words
     truncated = len(tokens) > MAX_EXPLAIN_TOKENS
     tokens = tokens[:MAX_EXPLAIN_TOKENS]
     ids = predictor.vocab.encode(tokens) or [predictor.vocab.pad_index]

@@ -48,6 +48,7 @@ function render(result) {
   label.className = `label ${result.label}`;
   $("confidence").textContent = `${(100 * result.confidence).toFixed(1)}% confident`;
   $("confidence-bar").style.width = `${100 * result.confidence}%`;
+  renderProbabilities(result.probabilities);
   $("target").textContent = result.contribution_target;
   for (const el of document.querySelectorAll(".target-name")) {
     el.textContent = result.contribution_target;
@@ -56,6 +57,24 @@ function render(result) {
     ? "The bar under each word is its attention weight." : "";
   renderHeatmap(result);
   renderGates(result);
+}
+
+// Every class's probability, most likely first (a classifier may have many classes).
+function renderProbabilities(probabilities) {
+  const table = $("probabilities");
+  table.replaceChildren();
+  const ranked = Object.entries(probabilities).sort((a, b) => b[1] - a[1]);
+  for (const [name, p] of ranked) {
+    const row = table.insertRow();
+    row.insertCell().textContent = name;
+    row.insertCell().textContent = `${(100 * p).toFixed(1)}%`;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    const fill = document.createElement("div");
+    fill.style.width = `${100 * p}%`;
+    bar.append(fill);
+    row.insertCell().append(bar);
+  }
 }
 
 function renderHeatmap(result) {
