@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="text-classification-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
     rows = {}
     for name in args.sets:
         paths = splits(Path(args.data), name, work)

@@ -216,3 +216,58 @@ def test_a_text_the_model_cannot_read_is_called_out_of_vocabulary(question_run):
     assert read["known_tokens"] == 1.0 and "out_of_vocabulary" not in read
     answer = TestClient(build([out])).post("/predict", json={"texts": ["映画"]}).json()
     assert answer["predictions"][0]["out_of_vocabulary"] is True
+
+
+def test_balanced_class_weights_count_a_rare_class_as_much_as_a_common_one(tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from gatedrnn.train.loop import ClassificationTask, Encoded, FitConfig
+
+    rows = [r for r in questions(30, 6) if r[1] != "NUM"] + questions(5, 7)[:5]
+    data = write_csv(tmp_path / "imbalanced.csv", rows)
+    counts = {label: sum(r[1] == label for r in rows) for label in ("HUM", "LOC", "NUM")}
+    out = tmp_path / "weighted"
+    run("classify", "train", "--data", data, "--out", out, "--preset", "tiny",
+        "--class-weights", "balanced", "--epochs", "1")
+    config = json.loads((out / "best" / "config.json").read_text())
+    train_counts = config["class_counts"]
+    n = sum(train_counts.values())
+    assert config["fit"]["class_weights"] == pytest.approx(
+        [n / (3 * train_counts[label]) for label in ("HUM", "LOC", "NUM")])
+    assert train_counts["NUM"] <= counts["NUM"] and train_counts["NUM"] < train_counts["HUM"]
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = logits
+
+        def forward(self, tokens, lengths):
+            return self.logits
+
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    batch = ClassificationTask().collate(Encoded([[2], [3], [4]], [0, 1, 2]), [0, 1, 2])
+    task = ClassificationTask(class_weights=[1.0, 2.0, 4.0])
+    loss, _, _ = task.loss(Fixed(logits), batch)
+    expected = F.cross_entropy(logits, torch.tensor([0, 1, 2]),
+                               weight=torch.tensor([1.0, 2.0, 4.0]))
+    assert loss.item() == pytest.approx(expected.item())
+    with pytest.raises(ValueError, match="class_weights must be positive"):
+        FitConfig(class_weights=[1.0, 0.0])
+
+
+def test_word_vectors_start_the_embedding(tmp_path):
+    words = sorted({w.strip("?").lower() for text, _ in questions(20, 8) for w in text.split()})
+    vectors = tmp_path / "vectors.vec"
+    vectors.write_text(f"{len(words)} 4\n" + "".join(
+        f"{w} {' '.join(str((k + i) % 5 / 5) for i in range(4))}\n"
+        for k, w in enumerate(words)), encoding="utf-8")
+    out = tmp_path / "with-vectors"
+    summary = json.loads(run("classify", "train", "--data",
+                             write_csv(tmp_path / "q.csv", questions(20, 8)), "--out", out,
+                             "--preset", "tiny", "--vectors", vectors, "--epochs", "1",
+                             "--json").stdout)
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert config["initialised_from"]["vectors"] == str(vectors)
+    assert config["model"]["embedding_dim"] == 4
+    assert summary["embeddings"]["found"] >= len(words) - 1

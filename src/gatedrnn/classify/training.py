@@ -159,12 +159,16 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
           encoding: str | None = None, validation_fraction: float = 0.1, seed: int = 0,
           overrides: dict | None = None, model_overrides: dict | None = None,
           vocab_size: int | None = None, vectors: str | Path | None = None,
-          resume: bool = False, show_progress: bool = True, log=print) -> dict:
+          class_weights: str | None = None, resume: bool = False, show_progress: bool = True,
+          log=print) -> dict:
     """Train a classifier on labelled files (``data``; ``valid`` and ``test`` optional; see
     gatedrnn.data.labelled for the formats). Without ``valid``, a seeded stratified
     ``validation_fraction`` of ``data`` is held out, and the run records it. ``tokenizer``:
-    auto, word, subword or japanese (data.tokenizers). With ``test``, the summary has its
-    accuracy and macro-F1. Returns the training summary."""
+    auto, word, subword or japanese (data.tokenizers). ``class_weights="balanced"``: each
+    class weighs in the loss as much as any other, however few its examples. With ``test``,
+    the summary has its accuracy and macro-F1. Returns the training summary."""
+    if class_weights not in (None, "balanced"):
+        raise ValueError(f"class_weights must be 'balanced' or None, got {class_weights!r}")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
@@ -201,7 +205,10 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
     else:
         made = make_tokenizer(tokenizer, [e.text for e in train_examples], log=log)
     torch.manual_seed(seed)
-    fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
+    counts = Counter(e.label for e in train_examples)
+    weights = ({"class_weights": [len(train_examples) / (len(labels) * counts[label])
+                                  for label in labels]} if class_weights == "balanced" else {})
+    fit_config = FitConfig(**{**chosen.fit, "seed": seed, **weights, **(overrides or {})})
     summary = fit_recurrent(
         [made(e.text) for e in train_examples], [index[e.label] for e in train_examples],
         [e.text for e in valid_examples], [index[e.label] for e in valid_examples], out,
@@ -211,8 +218,7 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
         extra_config={"data": {"train": report.source, "format": report.format,
                                "text_column": report.text_column,
                                "label_column": report.label_column, "encoding": encoding},
-                      "validation": validation, "class_counts": dict(Counter(
-                          e.label for e in train_examples))},
+                      "validation": validation, "class_counts": dict(counts)},
         show_progress=show_progress, log=log)
     summary["labels"] = labels
     if "test" in evaluation_sets:

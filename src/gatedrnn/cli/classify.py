@@ -78,6 +78,13 @@ def classify():
                    "subword: a SentencePiece model learnt from your texts; japanese: MeCab "
                    "with UniDic.")
 @_reading_options
+@click.option("--vectors", type=FilePath(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Start the embedding from a word-vector file (word2vec, "
+              "GloVe or fastText text format; e.g. from 'gatedrnn embeddings train'); its "
+              "dimension replaces the preset's.")
+@click.option("--class-weights", type=click.Choice(["balanced"]), default=None,
+              help="balanced: each class weighs in the loss as much as any other, however few "
+                   "its examples (for imbalanced data; macro-F1 is then the figure to watch).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
@@ -86,8 +93,8 @@ def classify():
 @CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def classify_train(data, valid, test, out, preset, tokenizer, file_format, text_column,
-                   label_column, encoding, epochs, lr, batch_size, seed, resume,
-                   checkpoint_minutes, as_json):
+                   label_column, encoding, vectors, class_weights, epochs, lr, batch_size, seed,
+                   resume, checkpoint_minutes, as_json):
     """Train a classifier on labelled files; Ctrl-C saves, and --resume continues.
 
     At the end a temperature is fitted on the validation examples, so that confidences mean
@@ -106,7 +113,8 @@ def classify_train(data, valid, test, out, preset, tokenizer, file_format, text_
     summary = run_training(
         lambda: train(data, out, preset=preset, valid=valid, test=test, tokenizer=tokenizer,
                       text_column=text_column, label_column=label_column, format=file_format,
-                      encoding=encoding, seed=seed, overrides=overrides, resume=resume,
+                      encoding=encoding, seed=seed, overrides=overrides,
+                      vectors=vectors, class_weights=class_weights, resume=resume,
                       log=lambda m: click.echo(m, err=True)),
         out, (LabelledDataError, TokenizerError, CheckpointError, TrainingDiverged,
               VectorsError, ValueError, ImportError))

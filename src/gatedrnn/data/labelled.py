@@ -277,8 +277,9 @@ def _examples(rows, path: Path, report: ReadReport, text_column, label_column, m
             continue
         if len(labels) > 1 and not multi_label:
             raise LabelledDataError(
-                f"{path}:{where}: {len(labels)} labels ({', '.join(labels)}) for one text; "
-                "give --multi-label for data where a text may have several")
+                f"{path}:{where}: {len(labels)} labels ({', '.join(labels)}) for one text, "
+                "where one is expected: keep one label per text (read_labelled(..., "
+                "multi_label=True) reads several; training on them is not there yet)")
         if len(text) > MAX_TEXT_CHARS:
             report.truncated += 1
             text = text[:MAX_TEXT_CHARS]

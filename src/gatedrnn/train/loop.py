@@ -61,6 +61,9 @@ class FitConfig:
     gradual_unfreezing: bool = False
     random_crop: bool = False       # with max_length: a random window of long sequences, not the head
     label_smoothing: float = 0.0    # cross-entropy against (1 - ε) one-hot + ε uniform targets
+    # one weight per class in the training loss (None: all 1); "balanced" weights are
+    # examples / (classes × the class's examples), so a rare class counts as much as a common one
+    class_weights: list[float] | None = None
     # > 0: also learn from each batch with its word embeddings pushed this far along the loss's
     # gradient (adversarial training; the size is relative to one token's embedding norm, see
     # train/adversarial.py); one more forward and backward pass per batch.
@@ -95,6 +98,8 @@ class FitConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.step_max_tokens is not None and self.step_max_tokens < 1:
             raise ValueError(f"step_max_tokens must be >= 1, got {self.step_max_tokens}")
+        if self.class_weights is not None and not all(w > 0 for w in self.class_weights):
+            raise ValueError(f"class_weights must be positive, got {self.class_weights}")
         if self.adversarial < 0:
             raise ValueError(f"adversarial is the perturbation's size, >= 0 (0: off); got "
                              f"{self.adversarial}")
@@ -142,12 +147,13 @@ def random_window(sequence: list[int], length: int) -> list[int]:
 
 
 def classification_loss(model: nn.Module, batch: Batch, device: str = "cpu",
-                        label_smoothing: float = 0.0):
+                        label_smoothing: float = 0.0, weight: torch.Tensor | None = None):
     labels = batch.labels.to(device)
     logits = model(batch.tokens.to(device), batch.lengths.to(device))
     # Soft targets: cross-entropy against the teacher's distribution (distillation).
     target = labels if batch.targets is None else batch.targets.to(device)
-    loss = F.cross_entropy(logits.float(), target, label_smoothing=label_smoothing)
+    loss = F.cross_entropy(logits.float(), target, label_smoothing=label_smoothing,
+                           weight=None if weight is None else weight.to(device))
     correct = (logits.argmax(1) == labels).sum().item()
     return loss, correct, len(labels)
 
@@ -178,8 +184,10 @@ class TrainingTask:
 class ClassificationTask(TrainingTask):
     """One label per sequence: how the Trainer batches an Encoded set and scores a batch."""
 
-    def __init__(self, label_smoothing: float = 0.0):
+    def __init__(self, label_smoothing: float = 0.0, class_weights: list[float] | None = None):
         self.label_smoothing = label_smoothing
+        self.weight = None if class_weights is None else torch.tensor(class_weights,
+                                                                      dtype=torch.float32)
 
     def collate(self, data: Encoded, indices: list[int], max_length: int | None = None,
                 random_crop: bool = False):
@@ -193,8 +201,8 @@ class ClassificationTask(TrainingTask):
         return batch
 
     def loss(self, model: nn.Module, batch, device: str = "cpu"):
-        if self.label_smoothing:
-            return classification_loss(model, batch, device, self.label_smoothing)
+        if self.label_smoothing or self.weight is not None:
+            return classification_loss(model, batch, device, self.label_smoothing, self.weight)
         return classification_loss(model, batch, device)
 
 
@@ -255,7 +263,7 @@ class Trainer:
                  callbacks: list[Callback] | None = None,
                  checkpoint_files: dict[str, bytes] | None = None):
         self.model = model
-        self.task = task or ClassificationTask(config.label_smoothing)
+        self.task = task or ClassificationTask(config.label_smoothing, config.class_weights)
         self.config = config
         self.train_data = train
         self.valid_data = valid
