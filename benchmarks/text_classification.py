@@ -116,15 +116,17 @@ def fasttext_bigrams(data: dict, work: Path) -> dict | None:
                  time.perf_counter() - started, epochs=best[1])
 
 
-def gated(paths: dict, name: str, preset: str, work: Path, seed: int) -> dict:
+def gated(paths: dict, name: str, preset: str, work: Path, seed: int,
+          vectors: str | None = None) -> dict:
     _, file_format, encoding = SETS[name]
     jsonl = paths["train"].suffix == ".jsonl"
     options = {"format": None if jsonl else file_format,
                "encoding": None if jsonl else encoding}
-    out = work / name / preset
+    out = work / name / (preset + ("-vectors" if vectors else ""))
     started = time.perf_counter()
     summary = train(paths["train"], out, preset=preset, valid=paths["valid"], tokenizer="word",
-                    seed=seed, show_progress=False, log=lambda m: None, **options)
+                    seed=seed, vectors=vectors, show_progress=False, log=lambda m: None,
+                    **options)
     seconds = time.perf_counter() - started
     test = read_labelled(paths["test"], **options)[0]
     model = load_classifier(out)
@@ -140,6 +142,12 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="the sentence_classification folder")
     parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     parser.add_argument("--presets", nargs="*", default=["bilstm", "bigru"])
+    parser.add_argument("--vectors", default=None,
+                        help="Also train each preset from these word vectors (e.g. word2vec on "
+                             "IMDb from 'gatedrnn embeddings train': outside the sets' data)")
+    parser.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True,
+                        help="Run the linear peers (--no-peers: the gated RNNs only)")
+    parser.add_argument("--name", default="text_classification")
     parser.add_argument("--work", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS))
@@ -150,19 +158,25 @@ def main() -> None:
     for name in args.sets:
         paths = splits(Path(args.data), name, work)
         data = read(paths, name)
-        rows[name] = {"sizes": {s: len(v) for s, v in data.items()},
-                      "classes": len({e.label for e in data["train"]}),
-                      "methods": {"tfidf+logistic": tfidf_logistic(data)}}
-        fast = fasttext_bigrams(data, work)
-        if fast is not None:
-            rows[name]["methods"]["fasttext (bigrams)"] = fast
+        methods = {}
+        if args.peers:
+            methods["tfidf+logistic"] = tfidf_logistic(data)
+            fast = fasttext_bigrams(data, work)
+            if fast is not None:
+                methods["fasttext (bigrams)"] = fast
         for preset in args.presets:
-            rows[name]["methods"][f"gatedrnn {preset}"] = gated(paths, name, preset, work,
-                                                               args.seed)
+            if not args.vectors or args.peers:
+                methods[f"gatedrnn {preset}"] = gated(paths, name, preset, work, args.seed)
+            if args.vectors:
+                methods[f"gatedrnn {preset} + vectors"] = gated(paths, name, preset, work,
+                                                               args.seed, args.vectors)
+        rows[name] = {"sizes": {s: len(v) for s, v in data.items()},
+                      "classes": len({e.label for e in data["train"]}), "methods": methods}
         print(f"{name}: " + ", ".join(f"{m} {r['test_accuracy']:.4f}"
                                       for m, r in rows[name]["methods"].items()), flush=True)
-    path = write_results("text_classification", {
-        "environment": environment(seed=args.seed), "work": str(work), "rows": rows}, args.out)
+    path = write_results(args.name, {
+        "environment": environment(seed=args.seed), "work": str(work), "vectors": args.vectors,
+        "rows": rows}, args.out)
     print(markdown_table(
         ["set", "method", "test accuracy", "macro-F1", "train s", "predict texts/s"],
         [[name, method, f"{100 * r['test_accuracy']:.2f}", f"{100 * r['test_macro_f1']:.2f}",
