@@ -97,8 +97,13 @@ def test_evaluate_gives_accuracy_macro_f1_per_class_and_the_confusion_matrix(que
     f1 = [c["f1"] for c in report["per_class"].values()]
     assert report["macro_f1"] == pytest.approx(sum(f1) / 3)
     assert sum(map(sum, report["confusion_matrix"]["rows_true_cols_predicted"])) == 30
-    text = run("classify", "evaluate", out, "--data", test).output
-    assert "macro-F1" in text and "confusion (rows true, columns predicted): HUM, LOC, NUM" in text
+    result = CliRunner().invoke(main, ["classify", "evaluate", str(out), "--data", str(test),
+                                       "--plot", str(out / "confusion.png")])
+    assert result.exit_code == 0, result.output
+    assert "macro-F1" in result.stdout
+    assert "confusion (rows true, columns predicted): HUM, LOC, NUM" in result.stdout
+    png = (out / "confusion.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
 def test_predict_answers_with_every_class_probability(question_run):

@@ -174,3 +174,26 @@ def reliability_diagram(panels: dict, path, title: str = "Reliability diagram") 
         bottom.grid(True, alpha=0.3)
     fig.suptitle(title)
     return save(fig, path)
+
+
+def confusion_matrix(matrix: dict, path, title: str = "Confusion matrix") -> str:
+    """matrix: {"labels", "rows_true_cols_predicted"} → each true class's row as shares of its
+    examples (colour), with the counts written in the cells."""
+    labels = matrix["labels"]
+    counts = np.array(matrix["rows_true_cols_predicted"], dtype=float)
+    shares = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    size = min(12.0, 2.5 + 0.6 * len(labels))
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if len(labels) <= 30:  # beyond that the numbers would not fit their cells
+        for row in range(len(labels)):
+            for column in range(len(labels)):
+                ax.text(column, row, f"{int(counts[row, column])}", ha="center", va="center",
+                        fontsize=8, color="white" if shares[row, column] > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class's examples")
+    ax.set_title(title)
+    return save(fig, path)

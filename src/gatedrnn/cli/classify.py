@@ -140,9 +140,11 @@ def _load(run: Path, calibrated: bool = True):
               help="Labelled examples to score, read as training reads them.")
 @_reading_options
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@click.option("--plot", type=FilePath(dir_okay=False, path_type=Path), default=None,
+              help="Also draw the confusion matrix into this PNG.")
 @NO_CALIBRATE
 def classify_evaluate(run, data, file_format, text_column, label_column, encoding, as_json,
-                      no_calibrate):
+                      plot, no_calibrate):
     """Accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix and
     calibration of RUN on labelled examples."""
     from ..classify.evaluation import evaluate
@@ -162,6 +164,11 @@ def classify_evaluate(run, data, file_format, text_column, label_column, encodin
             f"{', '.join(map(repr, unknown[:5]))}; it predicts {', '.join(predictor.labels)}")
     index = {label: i for i, label in enumerate(predictor.labels)}
     result = evaluate(predictor, [e.text for e in examples], [index[e.label] for e in examples])
+    if plot is not None:
+        from ..analysis.plots import confusion_matrix
+        title = f"{run.name} on {data.name}: accuracy {result['accuracy']:.1%}"
+        click.echo(f"confusion matrix: {confusion_matrix(result['confusion_matrix'], plot, title)}",
+                   err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
