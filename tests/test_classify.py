@@ -276,3 +276,61 @@ def test_word_vectors_start_the_embedding(tmp_path):
     assert config["initialised_from"]["vectors"] == str(vectors)
     assert config["model"]["embedding_dim"] == 4
     assert summary["embeddings"]["found"] >= len(words) - 1
+
+
+def test_auto_tries_every_candidate_and_keeps_the_best_on_validation(tmp_path):
+    train = write_csv(tmp_path / "train.csv", questions(30, 9))
+    test = write_csv(tmp_path / "test.csv", questions(8, 10))
+    out = tmp_path / "auto"
+    result = CliRunner().invoke(main, ["classify", "train", "--recipe", "auto", "--data",
+                                       str(train), "--test", str(test), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "leaderboard.json").read_text())
+    board = report["leaderboard"]
+    assert list(board) == ["linear", "bilstm", "bigru"]
+    best = max(board, key=lambda p: (board[p]["valid_accuracy"], board[p]["valid_macro_f1"]))
+    assert report["chosen"] == best and f"kept {best}" in result.stdout
+    assert all("test_accuracy" in row and row["size_mb"] > 0 for row in board.values())
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert config["preset"] == best
+    assert gatedrnn.load(out).predict(["Where is the river?"])[0]["label"] in CUES
+
+
+def test_a_spent_budget_stops_or_skips_what_it_cannot_fit(tmp_path):
+    from gatedrnn.classify.training import run_recipe
+
+    train = write_csv(tmp_path / "train.csv", questions(30, 11))
+    report = run_recipe("auto", train, tmp_path / "tight", budget_minutes=0.001,
+                        show_progress=False, log=lambda m: None)
+    board = report["leaderboard"]
+    assert "valid_accuracy" in board["linear"]  # the first candidate always runs
+    assert all("skipped" in board[p] or "stopped" in board[p] for p in ("bilstm", "bigru"))
+
+
+def test_recipe_options_that_do_not_fit_are_refused(tmp_path):
+    train = write_csv(tmp_path / "train.csv", questions(10, 12))
+    assert "drop --epochs" in fails("classify", "train", "--recipe", "auto", "--epochs", "2",
+                                    "--data", train, "--out", tmp_path / "x")
+    assert "--budget is for a recipe" in fails("classify", "train", "--budget", "5m",
+                                               "--data", train, "--out", tmp_path / "y")
+    assert "is not a time budget" in fails("classify", "train", "--recipe", "auto",
+                                           "--budget", "soon", "--data", train, "--out",
+                                           tmp_path / "z")
+
+
+def test_the_time_limit_callback_ends_training_after_the_batch_under_way(tmp_path):
+    from gatedrnn.models.classifier import ClassifierConfig, SentimentClassifier
+    from gatedrnn.train import checkpoint
+    from gatedrnn.train.callbacks import TimeLimit
+    from gatedrnn.train.loop import Encoded, FitConfig, Trainer
+
+    data = Encoded([[2, 3, 4], [5, 6], [7, 8, 9], [4, 2]] * 4, [0, 1, 0, 1] * 4)
+    model = SentimentClassifier(ClassifierConfig(vocab_size=10, embedding_dim=4, hidden_size=3,
+                                                 num_layers=1, pooling="max"))
+    trainer = Trainer(model, FitConfig(epochs=5, batch_size=2), data, data, tmp_path,
+                      {"task": "sentiment"}, ["<pad>", "<unk>"], show_progress=False,
+                      log=lambda m: None, callbacks=[TimeLimit(0.0)])
+    summary = trainer.fit()
+    assert summary["stopped"].startswith("the time limit") and len(summary["history"]) == 1
+    assert summary["history"][0]["epoch"] == 1 and (tmp_path / "best").is_dir()
+    assert checkpoint.load_training_state(tmp_path / "last")["batch_in_epoch"] == 0

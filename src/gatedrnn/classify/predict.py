@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.batching import bucket_batches, collate
-from ..data.text import Vocab, basic_english
+from ..data.text import Vocab
 from ..data.tokenizers import BasicEnglish, Tokenizer
 from ..train import checkpoint
 from .common import MAX_TEXT_CHARS
@@ -163,22 +163,23 @@ def checkpoint_temperature(config: dict) -> float:
 
 class WholeTextPredictor:
     """What the non-recurrent classifiers share: a model and the index that turns a whole
-    text into its ids (crops and other reading options do not apply)."""
+    text's tokens into its ids (crops and other reading options do not apply)."""
 
     def __init__(self, model, index, labels: list[str], source: str = "",
-                 temperature: float = 1.0):
+                 temperature: float = 1.0, tokenizer: Tokenizer | None = None):
         self.model = model.eval()
         self.index = index
         self.labels = labels
         self.source = source
         self.temperature = temperature
+        self.tokenizer = tokenizer or BasicEnglish()
 
-    def _encode(self, texts: list[str]) -> list[list[int]]:
+    def _encode(self, texts: list[str]) -> list:
         documents = []
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}")
-            documents.append(self.index.encode(basic_english(text[:MAX_TEXT_CHARS])))
+            documents.append(self.index.encode(self.tokenizer(text[:MAX_TEXT_CHARS])))
         return documents
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:

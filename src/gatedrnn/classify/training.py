@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -33,6 +33,7 @@ from ..data.vectors import embedding_matrix, load_vectors
 from ..models.classifier import ClassifierConfig, SentimentClassifier
 from ..runinfo import environment, rss_mb
 from ..train import checkpoint
+from ..train.callbacks import TimeLimit
 from ..train.loop import Encoded, FitConfig, Trainer
 from .common import DEFAULT_OUT, TASK
 from .evaluation import calibrate_checkpoint, evaluate
@@ -49,7 +50,8 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
                   pretrained: dict | None = None, targets: list | None = None,
                   resume: bool = False, extra_config: dict | None = None,
                   started: float | None = None, source: str = "", train_note: str = "",
-                  noun: str = "examples", show_progress: bool = True, log=print) -> dict:
+                  noun: str = "examples", callbacks: list | None = None,
+                  show_progress: bool = True, log=print) -> dict:
     """Train a recurrent classifier of ``preset`` on tokenized training examples, select it on
     the validation texts, calibrate it there, and write OUT/best and OUT/last; the summary.
 
@@ -110,7 +112,8 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
         **(extra_config or {}),
     }
     trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
-                      show_progress=show_progress, log=log, checkpoint_files=tokenizer.files())
+                      show_progress=show_progress, log=log, callbacks=callbacks,
+                      checkpoint_files=tokenizer.files())
     if resume:
         if trainer.resume():
             log(f"resumed from {Path(out) / 'last'} after epoch {trainer.epoch}"
@@ -128,6 +131,12 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
     if embedding_stats is not None:
         summary["embeddings"] = embedding_stats
     return summary
+
+
+def _kind_of(preset):
+    """The registered model kind a preset trains (gatedrnn.registry)."""
+    from ..registry import kind
+    return kind(TASK, preset.kind)
 
 
 def calibrate_best(out, texts: list[str], labels: list[int], noun: str = "examples",
@@ -153,30 +162,23 @@ def read_splits(data, valid=None, test=None, **reading) -> dict:
             "test": read_labelled(test, **reading) if test is not None else None}
 
 
-def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, valid=None,
-          test=None, tokenizer: str = "auto", text_column: str | None = None,
-          label_column: str | None = None, format: str | None = None,
-          encoding: str | None = None, validation_fraction: float = 0.1, seed: int = 0,
-          overrides: dict | None = None, model_overrides: dict | None = None,
-          vocab_size: int | None = None, vectors: str | Path | None = None,
-          class_weights: str | None = None, resume: bool = False, show_progress: bool = True,
-          log=print) -> dict:
-    """Train a classifier on labelled files (``data``; ``valid`` and ``test`` optional; see
-    gatedrnn.data.labelled for the formats). Without ``valid``, a seeded stratified
-    ``validation_fraction`` of ``data`` is held out, and the run records it. ``tokenizer``:
-    auto, word, subword or japanese (data.tokenizers). ``class_weights="balanced"``: each
-    class weighs in the loss as much as any other, however few its examples. With ``test``,
-    the summary has its accuracy and macro-F1. Returns the training summary."""
-    if class_weights not in (None, "balanced"):
-        raise ValueError(f"class_weights must be 'balanced' or None, got {class_weights!r}")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    chosen = PRESETS[preset]
-    started = time.perf_counter()
-    reading = {"format": format, "text_column": text_column, "label_column": label_column,
-               "encoding": encoding}
+@dataclass
+class Prepared:
+    """Labelled files read and split: what every candidate of a recipe trains on alike."""
+
+    train: list
+    valid: list
+    test: list | None
+    report: object          # the training file's ReadReport
+    validation: dict        # how the validation examples were chosen (recorded in the run)
+
+
+def prepare(data, valid=None, test=None, *, validation_fraction: float = 0.1, seed: int = 0,
+            log=print, **reading) -> Prepared:
+    """Read the files (see read_splits), draw the validation split when none is given
+    (stratified, seeded), and check validation and test against training."""
     read = read_splits(data, valid, test, **reading)
-    (examples, report), evaluation_sets = read["train"], {}
+    examples, report = read["train"]
     log(report.summary())
     if read["valid"] is None:
         train_examples, valid_examples = stratified_split(examples, validation_fraction, seed)
@@ -187,13 +189,43 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
         train_examples, (valid_examples, valid_report) = examples, read["valid"]
         validation = {"from": str(valid_report.source)}
         log(valid_report.summary())
-    evaluation_sets["validation"] = valid_examples
+    test_examples = None
     if read["test"] is not None:
-        evaluation_sets["test"], test_report = read["test"]
+        test_examples, test_report = read["test"]
         log(test_report.summary())
-    for name, other in evaluation_sets.items():
-        for warning in check_against_training(train_examples, other, name):
+    for name, other in (("validation", valid_examples), ("test", test_examples)):
+        for warning in check_against_training(train_examples, other or [], name):
             log(f"warning: {warning}")
+    return Prepared(train_examples, valid_examples, test_examples, report, validation)
+
+
+def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, valid=None,
+          test=None, tokenizer: str = "auto", text_column: str | None = None,
+          label_column: str | None = None, format: str | None = None,
+          encoding: str | None = None, validation_fraction: float = 0.1, seed: int = 0,
+          overrides: dict | None = None, model_overrides: dict | None = None,
+          vocab_size: int | None = None, vectors: str | Path | None = None,
+          class_weights: str | None = None, time_limit: float | None = None,
+          resume: bool = False, show_progress: bool = True, log=print) -> dict:
+    """Train a classifier on labelled files (``data``; ``valid`` and ``test`` optional; see
+    gatedrnn.data.labelled for the formats). Without ``valid``, a seeded stratified
+    ``validation_fraction`` of ``data`` is held out, and the run records it. ``tokenizer``:
+    auto, word, subword or japanese (data.tokenizers). ``class_weights="balanced"``: each
+    class weighs in the loss as much as any other, however few its examples. ``time_limit``
+    (seconds): a recurrent preset stops there (its summary says ``stopped``). With ``test``,
+    the summary has its accuracy and macro-F1. Returns the training summary."""
+    if class_weights not in (None, "balanced"):
+        raise ValueError(f"class_weights must be 'balanced' or None, got {class_weights!r}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    chosen = PRESETS[preset]
+    started = time.perf_counter()
+    prepared = prepare(data, valid, test, validation_fraction=validation_fraction, seed=seed,
+                       log=log, format=format, text_column=text_column,
+                       label_column=label_column, encoding=encoding)
+    train_examples, valid_examples = prepared.train, prepared.valid
+    report, validation = prepared.report, prepared.validation
+    evaluation_sets = {"test": prepared.test} if prepared.test is not None else {}
     labels = label_names(train_examples)
     if len(labels) < 2:
         raise LabelledDataError(f"{report.source} has one class ({labels[0]!r}): a classifier "
@@ -209,17 +241,29 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
     weights = ({"class_weights": [len(train_examples) / (len(labels) * counts[label])
                                   for label in labels]} if class_weights == "balanced" else {})
     fit_config = FitConfig(**{**chosen.fit, "seed": seed, **weights, **(overrides or {})})
-    summary = fit_recurrent(
+    arguments = (
         [made(e.text) for e in train_examples], [index[e.label] for e in train_examples],
-        [e.text for e in valid_examples], [index[e.label] for e in valid_examples], out,
-        task=TASK, labels=labels, preset=chosen, preset_name=preset, fit_config=fit_config,
-        tokenizer=made, model_overrides=model_overrides, vocab_size=vocab_size,
-        vectors=vectors, resume=resume, started=started, source=report.source,
-        extra_config={"data": {"train": report.source, "format": report.format,
-                               "text_column": report.text_column,
-                               "label_column": report.label_column, "encoding": encoding},
-                      "validation": validation, "class_counts": dict(counts)},
-        show_progress=show_progress, log=log)
+        [e.text for e in valid_examples], [index[e.label] for e in valid_examples], out)
+    extra = {"data": {"train": report.source, "format": report.format,
+                      "text_column": report.text_column, "label_column": report.label_column,
+                      "encoding": encoding},
+             "validation": validation, "class_counts": dict(counts)}
+    fitted = _kind_of(chosen).train
+    if fitted is not None:  # a kind fitted in one go by its own module (kinds/)
+        if resume or overrides or class_weights or vectors:
+            raise ValueError(f"preset {preset} is fitted in one go: resume, epochs and the "
+                             "other training options, class weights and vectors apply to "
+                             "recurrent presets only")
+        summary = fitted(*arguments, labels=labels, preset=chosen, preset_name=preset,
+                         tokenizer=made, seed=seed, extra_config=extra, source=report.source,
+                         log=log)
+    else:
+        summary = fit_recurrent(
+            *arguments, task=TASK, labels=labels, preset=chosen, preset_name=preset,
+            fit_config=fit_config, tokenizer=made, model_overrides=model_overrides,
+            vocab_size=vocab_size, vectors=vectors, resume=resume, started=started,
+            source=report.source, extra_config=extra, show_progress=show_progress, log=log,
+            callbacks=[TimeLimit(time_limit)] if time_limit else None)
     summary["labels"] = labels
     if "test" in evaluation_sets:
         from .predict import load_classifier
@@ -230,3 +274,79 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
         log(f"test: accuracy {tested['accuracy']:.4f}, macro-F1 {tested['macro_f1']:.4f} "
             f"({tested['count']:,} examples)")
     return summary
+
+
+def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes=None,
+               valid=None, test=None, tokenizer: str = "auto", validation_fraction: float = 0.1,
+               seed: int = 0, vectors=None, show_progress: bool = True, log=print,
+               **reading) -> dict:
+    """Build recipe ``name`` (classify.recipes) into OUT: each candidate preset trained into
+    OUT/candidates/PRESET while the budget lasts (a recurrent one stops at its end), every one
+    scored on the same validation examples (accuracy, macro-F1, training time, size), the
+    leaderboard in OUT/leaderboard.json, and the most accurate (macro-F1 breaks ties) copied
+    to OUT/best. Test, when given, is scored for every candidate but chooses nothing."""
+    import shutil
+
+    from .recipes import RECIPES
+
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    budget = budget_minutes if budget_minutes is not None else recipe.budget_minutes
+    if budget is not None and not budget > 0:
+        raise ValueError(f"the budget must be more than 0 minutes, got {budget}")
+    out = Path(out)
+    started = time.perf_counter()
+    deadline = started + 60 * budget if budget else None
+    prepared = prepare(data, valid, test, validation_fraction=validation_fraction, seed=seed,
+                       log=log, **reading)
+    labels = label_names(prepared.train)
+    index = {label: i for i, label in enumerate(labels)}
+    rows = {}
+    for preset in recipe.candidates:
+        left = None if deadline is None else deadline - time.perf_counter()
+        if left is not None and left <= 0:
+            rows[preset] = {"skipped": "the budget was spent before it could start"}
+            log(f"recipe {name}: {preset} skipped: the budget is spent")
+            continue
+        log(f"recipe {name}: {preset} ({PRESETS[preset].description})"
+            + (f"; {left / 60:.1f} min of the budget left" if left is not None else ""))
+        candidate = out / "candidates" / preset
+        summary = train(data, candidate, preset=preset, valid=valid, test=None,
+                        tokenizer=tokenizer, validation_fraction=validation_fraction,
+                        seed=seed,  # word vectors are for the kinds trained by epochs
+                        vectors=vectors if _kind_of(PRESETS[preset]).train is None else None,
+                        time_limit=left, show_progress=show_progress, log=log, **reading)
+        from .predict import load_classifier
+        model = load_classifier(candidate, task=TASK)
+        scored = evaluate(model, [e.text for e in prepared.valid],
+                          [index[e.label] for e in prepared.valid])
+        rows[preset] = {
+            "valid_accuracy": scored["accuracy"], "valid_macro_f1": scored["macro_f1"],
+            "train_seconds": summary["train_seconds"], "params": summary["params"],
+            "size_mb": sum(f.stat().st_size for f in (candidate / "best").iterdir()) / 2**20,
+            **({"stopped": summary["stopped"]} if summary.get("stopped") else {})}
+        if prepared.test is not None:
+            tested = evaluate(model, [e.text for e in prepared.test],
+                              [index[e.label] for e in prepared.test])
+            rows[preset].update(test_accuracy=tested["accuracy"],
+                                test_macro_f1=tested["macro_f1"])
+    ranked = sorted((p for p in rows if "valid_accuracy" in rows[p]),
+                    key=lambda p: (rows[p]["valid_accuracy"], rows[p]["valid_macro_f1"]),
+                    reverse=True)
+    chosen = ranked[0]
+    why = (f"the most accurate on the {len(prepared.valid):,} validation examples "
+           f"({rows[chosen]['valid_accuracy']:.2%}"
+           + (f", {100 * (rows[chosen]['valid_accuracy'] - rows[ranked[1]]['valid_accuracy']):.2f}"
+              f" points ahead of {ranked[1]}" if len(ranked) > 1 else "") + ")")
+    if (out / "best").exists():
+        shutil.rmtree(out / "best")
+    shutil.copytree(out / "candidates" / chosen / "best", out / "best")
+    report = {"recipe": name, "budget_minutes": budget, "labels": labels,
+              "validation": prepared.validation, "leaderboard": rows, "chosen": chosen,
+              "why": why, "best_valid_accuracy": rows[chosen]["valid_accuracy"],
+              "train_seconds": time.perf_counter() - started,
+              "environment": environment(seed=seed)}
+    checkpoint.write_json_atomic(out / "leaderboard.json", report)
+    log(f"recipe {name}: kept {chosen}: {why}")
+    return report

@@ -33,6 +33,35 @@ def _preset_help() -> str:
     return "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())
 
 
+def _recipes():
+    from ..classify.recipes import RECIPES
+    return list(RECIPES)
+
+
+def _recipe_help() -> str:
+    from ..classify.recipes import recipe_help
+    return "Build a system instead of one preset: " + recipe_help() + "."
+
+
+class Budget(click.ParamType):
+    """A time budget: 15m, 90s, 1h or a number of minutes."""
+
+    name = "budget"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        scale = {"s": 1 / 60, "m": 1.0, "h": 60.0}.get(text[-1:], None)
+        try:
+            minutes = float(text[:-1]) * scale if scale else float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a time budget; write e.g. 15m, 90s or 1h", param, ctx)
+        if not minutes > 0:
+            self.fail(f"the budget must be more than 0, got {value!r}", param, ctx)
+        return minutes
+
+
 def _reading_options(command):
     """The options that say how labelled files are read (train, evaluate)."""
     for option in reversed([
@@ -73,6 +102,10 @@ def classify():
               default=Path("runs/classify"), show_default=True)
 @click.option("--preset", type=click.Choice(_presets()), default="bilstm", show_default=True,
               help=_preset_help())
+@click.option("--recipe", type=click.Choice(_recipes()), default=None, help=_recipe_help())
+@click.option("--budget", type=Budget(), default=None,
+              help="With --recipe: the time the recipe may take, e.g. 15m [default: the "
+                   "recipe's; auto: 15m]. A recurrent candidate stops when it is spent.")
 @click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="auto", show_default=True,
               help="auto: chosen from the texts' script (and said); word: spaced languages; "
                    "subword: a SentencePiece model learnt from your texts; japanese: MeCab "
@@ -92,7 +125,8 @@ def classify():
 @click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
 @CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def classify_train(data, valid, test, out, preset, tokenizer, file_format, text_column,
+def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, file_format,
+                   text_column,
                    label_column, encoding, vectors, class_weights, epochs, lr, batch_size, seed,
                    resume, checkpoint_minutes, as_json):
     """Train a classifier on labelled files; Ctrl-C saves, and --resume continues.
@@ -107,6 +141,27 @@ def classify_train(data, valid, test, out, preset, tokenizer, file_format, text_
     from ..train.checkpoint import CheckpointError
     from ..train.loop import TrainingDiverged
 
+    errors = (LabelledDataError, TokenizerError, CheckpointError, TrainingDiverged,
+              VectorsError, ValueError, ImportError)
+    if recipe:
+        from ..classify.training import run_recipe
+        fixed = {"--preset": preset != "bilstm", "--epochs": epochs, "--lr": lr,
+                 "--batch-size": batch_size, "--class-weights": class_weights,
+                 "--resume": resume}
+        given = [flag for flag, value in fixed.items() if value]
+        if given:
+            raise click.UsageError(f"--recipe {recipe} chooses its own models and training; "
+                                   f"drop {', '.join(given)}")
+        report = run_training(
+            lambda: run_recipe(recipe, data, out, budget_minutes=budget, valid=valid,
+                               test=test, tokenizer=tokenizer, seed=seed, vectors=vectors,
+                               format=file_format, text_column=text_column,
+                               label_column=label_column, encoding=encoding,
+                               log=lambda m: click.echo(m, err=True)), out, errors)
+        _echo_leaderboard(report, out, as_json)
+        return
+    if budget is not None:
+        raise click.UsageError("--budget is for a recipe (--recipe auto)")
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                    "checkpoint_minutes": checkpoint_minutes}.items()
                  if v is not None}
@@ -116,12 +171,30 @@ def classify_train(data, valid, test, out, preset, tokenizer, file_format, text_
                       encoding=encoding, seed=seed, overrides=overrides,
                       vectors=vectors, class_weights=class_weights, resume=resume,
                       log=lambda m: click.echo(m, err=True)),
-        out, (LabelledDataError, TokenizerError, CheckpointError, TrainingDiverged,
-              VectorsError, ValueError, ImportError))
+        out, errors)
     report_training(summary, out, "validation accuracy", as_json)
     if not as_json and "test" in summary:
         click.echo(f"test accuracy {summary['test']['accuracy']:.4f}, macro-F1 "
                    f"{summary['test']['macro_f1']:.4f} ({summary['test']['count']:,} examples)")
+
+
+def _echo_leaderboard(report: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    test = any("test_accuracy" in row for row in report["leaderboard"].values())
+    click.echo(f"{'model':<8} {'valid acc':>9} {'macro-F1':>9} {'train s':>8} {'size MB':>8}"
+               + (f" {'test acc':>9}" if test else ""))
+    for name, row in report["leaderboard"].items():
+        if "skipped" in row:
+            click.echo(f"{name:<8} skipped: {row['skipped']}")
+            continue
+        click.echo(f"{name:<8} {row['valid_accuracy']:>9.4f} {row['valid_macro_f1']:>9.4f} "
+                   f"{row['train_seconds']:>8.0f} {row['size_mb']:>8.1f}"
+                   + (f" {row['test_accuracy']:>9.4f}" if "test_accuracy" in row else "")
+                   + (f"  (stopped: {row['stopped']})" if "stopped" in row else ""))
+    click.echo(f"kept {report['chosen']} in {out / 'best'}: {report['why']} "
+               f"({report['train_seconds'] / 60:.1f} min; {out / 'leaderboard.json'})")
 
 
 def _load(run: Path, calibrated: bool = True):

@@ -7,7 +7,8 @@ callbacks): the loop calls every callback's hook at its moment, and a callback w
     around_loss        the forward pass that computes a loss   AdversarialTraining (watches)
     after_backward     a part of a batch was backpropagated    AdversarialTraining (2nd pass)
     after_step         the optimizer stepped                   MovingAverage, Snapshots,
-                                                               MidEpochSaves, MemoryRelease
+                                                               MidEpochSaves, MemoryRelease,
+                                                               TimeLimit (trainer.stop)
     evaluated          which model validation reads and best/ saves   MovingAverage
 
 ``callbacks_for(config)`` builds the ones a FitConfig asks for.
@@ -177,6 +178,23 @@ class MemoryRelease(Callback):
 
     def after_step(self, trainer) -> None:
         release_free_memory()
+
+
+class TimeLimit(Callback):
+    """Stops training once ``seconds`` have passed since the Trainer started: the batch under
+    way ends, the epoch so far is validated and saved as any other, and fit returns (a
+    budgeted recipe; the summary says ``stopped``)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.deadline = None
+
+    def setup(self, trainer) -> None:
+        self.deadline = time.perf_counter() + self.seconds
+
+    def after_step(self, trainer) -> None:
+        if time.perf_counter() >= self.deadline:
+            trainer.stop(f"the time limit of {self.seconds / 60:.1f} min is spent")
 
 
 def callbacks_for(config) -> list[Callback]:

@@ -297,6 +297,12 @@ class Trainer:
         self.partial_epoch: EpochTotals | None = None  # a saved epoch's totals so far
         self.best_accuracy = -math.inf  # the best validation score so far (higher is better)
         self.epochs_without_improvement = 0
+        self.stopped: str | None = None  # why a callback stopped training early
+
+    def stop(self, reason: str) -> None:
+        """End training after the batch under way (a callback's way out): that epoch is
+        validated and saved as usual, then fit returns."""
+        self.stopped = reason
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -409,11 +415,15 @@ class Trainer:
                 if c.patience is not None and self.epochs_without_improvement >= c.patience:
                     self.log(f"early stop: no better validation accuracy for {c.patience} epochs")
                     break
+                if self.stopped:
+                    self.log(f"stopped: {self.stopped}")
+                    break
         except KeyboardInterrupt:
             self.save({"epoch": self.epoch, "interrupted_at_batch": self.batch_in_epoch},
                       best=False)
             raise
-        return {"history": history, "best_valid_accuracy": self.best_accuracy}
+        return {"history": history, "best_valid_accuracy": self.best_accuracy,
+                **({"stopped": self.stopped} if self.stopped else {})}
 
     def evaluated_model(self) -> nn.Module:
         """The model validation reads and best/ keeps (a callback may substitute one)."""
@@ -457,6 +467,8 @@ class Trainer:
                 callback.after_step(self)
             bar.update()
             bar.set_postfix(**self._progress(totals))
+            if self.stopped:
+                break
         bar.close()
         loss, correct, count, tokens = self.dist.sum([totals.loss, totals.correct, totals.count,
                                                       totals.tokens])
