@@ -18,7 +18,8 @@ def test_every_task_and_kind_is_found_without_naming_them():
         "sentiment": "predict", "text-classifier": "predict", "tagger": "tag",
         "language-model": None}
     assert {(k.task, k.name) for k in registry.kinds()} == {
-        ("text-classifier", "recurrent"), ("sentiment", "recurrent"), ("sentiment", "ngram"), ("sentiment", "docvec"),
+        ("text-classifier", "recurrent"), ("text-classifier", "linear"),
+        ("sentiment", "recurrent"), ("sentiment", "ngram"), ("sentiment", "docvec"),
         ("sentiment", "ensemble"), ("tagger", "recurrent"), ("tagger", "ensemble"),
         ("language-model", "recurrent")}
 

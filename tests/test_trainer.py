@@ -149,3 +149,35 @@ def test_model_selection_reads_the_tasks_declared_score(tmp_path):
     assert [h["best"] for h in summary["history"]].count(True) >= 1
     with pytest.raises(NotImplementedError):
         loop.TrainingTask().loss(None, None)
+
+
+def test_a_crash_between_the_two_saves_of_an_epoch_never_leaves_a_best_score_without_best(
+        tmp_path, monkeypatch):
+    """last/ records the best score so far; were it written before best/, a crash between the
+    two left a run that resumes believing in a best/ that does not exist (and, when no later
+    epoch did better, ended without one: the reliability suite's kill caught it)."""
+    from gatedrnn.train import checkpoint as checkpoints
+
+    class Killed(BaseException):
+        pass
+
+    real_save = checkpoints.save
+
+    def save(directory, **kwargs):
+        if directory.name == "best":
+            raise Killed
+        return real_save(directory, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "save", save)
+    with pytest.raises(Killed):
+        trainer(tmp_path).fit()
+    last = tmp_path / "last"
+    if last.exists():  # whatever was written must not promise a best/ that is not there
+        state = checkpoint.load_training_state(last)
+        assert state["best_accuracy"] == float("-inf") or (tmp_path / "best").exists()
+    monkeypatch.setattr(checkpoints, "save", real_save)
+    resumed = trainer(tmp_path)
+    resumed.resume()
+    resumed.fit()
+    trainer(tmp_path / "whole").fit()
+    same_weights(weights(tmp_path / "whole" / "best"), weights(tmp_path / "best"))

@@ -564,13 +564,16 @@ class Trainer:
             "partial_epoch": asdict(self.partial_epoch) if self.partial_epoch else None,
             **{c.name: c.state_dict() for c in self.callbacks if c.name},
         }
-        checkpoint.save(self.out_dir / "last", config=self.checkpoint_config,
-                        state_dict=self.model.state_dict(), vocab_tokens=self.vocab_tokens,
-                        metrics=metrics, training_state=state, files=self.checkpoint_files)
+        # best/ before last/: last/ records the best score, so a crash between the two must
+        # leave the older last/ (its epoch is run again, and writes the same best/), never a
+        # last/ that promises a best/ that was not written
         if best:
             checkpoint.save(self.out_dir / "best", config=self.checkpoint_config,
                             state_dict=self.evaluated_model().state_dict(),
                             vocab_tokens=self.vocab_tokens, metrics=metrics,
                             files=self.checkpoint_files)
+        checkpoint.save(self.out_dir / "last", config=self.checkpoint_config,
+                        state_dict=self.model.state_dict(), vocab_tokens=self.vocab_tokens,
+                        metrics=metrics, training_state=state, files=self.checkpoint_files)
         if "valid_accuracy" in metrics:
             checkpoint.append_line(self.out_dir / "metrics.jsonl", json.dumps(metrics))
