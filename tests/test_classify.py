@@ -334,3 +334,53 @@ def test_the_time_limit_callback_ends_training_after_the_batch_under_way(tmp_pat
     assert summary["stopped"].startswith("the time limit") and len(summary["history"]) == 1
     assert summary["history"][0]["epoch"] == 1 and (tmp_path / "best").is_dir()
     assert checkpoint.load_training_state(tmp_path / "last")["batch_in_epoch"] == 0
+
+
+TOPICS = {"sport": ["goal", "match", "team"], "money": ["price", "bank", "tax"],
+          "food": ["bread", "soup", "cheese"]}
+
+
+def topics(n: int, seed: int) -> list[tuple[str, str]]:
+    """Texts about one or two topics, labelled 'a|b' for two."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        chosen = rng.sample(sorted(TOPICS), rng.choice([1, 1, 2]))
+        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 6))]
+        for topic in chosen:
+            words.insert(rng.randrange(len(words) + 1), rng.choice(TOPICS[topic]))
+        rows.append((" ".join(words), "|".join(chosen)))
+    return rows
+
+
+def test_several_labels_per_text_from_a_csv_to_an_answer(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from fastapi.testclient import TestClient
+
+    from gatedrnn.export import check_parity, export_onnx
+    from gatedrnn.serve.app import build
+
+    train = write_csv(tmp_path / "train.csv", topics(150, 13), header=("text", "labels"))
+    test = write_csv(tmp_path / "test.csv", topics(40, 14), header=("text", "labels"))
+    out = tmp_path / "multi"
+    summary = json.loads(run("classify", "train", "--data", train, "--test", test, "--out",
+                             out, "--preset", "tiny", "--multi-label", "--epochs", "12",
+                             "--json").stdout)
+    assert summary["labels"] == ["food", "money", "sport"]
+    assert summary["test"]["micro_f1"] >= 0.8 and summary["test"]["macro_f1"] >= 0.8
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert config["multi_label"] and len(config["thresholds"]) == 3
+    assert all(0 < t < 1 for t in config["thresholds"])
+    answer = gatedrnn.load(out).predict(["soup and cheese in the match"])[0]
+    assert set(answer["labels"]) == {"food", "sport"}
+    assert 0 <= min(answer["probabilities"].values())  # sigmoids: need not add up to 1
+    report = json.loads(run("classify", "evaluate", out, "--data", test, "--json").stdout)
+    assert report["multi_label"] and report["micro_f1"] == pytest.approx(
+        summary["test"]["micro_f1"])
+    served = TestClient(build([out])).post("/predict", json={"texts": ["a goal and a price"]})
+    assert set(served.json()["predictions"][0]["labels"]) == {"sport", "money"}
+    info = export_onnx(out, tmp_path / "multi.onnx")
+    assert check_parity(info["path"], info["graph"], [info["example"]]) < 1e-4
+    joined = CliRunner().invoke(main, ["classify", "train", "--data", str(train), "--out",
+                                       str(tmp_path / "one"), "--preset", "tiny", "--epochs", "1"])
+    assert "look like several joined by '|'" in joined.stderr and "--multi-label" in joined.stderr

@@ -89,3 +89,32 @@ def calibrate_checkpoint(path: str | Path, texts: list[str], labels: list[int],
               "split": split}
     checkpoint.update_config(directory, calibration=record)
     return record
+
+
+def evaluate_multi_label(predictor: Predictor, texts: list[str], label_sets: list,
+                         batch_size: int = 128) -> dict:
+    """Several labels per text: subset accuracy (every class decided right), micro-F1 (over
+    all class decisions), macro-F1 (the classes' F1, each counting alike) and per-class
+    precision/recall/F1, the classes given where their probability reaches their threshold."""
+    if not texts:
+        raise ValueError("nothing to evaluate: no texts")
+    probabilities = predictor.probabilities(texts, batch_size)
+    decided = probabilities >= torch.tensor(predictor.thresholds)
+    truth = torch.tensor([[label in labels for label in predictor.labels]
+                          for labels in label_sets])
+    per_class, tp_all, fp_all, fn_all = {}, 0, 0, 0
+    for k, name in enumerate(predictor.labels):
+        tp = int((decided[:, k] & truth[:, k]).sum())
+        fp = int((decided[:, k] & ~truth[:, k]).sum())
+        fn = int((~decided[:, k] & truth[:, k]).sum())
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+        precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        per_class[name] = {"precision": precision, "recall": recall,
+                           "f1": 2 * tp / max(1, 2 * tp + fp + fn),
+                           "support": int(truth[:, k].sum()),
+                           "threshold": predictor.thresholds[k]}
+    return {"accuracy": float((decided == truth).all(1).float().mean()),
+            "micro_f1": 2 * tp_all / max(1, 2 * tp_all + fp_all + fn_all),
+            "macro_f1": sum(c["f1"] for c in per_class.values()) / len(per_class),
+            "count": len(texts), "per_class": per_class, "multi_label": True,
+            "checkpoint": predictor.source}

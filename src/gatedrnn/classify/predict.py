@@ -39,13 +39,17 @@ class Predictor:
     """
 
     def __init__(self, model: SentimentClassifier, vocab: Vocab, labels: list[str],
-                 source: str = "", temperature: float = 1.0, tokenizer: Tokenizer | None = None):
+                 source: str = "", temperature: float = 1.0, tokenizer: Tokenizer | None = None,
+                 thresholds: list[float] | None = None):
         self.model = model.eval()
         self.vocab = vocab
         self.labels = labels
         self.source = source
         self.temperature = temperature
         self.tokenizer = tokenizer or BasicEnglish()
+        # several labels per text: a sigmoid per class, a class is given at its threshold
+        self.thresholds = thresholds
+        self.multi_label = thresholds is not None
 
     @classmethod
     def load(cls, path: str | Path, calibrated: bool = True, task: str | None = None):
@@ -57,7 +61,10 @@ class Predictor:
         return load_classifier(path, calibrated, task)
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
-        """(N, classes) probabilities: softmax(scores / temperature) (see ``scores``)."""
+        """(N, classes) probabilities: softmax(scores / temperature) (see ``scores``); with
+        several labels per text, each class's own sigmoid."""
+        if self.multi_label:
+            return self.scores(texts, batch_size, **options).exp()
         return calibrated_probabilities(self.scores(texts, batch_size, **options),
                                         self.temperature)
 
@@ -107,6 +114,8 @@ class Predictor:
         return shares
 
     def _batch_scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.multi_label:
+            return F.logsigmoid(self.model(tokens, lengths).float())
         return F.log_softmax(self.model(tokens, lengths).float(), dim=1)
 
     def predict(self, texts: list[str] | str, batch_size: int = 64,
@@ -240,6 +249,9 @@ def predictions(model, texts, batch_size: int,
         result = {"label": model.labels[best], "confidence": float(p[best]),
                   "probabilities": {l: float(v) for l, v in zip(model.labels, p)},
                   "empty": not text.strip()}
+        if getattr(model, "multi_label", False):  # every class at or above its threshold
+            result["labels"] = [l for l, v, t in zip(model.labels, p, model.thresholds)
+                                if float(v) >= t]
         if share is not None:
             result["known_tokens"] = share
             if share < MIN_KNOWN_SHARE:

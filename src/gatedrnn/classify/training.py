@@ -34,9 +34,9 @@ from ..models.classifier import ClassifierConfig, SentimentClassifier
 from ..runinfo import environment, rss_mb
 from ..train import checkpoint
 from ..train.callbacks import TimeLimit
-from ..train.loop import Encoded, FitConfig, Trainer
+from ..train.loop import Encoded, FitConfig, MultiLabelTask, Trainer
 from .common import DEFAULT_OUT, TASK
-from .evaluation import calibrate_checkpoint, evaluate
+from .evaluation import calibrate_checkpoint, evaluate, evaluate_multi_label
 from .predict import encode_texts
 from .presets import DEFAULT_PRESET, PRESETS
 
@@ -51,14 +51,18 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
                   resume: bool = False, extra_config: dict | None = None,
                   started: float | None = None, source: str = "", train_note: str = "",
                   noun: str = "examples", callbacks: list | None = None,
-                  show_progress: bool = True, log=print) -> dict:
+                  valid_targets: list | None = None, show_progress: bool = True,
+                  log=print) -> dict:
     """Train a recurrent classifier of ``preset`` on tokenized training examples, select it on
     the validation texts, calibrate it there, and write OUT/best and OUT/last; the summary.
 
     ``pretrained``: a language model's {"directory", "vocab", "shape", "weights"} to start
     from; ``vectors``: a word-vector file for the embedding; ``targets``: soft labels (one
-    distribution per training example, distillation). ``tokenizer_config``: what the
+    distribution per training example, distillation; with ``valid_targets`` too, several labels
+    per example: one 0/1 per class, trained with a sigmoid per class, and each class's
+    threshold tuned on validation instead of a temperature). ``tokenizer_config``: what the
     checkpoint records of the tokenizer (default: its own config)."""
+    multi_label = valid_targets is not None
     started = time.perf_counter() if started is None else started
     model_settings = {**preset.model, **(model_overrides or {})}
     if pretrained is not None:
@@ -69,7 +73,7 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
     else:
         vocab = Vocab.build(train_tokens, max_size=vocab_size or preset.vocab_size)
     train_set = Encoded([vocab.encode(t) for t in train_tokens], train_labels, targets)
-    valid_set = Encoded(encode_texts(valid_texts, vocab, tokenizer), valid_labels)
+    valid_set = Encoded(encode_texts(valid_texts, vocab, tokenizer), valid_labels, valid_targets)
     log(f"data: {len(train_set)} train{train_note} / {len(valid_set)} validation {noun} from "
         f"{source}, vocab {len(vocab)} ({time.perf_counter() - started:.1f} s)")
 
@@ -113,7 +117,8 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
     }
     trainer = Trainer(model, fit_config, train_set, valid_set, out, checkpoint_config, vocab.itos,
                       show_progress=show_progress, log=log, callbacks=callbacks,
-                      checkpoint_files=tokenizer.files())
+                      checkpoint_files=tokenizer.files(),
+                      task=MultiLabelTask() if multi_label else None)
     if resume:
         if trainer.resume():
             log(f"resumed from {Path(out) / 'last'} after epoch {trainer.epoch}"
@@ -121,7 +126,9 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
         else:
             log(f"nothing to resume in {out}; starting fresh")
     summary = trainer.fit()
-    if trainer.dist.main:  # under torchrun, the process that wrote best/ calibrates it
+    if trainer.dist.main and multi_label:
+        summary["thresholds"] = tune_thresholds(out, valid_texts, valid_targets, log)
+    elif trainer.dist.main:  # under torchrun, the process that wrote best/ calibrates it
         summary["calibration"] = calibrate_best(out, valid_texts, valid_labels, noun, log)
     summary["train_seconds"] = time.perf_counter() - started
     summary["params"] = sum(p.numel() for p in model.parameters())
@@ -147,6 +154,29 @@ def calibrate_best(out, texts: list[str], labels: list[int], noun: str = "exampl
         f"{record['examples']:,} validation {noun} (ECE {record['ece_before']:.2%} → "
         f"{record['ece_after']:.2%}, NLL {record['nll_before']:.4f} → {record['nll_after']:.4f})")
     return record
+
+
+def tune_thresholds(out, texts: list[str], targets: list[list[float]], log=print) -> dict:
+    """Each class's decision threshold on OUT/best's probabilities, chosen on the validation
+    examples to maximise that class's F1 (ties: the threshold nearest 0.5); stored in its
+    config.json as ``thresholds``."""
+    from .predict import load_classifier
+
+    directory = checkpoint.resolve(out)
+    probabilities = load_classifier(directory).probabilities(texts)
+    truth = torch.tensor(targets) > 0.5
+    grid = [round(0.05 * k, 2) for k in range(1, 20)]
+    thresholds = []
+    for k in range(truth.shape[1]):
+        def f1(t):
+            decided = probabilities[:, k] >= t
+            tp = int((decided & truth[:, k]).sum())
+            return 2 * tp / max(1, int(decided.sum()) + int(truth[:, k].sum()))
+        thresholds.append(max(grid, key=lambda t: (f1(t), -abs(t - 0.5))))
+    checkpoint.update_config(directory, thresholds=thresholds)
+    log(f"thresholds tuned on {len(texts):,} validation examples: "
+        + ", ".join(f"{t:.2f}" for t in thresholds))
+    return {"thresholds": thresholds, "examples": len(texts)}
 
 
 def read_splits(data, valid=None, test=None, **reading) -> dict:
@@ -206,27 +236,41 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
           overrides: dict | None = None, model_overrides: dict | None = None,
           vocab_size: int | None = None, vectors: str | Path | None = None,
           class_weights: str | None = None, time_limit: float | None = None,
-          resume: bool = False, show_progress: bool = True, log=print) -> dict:
+          multi_label: bool = False, label_separator: str = "|", resume: bool = False,
+          show_progress: bool = True, log=print) -> dict:
     """Train a classifier on labelled files (``data``; ``valid`` and ``test`` optional; see
     gatedrnn.data.labelled for the formats). Without ``valid``, a seeded stratified
     ``validation_fraction`` of ``data`` is held out, and the run records it. ``tokenizer``:
     auto, word, subword or japanese (data.tokenizers). ``class_weights="balanced"``: each
     class weighs in the loss as much as any other, however few its examples. ``time_limit``
-    (seconds): a recurrent preset stops there (its summary says ``stopped``). With ``test``,
-    the summary has its accuracy and macro-F1. Returns the training summary."""
+    (seconds): a recurrent preset stops there (its summary says ``stopped``).
+    ``multi_label``: a text may have several labels (separated by ``label_separator`` in a
+    CSV or TSV field, a list in JSON Lines, several ``__label__`` in fastText lines): one
+    sigmoid per class, thresholds tuned on validation. With ``test``, the summary has its
+    accuracy and macro-F1 (multi-label: subset accuracy, micro- and macro-F1). Returns the
+    training summary."""
     if class_weights not in (None, "balanced"):
         raise ValueError(f"class_weights must be 'balanced' or None, got {class_weights!r}")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
     started = time.perf_counter()
+    if multi_label and class_weights:
+        raise ValueError("class weights are for one label per text; with multi_label each "
+                         "class is its own yes/no decision")
     prepared = prepare(data, valid, test, validation_fraction=validation_fraction, seed=seed,
                        log=log, format=format, text_column=text_column,
-                       label_column=label_column, encoding=encoding)
+                       label_column=label_column, encoding=encoding, multi_label=multi_label,
+                       label_separator=label_separator)
     train_examples, valid_examples = prepared.train, prepared.valid
     report, validation = prepared.report, prepared.validation
     evaluation_sets = {"test": prepared.test} if prepared.test is not None else {}
     labels = label_names(train_examples)
+    joined = [label for label in labels if label_separator in label]
+    if joined and not multi_label:
+        log(f"warning: {len(joined)} labels look like several joined by "
+            f"'{label_separator}' ({', '.join(map(repr, joined[:3]))}); each is a class of its "
+            "own unless you give --multi-label")
     if len(labels) < 2:
         raise LabelledDataError(f"{report.source} has one class ({labels[0]!r}): a classifier "
                                 "needs two or more")
@@ -247,8 +291,16 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
     extra = {"data": {"train": report.source, "format": report.format,
                       "text_column": report.text_column, "label_column": report.label_column,
                       "encoding": encoding},
-             "validation": validation, "class_counts": dict(counts)}
+             "validation": validation, "class_counts": dict(counts),
+             **({"multi_label": True, "label_separator": label_separator}
+                if multi_label else {})}
+    def multi_hot(examples):
+        return [[float(label in e.labels) for label in labels] for e in examples]
+
     fitted = _kind_of(chosen).train
+    if fitted is not None and multi_label:
+        raise ValueError(f"preset {preset} takes one label per text; a recurrent preset "
+                         "(bilstm, bigru) learns several")
     if fitted is not None:  # a kind fitted in one go by its own module (kinds/)
         if resume or overrides or class_weights or vectors:
             raise ValueError(f"preset {preset} is fitted in one go: resume, epochs and the "
@@ -263,14 +315,21 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
             fit_config=fit_config, tokenizer=made, model_overrides=model_overrides,
             vocab_size=vocab_size, vectors=vectors, resume=resume, started=started,
             source=report.source, extra_config=extra, show_progress=show_progress, log=log,
-            callbacks=[TimeLimit(time_limit)] if time_limit else None)
+            callbacks=[TimeLimit(time_limit)] if time_limit else None,
+            targets=multi_hot(train_examples) if multi_label else None,
+            valid_targets=multi_hot(valid_examples) if multi_label else None)
     summary["labels"] = labels
     if "test" in evaluation_sets:
         from .predict import load_classifier
-        tested = evaluate(load_classifier(out, task=TASK), [e.text for e in
-                                                            evaluation_sets["test"]],
-                          [index[e.label] for e in evaluation_sets["test"]])
+        tested_model, test = load_classifier(out, task=TASK), evaluation_sets["test"]
+        if multi_label:
+            tested = evaluate_multi_label(tested_model, [e.text for e in test],
+                                          [e.labels for e in test])
+        else:
+            tested = evaluate(tested_model, [e.text for e in test], [index[e.label] for e in test])
         summary["test"] = {k: tested[k] for k in ("accuracy", "macro_f1", "count")}
+        if multi_label:
+            summary["test"]["micro_f1"] = tested["micro_f1"]
         log(f"test: accuracy {tested['accuracy']:.4f}, macro-F1 {tested['macro_f1']:.4f} "
             f"({tested['count']:,} examples)")
     return summary

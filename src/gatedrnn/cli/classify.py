@@ -115,6 +115,12 @@ def classify():
               default=None, help="Start the embedding from a word-vector file (word2vec, "
               "GloVe or fastText text format; e.g. from 'gatedrnn embeddings train'); its "
               "dimension replaces the preset's.")
+@click.option("--multi-label", is_flag=True,
+              help="A text may have several labels (a CSV field 'a|b', a JSON list, several "
+                   "__label__): one sigmoid per class, each class's threshold tuned on "
+                   "validation; scored by micro- and macro-F1.")
+@click.option("--label-separator", default="|", show_default=True,
+              help="With --multi-label: what separates a CSV or TSV field's labels.")
 @click.option("--class-weights", type=click.Choice(["balanced"]), default=None,
               help="balanced: each class weighs in the loss as much as any other, however few "
                    "its examples (for imbalanced data; macro-F1 is then the figure to watch).")
@@ -127,8 +133,8 @@ def classify():
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, file_format,
                    text_column,
-                   label_column, encoding, vectors, class_weights, epochs, lr, batch_size, seed,
-                   resume, checkpoint_minutes, as_json):
+                   label_column, encoding, vectors, multi_label, label_separator, class_weights,
+                   epochs, lr, batch_size, seed, resume, checkpoint_minutes, as_json):
     """Train a classifier on labelled files; Ctrl-C saves, and --resume continues.
 
     At the end a temperature is fitted on the validation examples, so that confidences mean
@@ -147,7 +153,7 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
         from ..classify.training import run_recipe
         fixed = {"--preset": preset != "bilstm", "--epochs": epochs, "--lr": lr,
                  "--batch-size": batch_size, "--class-weights": class_weights,
-                 "--resume": resume}
+                 "--resume": resume, "--multi-label": multi_label}
         given = [flag for flag, value in fixed.items() if value]
         if given:
             raise click.UsageError(f"--recipe {recipe} chooses its own models and training; "
@@ -169,12 +175,15 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
         lambda: train(data, out, preset=preset, valid=valid, test=test, tokenizer=tokenizer,
                       text_column=text_column, label_column=label_column, format=file_format,
                       encoding=encoding, seed=seed, overrides=overrides,
-                      vectors=vectors, class_weights=class_weights, resume=resume,
+                      vectors=vectors, class_weights=class_weights, multi_label=multi_label,
+                      label_separator=label_separator, resume=resume,
                       log=lambda m: click.echo(m, err=True)),
         out, errors)
     report_training(summary, out, "validation accuracy", as_json)
     if not as_json and "test" in summary:
-        click.echo(f"test accuracy {summary['test']['accuracy']:.4f}, macro-F1 "
+        micro = (f", micro-F1 {summary['test']['micro_f1']:.4f}" if "micro_f1" in summary["test"]
+                 else "")
+        click.echo(f"test accuracy {summary['test']['accuracy']:.4f}{micro}, macro-F1 "
                    f"{summary['test']['macro_f1']:.4f} ({summary['test']['count']:,} examples)")
 
 
@@ -220,23 +229,35 @@ def classify_evaluate(run, data, file_format, text_column, label_column, encodin
                       plot, no_calibrate):
     """Accuracy, macro-F1, per-class precision/recall/F1, the confusion matrix and
     calibration of RUN on labelled examples."""
-    from ..classify.evaluation import evaluate
+    from ..classify.evaluation import evaluate, evaluate_multi_label
     from ..data.labelled import LabelledDataError, read_labelled
+    from ..train.checkpoint import read_config, resolve
 
     predictor = _load(run, not no_calibrate)
+    multi_label = getattr(predictor, "multi_label", False)
+    separator = read_config(resolve(run)).get("label_separator", "|")
     try:
         examples, report = read_labelled(data, format=file_format, text_column=text_column,
-                                         label_column=label_column, encoding=encoding)
+                                         label_column=label_column, encoding=encoding,
+                                         multi_label=multi_label, label_separator=separator)
     except LabelledDataError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(report.summary(), err=True)
-    unknown = sorted({e.label for e in examples} - set(predictor.labels))
+    unknown = sorted({label for e in examples for label in e.labels} - set(predictor.labels))
     if unknown:
         raise click.ClickException(
             f"{data} has labels the model was not trained on: "
             f"{', '.join(map(repr, unknown[:5]))}; it predicts {', '.join(predictor.labels)}")
     index = {label: i for i, label in enumerate(predictor.labels)}
-    result = evaluate(predictor, [e.text for e in examples], [index[e.label] for e in examples])
+    if multi_label:
+        result = evaluate_multi_label(predictor, [e.text for e in examples],
+                                      [e.labels for e in examples])
+    else:
+        result = evaluate(predictor, [e.text for e in examples],
+                          [index[e.label] for e in examples])
+    if plot is not None and multi_label:
+        raise click.ClickException("--plot draws a confusion matrix, which a multi-label model "
+                                   "has none of; its per-class figures are printed")
     if plot is not None:
         from ..analysis.plots import confusion_matrix
         title = f"{run.name} on {data.name}: accuracy {result['accuracy']:.1%}"
@@ -245,13 +266,16 @@ def classify_evaluate(run, data, file_format, text_column, label_column, encodin
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{result['count']:,} examples: accuracy {result['accuracy']:.4f}, macro-F1 "
-               f"{result['macro_f1']:.4f}")
+    micro = f", micro-F1 {result['micro_f1']:.4f}" if multi_label else ""
+    click.echo(f"{result['count']:,} examples: {'subset ' if multi_label else ''}accuracy "
+               f"{result['accuracy']:.4f}{micro}, macro-F1 {result['macro_f1']:.4f}")
     width = max(8, *(len(name) for name in predictor.labels))
     click.echo(f"{'class':<{width}} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
     for name, m in result["per_class"].items():
         click.echo(f"{name:<{width}} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} "
                    f"{m['support']:>8}")
+    if multi_label:  # no confusion matrix or calibration: each class is its own decision
+        return
     matrix = result["confusion_matrix"]
     click.echo("confusion (rows true, columns predicted): " + ", ".join(matrix["labels"]))
     for name, row in zip(matrix["labels"], matrix["rows_true_cols_predicted"]):

@@ -126,6 +126,8 @@ class Prediction(BaseModel):
     empty: bool
     uncertain: bool | None = None
     best_guess: str | None = None
+    labels: list[str] | None = Field(None, description="a multi-label model's answer: every "
+                                     "class at or above its threshold")
     known_tokens: float | None = Field(None, description="the share of the text's tokens the "
                                        "model's vocabulary knows")
     out_of_vocabulary: bool | None = Field(None, description="too few known tokens to read "

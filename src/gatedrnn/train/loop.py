@@ -206,6 +206,19 @@ class ClassificationTask(TrainingTask):
         return classification_loss(model, batch, device)
 
 
+class MultiLabelTask(ClassificationTask):
+    """Several labels per sequence (``targets``: one 0/1 per class): an independent sigmoid
+    per class and binary cross-entropy; a prediction is right when every class's decision at
+    0.5 is (subset accuracy, what model selection reads)."""
+
+    def loss(self, model: nn.Module, batch, device: str = "cpu"):
+        logits = model(batch.tokens.to(device), batch.lengths.to(device)).float()
+        targets = batch.targets.to(device)
+        loss = F.binary_cross_entropy_with_logits(logits, targets)
+        correct = ((logits > 0) == (targets > 0.5)).all(1).sum().item()
+        return loss, correct, len(targets)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Encoded, batch_size: int = 256, bf16: bool = False,
              device: str = "cpu", max_tokens: int | None = 32_768, task=None) -> dict:

@@ -21,13 +21,17 @@ from ..predict import Predictor, checkpoint_labels, checkpoint_temperature
 class ClassifierGraph(nn.Module):
     """The network with its calibration: tokens (B, T), lengths (B,) → probabilities."""
 
-    def __init__(self, model, temperature: float = 1.0):
+    def __init__(self, model, temperature: float = 1.0, multi_label: bool = False):
         super().__init__()
         self.model = model
         self.temperature = float(temperature)
+        self.multi_label = multi_label  # a sigmoid per class instead of one softmax
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return torch.softmax(self.model(tokens, lengths).float() / self.temperature, dim=-1)
+        logits = self.model(tokens, lengths).float()
+        if self.multi_label:
+            return torch.sigmoid(logits)
+        return torch.softmax(logits / self.temperature, dim=-1)
 
 
 def onnx_graph(predictor: Predictor) -> OnnxGraph:
@@ -35,7 +39,8 @@ def onnx_graph(predictor: Predictor) -> OnnxGraph:
     tokens = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0], [13, 0, 0, 0, 0]])
     tokens = tokens.clamp(max=len(predictor.vocab) - 1)
     return OnnxGraph(
-        ClassifierGraph(predictor.model.eval(), predictor.temperature).eval(),
+        ClassifierGraph(predictor.model.eval(), predictor.temperature,
+                        predictor.multi_label).eval(),
         (tokens, torch.tensor([5, 3, 1])), ["tokens", "lengths"], ["probabilities"],
         {"tokens": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
          "probabilities": {0: "batch"}},
@@ -55,7 +60,7 @@ class OnnxPredictor(Predictor):
         # The graph divides by the temperature it was exported with; this Predictor's own
         # division is therefore by 1, and ``exported_temperature`` says what the graph holds.
         super().__init__(predictor.model, predictor.vocab, predictor.labels, predictor.source,
-                         tokenizer=predictor.tokenizer)
+                         tokenizer=predictor.tokenizer, thresholds=predictor.thresholds)
         self.exported_temperature = predictor.temperature
         self.session = onnxruntime.InferenceSession(str(onnx_path),
                                                     providers=["CPUExecutionProvider"])
@@ -63,7 +68,7 @@ class OnnxPredictor(Predictor):
     def _batch_scores(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         (probabilities,) = self.session.run(None, {"tokens": tokens.numpy(),
                                                    "lengths": lengths.numpy()})
-        return torch.from_numpy(probabilities).clamp_min(1e-38).log()
+        return torch.from_numpy(probabilities).clamp_min(1e-38).log()  # sigmoids: the same
 
 
 @register_kind(TASK, RECURRENT, model_class=Predictor, onnx=onnx_graph,
@@ -78,5 +83,10 @@ def load(directory: Path, config: dict, calibrated: bool = True) -> Predictor:
         tokenizer = load_tokenizer(config.get("tokenizer"), directory)
     except TokenizerError as exc:
         raise checkpoint.CheckpointError(f"{directory}: {exc}") from exc
-    return Predictor(model, vocab, checkpoint_labels(config), str(directory),
-                     checkpoint_temperature(config) if calibrated else 1.0, tokenizer)
+    labels = checkpoint_labels(config)
+    # several labels per text: each class's threshold, 0.5 until validation has tuned them
+    thresholds = (config.get("thresholds") or [0.5] * len(labels)
+                  if config.get("multi_label") else None)
+    return Predictor(model, vocab, labels, str(directory),
+                     checkpoint_temperature(config) if calibrated else 1.0, tokenizer,
+                     thresholds)
