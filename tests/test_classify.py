@@ -384,3 +384,16 @@ def test_several_labels_per_text_from_a_csv_to_an_answer(tmp_path):
     joined = CliRunner().invoke(main, ["classify", "train", "--data", str(train), "--out",
                                        str(tmp_path / "one"), "--preset", "tiny", "--epochs", "1"])
     assert "look like several joined by '|'" in joined.stderr and "--multi-label" in joined.stderr
+
+
+def test_imdb_and_its_star_ratings_are_built_in(tmp_path, imdb_archive):
+    summary = json.loads(run("classify", "train", "--data", f"imdb-stars:{imdb_archive}",
+                             "--out", tmp_path / "stars", "--preset", "tiny", "--epochs", "1",
+                             "--tokenizer", "word", "--json").stdout)
+    assert summary["labels"] == ["1", "2", "3", "4", "7", "8", "9", "10"]
+    assert summary["test"]["count"] == 80  # the archive's own test split
+    polarity = json.loads(run("classify", "train", "--data", f"imdb:{imdb_archive}", "--out",
+                              tmp_path / "polarity", "--preset", "linear", "--json").stdout)
+    assert polarity["labels"] == ["neg", "pos"] and polarity["test"]["accuracy"] > 0.8
+    assert "does not exist (nor is it a built-in data set" in fails(
+        "classify", "train", "--data", tmp_path / "nothing.csv", "--out", tmp_path / "x")

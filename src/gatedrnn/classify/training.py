@@ -179,9 +179,49 @@ def tune_thresholds(out, texts: list[str], targets: list[list[float]], log=print
     return {"thresholds": thresholds, "examples": len(texts)}
 
 
+# The data sets built in: IMDb's reviews by polarity, and by star rating (1-4 and 7-10: eight
+# classes). "imdb" reads the cached (or downloaded) archive, "imdb:PATH" the archive or folder
+# at PATH.
+BUILT_IN = ("imdb", "imdb-stars")
+
+
+def built_in(data) -> tuple[str, str | None] | None:
+    """(name, path) when ``data`` names a built-in data set (and is no file of that name)."""
+    name, _, path = str(data).partition(":")
+    if name in BUILT_IN and (path or not Path(str(data)).exists()):
+        return name, path or None
+    return None
+
+
+def read_built_in(name: str, path: str | None) -> dict:
+    """IMDb's train and test reviews as labelled examples (polarity or stars)."""
+    from ..data import imdb
+    from ..data.labelled import Example, ReadReport
+
+    try:
+        dataset = imdb.load(path)
+    except imdb.DatasetError as exc:
+        raise LabelledDataError(str(exc)) from exc
+
+    def examples(reviews):
+        return [Example(r.text, (str(r.stars) if name == "imdb-stars" else imdb.LABELS[r.label],))
+                for r in reviews]
+
+    return {split: (examples(reviews), ReadReport(f"{name} ({dataset.source}, {split})", name,
+                                                  examples=len(reviews)))
+            for split, reviews in (("train", dataset.train), ("test", dataset.test))}
+
+
 def read_splits(data, valid=None, test=None, **reading) -> dict:
     """{"train", "valid", "test"}: (examples, report) or None. A folder with train/ (and test/)
-    inside is Keras' text_dataset_from_directory layout: each is a folder per class."""
+    inside is Keras' text_dataset_from_directory layout: each is a folder per class. A
+    built-in data set (BUILT_IN) brings its own test split."""
+    named = built_in(data)
+    if named is not None:
+        read = read_built_in(*named)
+        return {"train": read["train"],
+                "valid": read_labelled(valid, **reading) if valid is not None else None,
+                "test": read_labelled(test, **reading) if test is not None else read["test"]}
     data = Path(data)
     if valid is None and test is None and data.is_dir() and (data / "train").is_dir():
         test = data / "test" if (data / "test").is_dir() else None

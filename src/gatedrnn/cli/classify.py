@@ -91,9 +91,11 @@ def classify():
 
 
 @classify.command("train")
-@click.option("--data", type=FilePath(exists=True, path_type=Path), required=True,
-              help="The training examples: a file, a folder per class (DIR/<label>/*.txt), or "
-                   "a folder with train/ (and test/) in that layout.")
+@click.option("--data", required=True,
+              help="The training examples: a file, a folder per class (DIR/<label>/*.txt), a "
+                   "folder with train/ (and test/) in that layout, or a built-in data set: "
+                   "imdb (polarity) or imdb-stars (8 star ratings), from the cache or "
+                   "downloaded, or imdb:PATH for the archive at PATH (test is its test split).")
 @click.option("--valid", type=FilePath(exists=True, path_type=Path), default=None,
               help="Validation examples [default: a seeded, stratified 10% of --data].")
 @click.option("--test", type=FilePath(exists=True, path_type=Path), default=None,
@@ -141,6 +143,7 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
     what they say; with --test, its accuracy and macro-F1 are printed.
     """
     from ..classify import train
+    from ..classify.training import built_in
     from ..data.labelled import LabelledDataError
     from ..data.tokenizers import TokenizerError
     from ..data.vectors import VectorsError
@@ -149,6 +152,10 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
 
     errors = (LabelledDataError, TokenizerError, CheckpointError, TrainingDiverged,
               VectorsError, ValueError, ImportError)
+    if built_in(data) is None and not Path(data).exists():
+        raise click.BadParameter(f"{data} does not exist (nor is it a built-in data set: imdb, "
+                                 "imdb-stars)", param_hint="--data")
+    data = data if built_in(data) else Path(data)
     if recipe:
         from ..classify.training import run_recipe
         fixed = {"--preset": preset != "bilstm", "--epochs": epochs, "--lr": lr,
