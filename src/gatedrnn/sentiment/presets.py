@@ -7,7 +7,9 @@ its help, which must answer at once (gatedrnn.cli imports no heavy module).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+
+from ..classify import presets as classify_presets
 
 # What `gatedrnn sentiment train` runs without --preset: 3 epochs, ~7 min on 2 cores, 90.38%
 # test (README). The chapter's own model and training ("seed") is one flag away and takes ~45 min.
@@ -16,19 +18,13 @@ CHAPTER_PRESET = "seed"
 
 
 @dataclass
-class Preset:
-    """One model and how it trains."""
+class Preset(classify_presets.Preset):
+    """One model and how it trains; ``kind`` names its registered model kind: "recurrent"
+    (SentimentClassifier, trained by the Trainer), "ngram" or "docvec" (fitted in one go)."""
 
-    description: str
-    vocab_size: int
-    model: dict = field(default_factory=dict)
-    fit: dict = field(default_factory=dict)
     # Train word vectors on the unlabelled + training reviews first (train_word_vectors
     # options) into OUT/word2vec.vec, unless vectors or init_from are given, and start from them.
     word2vec: dict | None = None
-    # "recurrent" (SentimentClassifier, trained by the Trainer) or "ngram" (models.ngram: the
-    # n-gram options in ``model``, fitted in one go; no epochs).
-    kind: str = "recurrent"
     # Fine-tunes a pretrained language model (init_from), whose shape replaces the model's.
     needs_language_model: bool = False
 
