@@ -92,3 +92,14 @@ def test_loading_a_run_leaves_the_temporary_directory_of_a_save_in_progress_alon
     assert live.is_dir()
     save(run / "best", 2.0)  # the next save, by the writer, clears what a crash left
     assert not live.exists()
+
+
+def test_a_checkpoint_copied_over_another_replaces_it_whole(tmp_path):
+    """What a recipe does with its winner (OUT/best): the old directory is replaced in one
+    rename, and nothing temporary is left beside it."""
+    first, second = save(tmp_path / "a", 1.0), save(tmp_path / "b", 2.0)
+    target = tmp_path / "out" / "best"
+    checkpoint.copy_directory(first, target)
+    checkpoint.copy_directory(second, target)
+    assert torch.equal(checkpoint.load_weights(target)["w"], torch.full((3,), 2.0))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["best"]

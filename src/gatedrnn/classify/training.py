@@ -386,8 +386,7 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
     scored on the same validation examples (accuracy, macro-F1, training time, size), the
     leaderboard in OUT/leaderboard.json, and the most accurate (macro-F1 breaks ties) copied
     to OUT/best. Test, when given, is scored for every candidate but chooses nothing."""
-    import shutil
-
+    from .predict import load_classifier
     from .recipes import RECIPES
 
     if name not in RECIPES:
@@ -422,7 +421,6 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
                         vectors=vectors if _kind_of(PRESETS[preset]).train is None else None,
                         time_limit=left, score_test=False,  # scored below, once
                         show_progress=show_progress, log=log, **reading)
-        from .predict import load_classifier
         model = load_classifier(candidate, task=TASK)
         scored = evaluate(model, [e.text for e in prepared.valid],
                           [index[e.label] for e in prepared.valid])
@@ -444,9 +442,7 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
            f"({rows[chosen]['valid_accuracy']:.2%}"
            + (f", {100 * (rows[chosen]['valid_accuracy'] - rows[ranked[1]]['valid_accuracy']):.2f}"
               f" points ahead of {ranked[1]}" if len(ranked) > 1 else "") + ")")
-    if (out / "best").exists():
-        shutil.rmtree(out / "best")
-    shutil.copytree(out / "candidates" / chosen / "best", out / "best")
+    checkpoint.copy_directory(out / "candidates" / chosen / "best", out / "best")
     report = {"recipe": name, "budget_minutes": budget, "labels": labels,
               "validation": prepared.validation, "leaderboard": rows, "chosen": chosen,
               "why": why, "best_valid_accuracy": rows[chosen]["valid_accuracy"],

@@ -72,6 +72,24 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
     return directory
 
 
+def copy_directory(source: str | Path, target: str | Path) -> Path:
+    """Copy a checkpoint directory over ``target`` as a save replaces one: into a temporary
+    sibling first, then renamed into place, so a crash leaves the old one or the new one."""
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        for path in tmp.iterdir():
+            fsync(path)
+        _replace_dir(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def _set_aside(target: Path) -> Path:
     return target.with_name(f".{target.name}.old")
 
