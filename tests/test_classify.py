@@ -122,7 +122,11 @@ def test_a_classifier_serves_every_class_and_exports_to_onnx(question_run, tmp_p
     from gatedrnn.serve.app import build
 
     out, _, _, _ = question_run
-    answer = TestClient(build([out])).post("/predict", json={"texts": ["Who wrote it?"]}).json()
+    client = TestClient(build([out]))
+    health = client.get("/health").json()["models"][0]
+    assert (health["task"], health["route"], health["explains"]) == ("text-classifier",
+                                                                     "predict", True)
+    answer = client.post("/predict", json={"texts": ["Who wrote it?"]}).json()
     assert set(answer["predictions"][0]["probabilities"]) == {"HUM", "LOC", "NUM"}
     info = export_onnx(out, tmp_path / "q.onnx")
     assert info["task"] == "text-classifier"

@@ -113,7 +113,7 @@ class PredictRequest(BaseModel):
     texts: list[str] = Field(..., description=f"1 to {MAX_TEXTS} texts, each at most "
                              f"{MAX_CHARS:,} characters")
     model: str | None = Field(None, description="model name (see /health); default: the first "
-                              "sentiment model")
+                              "model that answers /predict (a text classifier)")
     min_confidence: float | None = Field(
         None, ge=0, le=1, description="label a text 'uncertain' when its (calibrated) "
         "confidence is below this; its most likely label is then in best_guess")
@@ -239,7 +239,10 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
     @app.get("/health")
     def health() -> dict:
         return {"status": "ok", "version": __version__,
-                "models": [{"name": m.name, "task": m.task, "path": m.path} for m in models]}
+                "models": [{"name": m.name, "task": m.task, "kind": m.kind, "path": m.path,
+                            "route": registry.task(m.task).route,
+                            "explains": registry.kind(m.task, m.kind).explains}
+                           for m in models]}
 
     @app.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
               responses={404: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}})

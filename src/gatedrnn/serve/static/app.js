@@ -9,8 +9,8 @@ async function loadModels() {
     const health = await (await fetch("/health")).json();
     const names = health.models.map((m) => `${m.name} (${m.task})`).join(", ");
     $("models").textContent = `models: ${names}`;
-    if (!health.models.some((m) => m.task === "sentiment")) {
-      $("models").textContent += " — no sentiment model: explanations need one";
+    if (!health.models.some((m) => m.explains)) {
+      $("models").textContent += " — no model to explain: explanations need a recurrent classifier";
     }
   } catch (err) {
     $("models").textContent = "could not reach the server";
