@@ -34,16 +34,31 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, incomplete, or does not fit what it is loaded into."""
 
 
-def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens: list[str],
-         metrics: dict, training_state: dict | None = None,
-         files: dict[str, bytes] | None = None) -> Path:
-    """Write the checkpoint (``files``: more of its own, e.g. a tokenizer's model, by name)."""
-    directory = Path(directory)
+@contextlib.contextmanager
+def _staged(directory: Path):
+    """A temporary sibling of ``directory`` to fill; when the block ends, its files are
+    flushed to disk and it is renamed over ``directory`` (see _replace_dir)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     recover(directory)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
                                 dir=directory.parent))
     try:
+        yield tmp
+        for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
+            fsync(path)
+        fsync(tmp)
+        _replace_dir(tmp, directory)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens: list[str],
+         metrics: dict, training_state: dict | None = None,
+         files: dict[str, bytes] | None = None) -> Path:
+    """Write the checkpoint (``files``: more of its own, e.g. a tokenizer's model, by name)."""
+    directory = Path(directory)
+    with _staged(directory) as tmp:
         (tmp / "config.json").write_text(
             json.dumps({"format": FORMAT, "version": VERSION, **config}, indent=2),
             encoding="utf-8")
@@ -62,31 +77,15 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
             torch.save(training_state, tmp / "training.pt")
         for name, content in (files or {}).items():
             (tmp / name).write_bytes(content)
-        for path in tmp.iterdir():  # on disk before the rename makes them the checkpoint
-            fsync(path)
-        fsync(tmp)
-        _replace_dir(tmp, directory)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 
 def copy_directory(source: str | Path, target: str | Path) -> Path:
     """Copy a checkpoint directory over ``target`` as a save replaces one: into a temporary
     sibling first, then renamed into place, so a crash leaves the old one or the new one."""
-    source, target = Path(source), Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    recover(target)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
+    target = Path(target)
+    with _staged(target) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
-        for path in tmp.iterdir():
-            fsync(path)
-        _replace_dir(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
