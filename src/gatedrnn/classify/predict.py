@@ -63,12 +63,29 @@ class Predictor:
     def probabilities(self, texts: list[str], batch_size: int = 64, **options) -> torch.Tensor:
         """(N, classes) probabilities: softmax(scores / temperature) (see ``scores``); with
         several labels per text, each class's own sigmoid."""
-        if self.multi_label:
-            return self.scores(texts, batch_size, **options).exp()
-        return calibrated_probabilities(self.scores(texts, batch_size, **options),
-                                        self.temperature)
+        return self._probabilities(self.scores(texts, batch_size, **options))
 
-    @torch.inference_mode()
+    def read(self, texts: list[str], batch_size: int = 64
+             ) -> tuple[torch.Tensor, list[float | None]]:
+        """(probabilities, known-token shares) of ``texts``, tokenized once for both."""
+        encoded = self.encode(texts)
+        return (self._probabilities(self._scores_of(encoded, batch_size)),
+                [_known_share(ids) for ids in encoded])
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids (<unk> for tokens the vocabulary lacks); a text longer than
+        MAX_TEXT_CHARS is cut to that length, with a warning."""
+        encoded, cut = [], 0
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"texts must be strings, got {type(text).__name__}")
+            cut += len(text) > MAX_TEXT_CHARS
+            encoded.append(self.vocab.encode(self.tokenizer(text[:MAX_TEXT_CHARS])))
+        if cut:
+            warnings.warn(f"{cut} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
+                          "that length before prediction", stacklevel=4)
+        return encoded
+
     def scores(self, texts: list[str], batch_size: int = 64, max_tokens: int = 32_768,
                crops: int = 1, crop_length: int = 400) -> torch.Tensor:
         """(N, classes) raw log-probabilities (logits up to a constant, before any temperature);
@@ -80,38 +97,37 @@ class Predictor:
         """
         if crops < 1 or crop_length < 1:
             raise ValueError("crops and crop_length must be >= 1")
+        return self._scores_of(self.encode(texts), batch_size, max_tokens, crops, crop_length)
+
+    def known_shares(self, texts: list[str]) -> list[float | None]:
+        """Per text, the share of its tokens the vocabulary knows (None: no token at all)."""
+        return [_known_share(ids) for ids in self.encode(texts)]
+
+    def _probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        if self.multi_label:
+            return scores.exp()
+        return calibrated_probabilities(scores, self.temperature)
+
+    @torch.inference_mode()
+    def _scores_of(self, encoded: list[list[int]], batch_size: int = 64,
+                   max_tokens: int = 32_768, crops: int = 1,
+                   crop_length: int = 400) -> torch.Tensor:
         windows, owners = [], []
-        cut = 0
-        for position, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts must be strings, got {type(text).__name__}")
-            cut += len(text) > MAX_TEXT_CHARS
-            ids = self.vocab.encode(self.tokenizer(text[:MAX_TEXT_CHARS]))
+        for position, ids in enumerate(encoded):
             for window in _crops(ids, crops, crop_length):
                 windows.append(window)
                 owners.append(position)
-        if cut:
-            warnings.warn(f"{cut} text(s) longer than {MAX_TEXT_CHARS:,} characters were cut to "
-                          "that length before prediction", stacklevel=3)
         per_window = torch.empty(len(windows), len(self.labels))
         lengths = [len(w) for w in windows]
         for indices in bucket_batches(lengths, batch_size, shuffle=False, max_tokens=max_tokens):
             batch = collate([windows[i] for i in indices], None, indices)
             per_window[indices] = self._batch_scores(batch.tokens, batch.lengths)
-        if len(windows) == len(texts):
+        if len(windows) == len(encoded):
             return per_window
         owner = torch.tensor(owners)
-        total = torch.zeros(len(texts), len(self.labels)).index_add_(0, owner, per_window.exp())
-        return (total / torch.bincount(owner, minlength=len(texts)).unsqueeze(1)).log()
-
-    def known_shares(self, texts: list[str]) -> list[float | None]:
-        """Per text, the share of its tokens the vocabulary knows (None: no token at all)."""
-        shares = []
-        for text in texts:
-            tokens = self.tokenizer(text[:MAX_TEXT_CHARS])
-            shares.append(sum(t in self.vocab for t in tokens) / len(tokens) if tokens
-                          else None)
-        return shares
+        total = torch.zeros(len(encoded), len(self.labels)).index_add_(0, owner,
+                                                                       per_window.exp())
+        return (total / torch.bincount(owner, minlength=len(encoded)).unsqueeze(1)).log()
 
     def _batch_scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.multi_label:
@@ -200,6 +216,10 @@ class WholeTextPredictor:
         return predictions(self, texts, batch_size, min_confidence)
 
 
+def _known_share(ids: list[int]) -> float | None:
+    return sum(i != Vocab.unk_index for i in ids) / len(ids) if ids else None
+
+
 def _crops(ids: list[int], crops: int, length: int) -> list[list[int]]:
     if crops == 1 or len(ids) <= length:
         return [ids]
@@ -240,9 +260,12 @@ def predictions(model, texts, batch_size: int,
         texts = [texts]
     if min_confidence is not None and not 0 <= min_confidence <= 1:
         raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    probabilities = model.probabilities(list(texts), batch_size)
-    shares = (model.known_shares(list(texts)) if hasattr(model, "known_shares")
-              else [None] * len(texts))
+    if hasattr(model, "read"):  # one tokenization for both
+        probabilities, shares = model.read(list(texts), batch_size)
+    else:
+        probabilities = model.probabilities(list(texts), batch_size)
+        shares = (model.known_shares(list(texts)) if hasattr(model, "known_shares")
+                  else [None] * len(texts))
     results = []
     for text, p, share in zip(texts, probabilities, shares):
         best = int(p.argmax())
