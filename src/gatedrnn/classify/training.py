@@ -277,7 +277,8 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
           vocab_size: int | None = None, vectors: str | Path | None = None,
           class_weights: str | None = None, time_limit: float | None = None,
           multi_label: bool = False, label_separator: str = "|", resume: bool = False,
-          score_test: bool = True, show_progress: bool = True, log=print) -> dict:
+          score_test: bool = True, prepared: Prepared | None = None,
+          show_progress: bool = True, log=print) -> dict:
     """Train a classifier on labelled files (``data``; ``valid`` and ``test`` optional; see
     gatedrnn.data.labelled for the formats). Without ``valid``, a seeded stratified
     ``validation_fraction`` of ``data`` is held out, and the run records it. ``tokenizer``:
@@ -289,7 +290,8 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
     sigmoid per class, thresholds tuned on validation. With ``test`` (or a built-in data set's
     own test split), the summary has its accuracy and macro-F1 (multi-label: subset accuracy,
     micro- and macro-F1); ``score_test=False`` leaves it unscored (a recipe scores its
-    candidates itself). Returns the training summary."""
+    candidates itself). ``prepared``: the files as ``prepare`` read and split them already
+    (a recipe reads them once for all its candidates). Returns the training summary."""
     if class_weights not in (None, "balanced"):
         raise ValueError(f"class_weights must be 'balanced' or None, got {class_weights!r}")
     if preset not in PRESETS:
@@ -299,10 +301,11 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
     if multi_label and class_weights:
         raise ValueError("class weights are for one label per text; with multi_label each "
                          "class is its own yes/no decision")
-    prepared = prepare(data, valid, test, validation_fraction=validation_fraction, seed=seed,
-                       log=log, format=format, text_column=text_column,
-                       label_column=label_column, encoding=encoding, multi_label=multi_label,
-                       label_separator=label_separator)
+    if prepared is None:
+        prepared = prepare(data, valid, test, validation_fraction=validation_fraction,
+                           seed=seed, log=log, format=format, text_column=text_column,
+                           label_column=label_column, encoding=encoding,
+                           multi_label=multi_label, label_separator=label_separator)
     train_examples, valid_examples = prepared.train, prepared.valid
     report, validation = prepared.report, prepared.validation
     evaluation_sets = ({"test": prepared.test} if prepared.test is not None and score_test
@@ -420,7 +423,7 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
                         seed=seed,  # word vectors are for the kinds trained by epochs
                         vectors=vectors if _kind_of(PRESETS[preset]).train is None else None,
                         time_limit=left, score_test=False,  # scored below, once
-                        show_progress=show_progress, log=log, **reading)
+                        prepared=prepared, show_progress=show_progress, log=log, **reading)
         model = load_classifier(candidate, task=TASK)
         scored = evaluate(model, [e.text for e in prepared.valid],
                           [index[e.label] for e in prepared.valid])
