@@ -199,17 +199,33 @@ class WholeTextPredictor:
         self.temperature = temperature
         self.tokenizer = tokenizer or BasicEnglish()
 
-    def _encode(self, texts: list[str]) -> list:
-        documents = []
+    def _tokens(self, texts: list[str]) -> list[list[str]]:
         for text in texts:
             if not isinstance(text, str):
                 raise TypeError(f"texts must be strings, got {type(text).__name__}")
-            documents.append(self.index.encode(self.tokenizer(text[:MAX_TEXT_CHARS])))
-        return documents
+        return [self.tokenizer(text[:MAX_TEXT_CHARS]) for text in texts]
+
+    def _encode(self, texts: list[str]) -> list:
+        return [self.index.encode(tokens) for tokens in self._tokens(texts)]
 
     def probabilities(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
         """(N, classes) probabilities (``crops`` and other reading options do not apply)."""
         return calibrated_probabilities(self.scores(texts, batch_size), self.temperature)
+
+    def scores(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
+        """(N, classes) raw log-probabilities."""
+        return self._scores_of(self._encode(texts), batch_size)
+
+    @torch.inference_mode()
+    def _scores_of(self, documents: list, batch_size: int = 64) -> torch.Tensor:
+        """A model over the index's encoding (``model(*index.batch(documents))``), in
+        batches."""
+        out = torch.empty(len(documents), len(self.labels))
+        for start in range(0, len(documents), max(1, batch_size)):
+            part = documents[start:start + batch_size]
+            logits = self.model(*self.index.batch(part))
+            out[start:start + len(part)] = F.log_softmax(logits.float(), dim=1)
+        return out
 
     def predict(self, texts: list[str] | str, batch_size: int = 64,
                 min_confidence: float | None = None) -> list[dict]:

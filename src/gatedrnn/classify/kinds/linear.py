@@ -17,30 +17,25 @@ from ...registry import register_kind
 from ...runinfo import environment, rss_mb
 from ...train import checkpoint
 from ..common import TASK
-from ..predict import WholeTextPredictor, checkpoint_labels, checkpoint_temperature
+from ..predict import (
+    WholeTextPredictor,
+    calibrated_probabilities,
+    checkpoint_labels,
+    checkpoint_temperature,
+)
 
 
 class LinearPredictor(WholeTextPredictor):
     """A TF-IDF logistic regression behind the Predictor interface."""
 
-    @torch.inference_mode()
-    def scores(self, texts: list[str], batch_size: int = 256, **ignored) -> torch.Tensor:
-        """(N, classes) raw log-probabilities."""
-        out = torch.empty(len(texts), len(self.labels))
-        for start in range(0, len(texts), max(1, batch_size)):
-            documents = self._encode(texts[start:start + batch_size])
-            logits = self.model(*self.index.batch(documents))
-            out[start:start + len(documents)] = torch.log_softmax(logits.float(), dim=1)
-        return out
-
-    def known_shares(self, texts: list[str]) -> list[float | None]:
-        """Per text, the share of its words among the model's n-grams (None: no word)."""
-        shares = []
-        for text in texts:
-            tokens = self.tokenizer(text[:100_000])
-            shares.append(sum(t in self.index.index for t in tokens) / len(tokens) if tokens
-                          else None)
-        return shares
+    def read(self, texts: list[str], batch_size: int = 64
+             ) -> tuple[torch.Tensor, list[float | None]]:
+        """(probabilities, shares of words among the model's n-grams), tokenized once."""
+        tokens = self._tokens(texts)
+        scores = self._scores_of([self.index.encode(t) for t in tokens], batch_size)
+        return (calibrated_probabilities(scores, self.temperature),
+                [sum(w in self.index.index for w in t) / len(t) if t else None
+                 for t in tokens])
 
 
 def train(train_tokens: list[list[str]], train_labels: list[int], valid_texts: list[str],

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ...data import imdb
 from ...data.text import Vocab, basic_english
@@ -37,16 +36,6 @@ class NgramPredictor(WholeTextPredictor):
         model = checkpoint.load_into(NgramClassifier(model_config), directory)
         return cls(model, NgramIndex(grams, model_config.max_n), checkpoint_labels(config),
                    str(directory), temperature)
-
-    @torch.inference_mode()
-    def scores(self, texts: list[str], batch_size: int = 64, **ignored) -> torch.Tensor:
-        """(N, classes) raw log-probabilities."""
-        out = torch.empty(len(texts), len(self.labels))
-        for start in range(0, len(texts), max(1, batch_size)):
-            documents = self._encode(texts[start:start + batch_size])
-            logits = self.model(*self.index.batch(documents))
-            out[start:start + len(documents)] = F.log_softmax(logits.float(), dim=1)
-        return out
 
 
 def train(data, preset: str, out, *, seed: int, validation_fraction: float,
