@@ -131,6 +131,11 @@ def test_a_classifier_serves_every_class_and_exports_to_onnx(question_run, tmp_p
     info = export_onnx(out, tmp_path / "q.onnx")
     assert info["task"] == "text-classifier"
     assert check_parity(info["path"], info["graph"], [info["example"]]) < 1e-4
+    # 'gatedrnn explain' reads any text classifier (it refused all but sentiment checkpoints)
+    explained = json.loads(run("explain", out, "Where", "is", "the", "river?", "--json").stdout)
+    assert explained["tokens"][:4] == ["where", "is", "the", "river"]
+    assert len(explained["contributions"]) == len(explained["tokens"])
+    assert set(explained["probabilities"]) == {"HUM", "LOC", "NUM"}
 
 
 def test_japanese_from_a_csv_to_a_served_model(tmp_path):
@@ -291,12 +296,14 @@ def test_auto_tries_every_candidate_and_keeps_the_best_on_validation(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((out / "leaderboard.json").read_text())
     board = report["leaderboard"]
-    assert list(board) == ["linear", "bilstm", "bigru"]
-    best = max(board, key=lambda p: (board[p]["valid_accuracy"], board[p]["valid_macro_f1"]))
+    assert list(board) == ["linear", "bilstm", "bigru", "ensemble"]
+    order = list(board)
+    best = max(board, key=lambda p: (board[p]["valid_accuracy"], board[p]["valid_macro_f1"],
+                                     -order.index(p)))
     assert report["chosen"] == best and f"kept {best}" in result.stdout
     assert all("test_accuracy" in row and row["size_mb"] > 0 for row in board.values())
     config = json.loads((out / "best" / "config.json").read_text())
-    assert config["preset"] == best
+    assert config.get("preset", "ensemble") == best
     assert gatedrnn.load(out).predict(["Where is the river?"])[0]["label"] in CUES
 
 
@@ -309,6 +316,7 @@ def test_a_spent_budget_stops_or_skips_what_it_cannot_fit(tmp_path):
     board = report["leaderboard"]
     assert "valid_accuracy" in board["linear"]  # the first candidate always runs
     assert all("skipped" in board[p] or "stopped" in board[p] for p in ("bilstm", "bigru"))
+    assert "skipped" in board["ensemble"]
 
 
 def test_recipe_options_that_do_not_fit_are_refused(tmp_path):

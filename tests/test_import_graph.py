@@ -159,7 +159,7 @@ def test_the_circle_finder_finds_circles():
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert circles({"a": {"b"}, "b": set()}) == []
     edges = module_graph()
-    assert "gatedrnn.sentiment.predict" in edges["gatedrnn.sentiment.ensemble"]
+    assert "gatedrnn.classify.predict" in edges["gatedrnn.classify.ensemble"]
 
 
 def test_nothing_below_the_command_line_imports_or_runs_it():

@@ -382,15 +382,19 @@ def train(data, out: str | Path = DEFAULT_OUT, *, preset: str = DEFAULT_PRESET, 
 
 def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes=None,
                valid=None, test=None, tokenizer: str = "auto", validation_fraction: float = 0.1,
-               seed: int = 0, vectors=None, show_progress: bool = True, log=print,
+               seed: int = 0, vectors=None, multi_label: bool = False,
+               label_separator: str = "|", show_progress: bool = True, log=print,
                **reading) -> dict:
-    """Build recipe ``name`` (classify.recipes) into OUT: each candidate preset trained into
-    OUT/candidates/PRESET while the budget lasts (a recurrent one stops at its end), every one
-    scored on the same validation examples (accuracy, macro-F1, training time, size), the
-    leaderboard in OUT/leaderboard.json, and the most accurate (macro-F1 breaks ties) copied
-    to OUT/best. Test, when given, is scored for every candidate but chooses nothing."""
+    """Build recipe ``name`` (classify.recipes) into OUT: each candidate trained into
+    OUT/candidates/NAME while the budget lasts (a recurrent one stops at its end), then, for
+    a recipe with an ensemble and time left, their ensemble (OUT/candidates/ensemble); every
+    one scored on the same validation examples (accuracy, macro-F1, training time, size), the
+    leaderboard in OUT/leaderboard.json, and the most accurate (macro-F1 breaks ties; then
+    the earlier, simpler one) written to OUT/best. Test, when given, is scored for every
+    candidate but chooses nothing. ``multi_label``: the candidates that learn several labels
+    per text (the recurrent ones), ranked by micro-F1 on validation."""
     from .predict import load_classifier
-    from .recipes import RECIPES
+    from .recipes import RECIPES, candidate_preset
 
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
@@ -405,47 +409,73 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
     # 20 min without this reserve: 21.6 min in all)
     deadline = started + 0.9 * 60 * budget if budget else None
     prepared = prepare(data, valid, test, validation_fraction=validation_fraction, seed=seed,
-                       log=log, **reading)
+                       log=log, multi_label=multi_label, label_separator=label_separator,
+                       **reading)
     labels = label_names(prepared.train)
-    index = {label: i for i, label in enumerate(labels)}
-    rows = {}
-    for preset in recipe.candidates:
+    score = _scorer(labels, multi_label)
+    rows, trained = {}, []
+    for candidate in recipe.candidates:
+        preset, offset = candidate_preset(candidate)
         left = None if deadline is None else deadline - time.perf_counter()
-        if left is not None and left <= 0:
-            rows[preset] = {"skipped": "the budget was spent before it could start"}
-            log(f"recipe {name}: {preset} skipped: the budget is spent")
+        fitted_in_one_go = _kind_of(PRESETS[preset]).train is not None
+        if multi_label and fitted_in_one_go:
+            rows[candidate] = {"skipped": "it takes one label per text"}
+            log(f"recipe {name}: {candidate} skipped: it takes one label per text")
             continue
-        log(f"recipe {name}: {preset} ({PRESETS[preset].description})"
+        if left is not None and left <= 0:
+            rows[candidate] = {"skipped": "the budget was spent before it could start"}
+            log(f"recipe {name}: {candidate} skipped: the budget is spent")
+            continue
+        log(f"recipe {name}: {candidate} ({PRESETS[preset].description}"
+            + (f"; seed {seed + offset}" if offset else "") + ")"
             + (f"; {left / 60:.1f} min of the budget left" if left is not None else ""))
-        candidate = out / "candidates" / preset
-        summary = train(data, candidate, preset=preset, valid=valid, test=None,
+        directory = out / "candidates" / candidate
+        summary = train(data, directory, preset=preset, valid=valid, test=None,
                         tokenizer=tokenizer, validation_fraction=validation_fraction,
-                        seed=seed,  # word vectors are for the kinds trained by epochs
-                        vectors=vectors if _kind_of(PRESETS[preset]).train is None else None,
+                        seed=seed + offset,  # the split stays the recipe's (prepared once)
+                        vectors=None if fitted_in_one_go else vectors,  # for the recurrent
                         time_limit=left, score_test=False,  # scored below, once
+                        multi_label=multi_label, label_separator=label_separator,
                         prepared=prepared, show_progress=show_progress, log=log, **reading)
-        model = load_classifier(candidate, task=TASK)
-        scored = evaluate(model, [e.text for e in prepared.valid],
-                          [index[e.label] for e in prepared.valid])
-        rows[preset] = {
-            "valid_accuracy": scored["accuracy"], "valid_macro_f1": scored["macro_f1"],
+        rows[candidate] = {
+            **score(load_classifier(directory, task=TASK), prepared),
             "train_seconds": summary["train_seconds"], "params": summary["params"],
-            "size_mb": sum(f.stat().st_size for f in (candidate / "best").iterdir()) / 2**20,
+            "size_mb": _size_mb(directory / "best"),
             **({"stopped": summary["stopped"]} if summary.get("stopped") else {})}
-        if prepared.test is not None:
-            tested = evaluate(model, [e.text for e in prepared.test],
-                              [index[e.label] for e in prepared.test])
-            rows[preset].update(test_accuracy=tested["accuracy"],
-                                test_macro_f1=tested["macro_f1"])
-    ranked = sorted((p for p in rows if "valid_accuracy" in rows[p]),
-                    key=lambda p: (rows[p]["valid_accuracy"], rows[p]["valid_macro_f1"]),
+        trained.append(candidate)
+    if not trained:
+        raise LabelledDataError(f"recipe {name}: no candidate could be trained ("
+                                + "; ".join(f"{c}: {r['skipped']}" for c, r in rows.items())
+                                + ")")
+    left = None if deadline is None else deadline - time.perf_counter()
+    if recipe.ensemble and not multi_label:
+        if len(trained) < 2:
+            rows["ensemble"] = {"skipped": "fewer than two candidates were trained"}
+        elif left is not None and left <= 0:
+            rows["ensemble"] = {"skipped": "the budget was spent before it could start"}
+        else:
+            rows["ensemble"] = _ensemble_row(out, trained, rows, prepared, labels, score, log)
+    metric = "valid_micro_f1" if multi_label else "valid_accuracy"
+    order = list(rows)
+    ranked = sorted((c for c in rows if metric in rows[c]),
+                    key=lambda c: (rows[c][metric], rows[c]["valid_macro_f1"], -order.index(c)),
                     reverse=True)
     chosen = ranked[0]
-    why = (f"the most accurate on the {len(prepared.valid):,} validation examples "
-           f"({rows[chosen]['valid_accuracy']:.2%}"
-           + (f", {100 * (rows[chosen]['valid_accuracy'] - rows[ranked[1]]['valid_accuracy']):.2f}"
-              f" points ahead of {ranked[1]}" if len(ranked) > 1 else "") + ")")
-    checkpoint.copy_directory(out / "candidates" / chosen / "best", out / "best")
+    what = "micro-F1" if multi_label else "accuracy"
+    why = (f"the highest {what} on the {len(prepared.valid):,} validation examples "
+           f"({rows[chosen][metric]:.2%}"
+           + (f", {100 * (rows[chosen][metric] - rows[ranked[1]][metric]):.2f} points ahead "
+              f"of {ranked[1]}" if len(ranked) > 1 else "") + ")")
+    if chosen == "ensemble":  # its members stay in OUT/candidates, named relative to OUT/best
+        from .ensemble import save_ensemble
+        built = checkpoint.read_config(out / "candidates" / "ensemble")
+        with checkpoint.staged(out / "best") as staging:
+            save_ensemble(staging, [out / "candidates" / c / "best" for c in trained],
+                          built["rule"], built["weights"], built["bias"],
+                          built["calibration"], {"selection": built["selection"]},
+                          task=TASK, labels=labels)
+    else:
+        checkpoint.copy_directory(out / "candidates" / chosen / "best", out / "best")
     report = {"recipe": name, "budget_minutes": budget, "labels": labels,
               "validation": prepared.validation, "leaderboard": rows, "chosen": chosen,
               "why": why, "best_valid_accuracy": rows[chosen]["valid_accuracy"],
@@ -454,3 +484,50 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
     checkpoint.write_json_atomic(out / "leaderboard.json", report)
     log(f"recipe {name}: kept {chosen}: {why}")
     return report
+
+
+def _size_mb(directory: Path) -> float:
+    return sum(f.stat().st_size for f in directory.iterdir()) / 2**20
+
+
+def _scorer(labels: list[str], multi_label: bool):
+    """(model, prepared) → a leaderboard row's validation (and test) figures."""
+    index = {label: i for i, label in enumerate(labels)}
+
+    def figures(model, examples, split):
+        texts = [e.text for e in examples]
+        if multi_label:
+            scored = evaluate_multi_label(model, texts, [e.labels for e in examples])
+        else:
+            scored = evaluate(model, texts, [index[e.label] for e in examples])
+        keys = ("accuracy", "macro_f1", "micro_f1") if multi_label else ("accuracy", "macro_f1")
+        return {f"{split}_{key}": scored[key] for key in keys}
+
+    def score(model, prepared) -> dict:
+        row = figures(model, prepared.valid, "valid")
+        if prepared.test is not None:
+            row.update(figures(model, prepared.test, "test"))
+        return row
+
+    return score
+
+
+def _ensemble_row(out: Path, members: list[str], rows: dict, prepared, labels: list[str],
+                  score, log) -> dict:
+    """Build the members' ensemble in OUT/candidates/ensemble; its leaderboard row (its
+    validation accuracy is the chosen rule's: cross-validated when the rule is the stack)."""
+    from .ensemble import Ensemble, build_ensemble
+
+    started = time.perf_counter()
+    index = {label: i for i, label in enumerate(labels)}
+    directory = out / "candidates" / "ensemble"
+    selection = build_ensemble(directory, [out / "candidates" / m / "best" for m in members],
+                               [e.text for e in prepared.valid],
+                               [index[e.label] for e in prepared.valid], task=TASK, log=log)
+    row = score(Ensemble.load_directory(directory, checkpoint.read_config(directory)), prepared)
+    row["valid_accuracy"] = selection["validation_accuracy"][selection["rule"]]
+    return {**row, "rule": selection["rule"], "members": members,
+            "train_seconds": sum(rows[m]["train_seconds"] for m in members)
+            + time.perf_counter() - started,
+            "params": sum(rows[m]["params"] for m in members),
+            "size_mb": sum(rows[m]["size_mb"] for m in members)}

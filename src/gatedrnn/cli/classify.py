@@ -160,7 +160,7 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
         from ..classify.training import run_recipe
         fixed = {"--preset": preset != "bilstm", "--epochs": epochs, "--lr": lr,
                  "--batch-size": batch_size, "--class-weights": class_weights,
-                 "--resume": resume, "--multi-label": multi_label}
+                 "--resume": resume}
         given = [flag for flag, value in fixed.items() if value]
         if given:
             raise click.UsageError(f"--recipe {recipe} chooses its own models and training; "
@@ -170,6 +170,7 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
                                test=test, tokenizer=tokenizer, seed=seed, vectors=vectors,
                                format=file_format, text_column=text_column,
                                label_column=label_column, encoding=encoding,
+                               multi_label=multi_label, label_separator=label_separator,
                                log=lambda m: click.echo(m, err=True)), out, errors)
         _echo_leaderboard(report, out, as_json)
         return
@@ -198,16 +199,23 @@ def _echo_leaderboard(report: dict, out: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    test = any("test_accuracy" in row for row in report["leaderboard"].values())
-    click.echo(f"{'model':<8} {'valid acc':>9} {'macro-F1':>9} {'train s':>8} {'size MB':>8}"
+    rows = report["leaderboard"]
+    test = any("test_accuracy" in row for row in rows.values())
+    micro = any("valid_micro_f1" in row for row in rows.values())
+    width = max(8, *map(len, rows))
+    click.echo(f"{'model':<{width}} {'valid acc':>9} {'macro-F1':>9}"
+               + (f" {'micro-F1':>9}" if micro else "") + f" {'train s':>8} {'size MB':>8}"
                + (f" {'test acc':>9}" if test else ""))
-    for name, row in report["leaderboard"].items():
+    for name, row in rows.items():
         if "skipped" in row:
-            click.echo(f"{name:<8} skipped: {row['skipped']}")
+            click.echo(f"{name:<{width}} skipped: {row['skipped']}")
             continue
-        click.echo(f"{name:<8} {row['valid_accuracy']:>9.4f} {row['valid_macro_f1']:>9.4f} "
-                   f"{row['train_seconds']:>8.0f} {row['size_mb']:>8.1f}"
+        click.echo(f"{name:<{width}} {row['valid_accuracy']:>9.4f} {row['valid_macro_f1']:>9.4f}"
+                   + (f" {row['valid_micro_f1']:>9.4f}" if micro else "")
+                   + f" {row['train_seconds']:>8.0f} {row['size_mb']:>8.1f}"
                    + (f" {row['test_accuracy']:>9.4f}" if "test_accuracy" in row else "")
+                   + (f"  ({row['rule']} of {', '.join(row['members'])})" if "rule" in row
+                      else "")
                    + (f"  (stopped: {row['stopped']})" if "stopped" in row else ""))
     click.echo(f"kept {report['chosen']} in {out / 'best'}: {report['why']} "
                f"({report['train_seconds'] / 60:.1f} min; {out / 'leaderboard.json'})")

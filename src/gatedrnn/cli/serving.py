@@ -10,7 +10,6 @@ import click
 
 from .options import NO_CALIBRATE, FilePath
 from .root import main
-from .sentiment import load_predictor
 
 
 @main.command()
@@ -56,11 +55,13 @@ def _model_names(app):
 def explain(checkpoint, text, units, as_json, no_calibrate):
     """Colour TEXT's tokens by their contribution to the decision; summarise the gates."""
     from ..analysis.explain import explain as run_explain
+    from ..classify.predict import load_classifier
+    from ..train.checkpoint import CheckpointError
 
-    predictor = load_predictor(checkpoint, calibrated=not no_calibrate)
-    try:
+    try:  # any text classifier: of classify, of sentiment, an ensemble of either
+        predictor = load_classifier(checkpoint, calibrated=not no_calibrate)
         result = run_explain(predictor, " ".join(text), units=units)
-    except ValueError as exc:
+    except (CheckpointError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))

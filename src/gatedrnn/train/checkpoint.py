@@ -35,7 +35,7 @@ class CheckpointError(RuntimeError):
 
 
 @contextlib.contextmanager
-def _staged(directory: Path):
+def staged(directory: Path):
     """A temporary sibling of ``directory`` to fill; when the block ends, its files are
     flushed to disk and it is renamed over ``directory`` (see _replace_dir)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def save(directory: str | Path, *, config: dict, state_dict: dict, vocab_tokens:
          files: dict[str, bytes] | None = None) -> Path:
     """Write the checkpoint (``files``: more of its own, e.g. a tokenizer's model, by name)."""
     directory = Path(directory)
-    with _staged(directory) as tmp:
+    with staged(directory) as tmp:
         (tmp / "config.json").write_text(
             json.dumps({"format": FORMAT, "version": VERSION, **config}, indent=2),
             encoding="utf-8")
@@ -84,7 +84,7 @@ def copy_directory(source: str | Path, target: str | Path) -> Path:
     """Copy a checkpoint directory over ``target`` as a save replaces one: into a temporary
     sibling first, then renamed into place, so a crash leaves the old one or the new one."""
     target = Path(target)
-    with _staged(target) as tmp:
+    with staged(target) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
     return target
 
