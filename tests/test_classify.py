@@ -409,3 +409,27 @@ def test_imdb_and_its_star_ratings_are_built_in(tmp_path, imdb_archive):
     assert polarity["labels"] == ["neg", "pos"] and polarity["test"]["accuracy"] > 0.8
     assert "does not exist (nor is it a built-in data set" in fails(
         "classify", "train", "--data", tmp_path / "nothing.csv", "--out", tmp_path / "x")
+
+
+def test_on_imdb_the_fast_and_best_recipes_are_the_sentiment_tasks_own(tmp_path, imdb_archive):
+    from gatedrnn import registry
+    from gatedrnn.sentiment.pipeline import run_recipe as sentiment_recipe
+
+    owned = registry.data_set_recipes("imdb")
+    assert owned.task == "sentiment" and owned.build is sentiment_recipe
+    assert {"fast", "best"} <= set(owned.names)
+    assert registry.data_set_recipes("imdb-stars") is None  # the generic recipes apply
+    out = tmp_path / "fast"
+    result = run("classify", "train", "--data", f"imdb:{imdb_archive}", "--recipe", "fast",
+                 "--out", out)
+    assert "built the sentiment task's recipe fast" in result.stdout
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert (config["task"], config["preset"]) == ("sentiment", "fast")
+    report = json.loads((out / "leaderboard.json").read_text())
+    assert report["built_by"] == "sentiment" and report["test"]["count"] == 80
+    answer = json.loads(run("classify", "predict", out, "A wonderful film", "--json").stdout)
+    assert set(answer["probabilities"]) == {"neg", "pos"}
+    (tmp_path / "v.vec").write_text("1 2\nfilm 0.1 0.2\n")
+    assert "takes no vectors" in fails("classify", "train", "--data", f"imdb:{imdb_archive}",
+                                       "--recipe", "fast", "--vectors", tmp_path / "v.vec",
+                                       "--out", tmp_path / "x")

@@ -50,6 +50,13 @@ class Task:
     # loaded model that answers it (a batch of inputs in, one result per input out).
     route: str | None = None
     answer: str | None = None
+    # Built-in data sets whose recipes this task owns (sentiment: "imdb"): text classification
+    # on such a set builds the task's own recipe of the asked name, where it has one. Both
+    # "module:attribute", relative to the task's package: the recipes (plain data, a dict by
+    # name) and the function that builds one, (name, data, out, seed=, show_progress=, log=).
+    data_sets: tuple[str, ...] = ()
+    recipes: str | None = None
+    build_recipe: str | None = None
     package: str = ""      # filled in by register_task: the package that declared it
 
 
@@ -163,6 +170,30 @@ def task(name: str) -> Task:
     if name not in known:
         raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(known))}")
     return known[name]
+
+
+@dataclass(frozen=True)
+class DataSetRecipes:
+    """The recipes a task owns for one of its built-in data sets."""
+
+    task: str
+    names: tuple[str, ...]
+    build: Callable[..., dict]
+
+
+def data_set_recipes(data_set: str) -> DataSetRecipes | None:
+    """The recipes of the task that owns built-in data set ``data_set`` (None: no task owns
+    it, and the generic ones apply)."""
+    for declared in tasks().values():
+        if data_set in declared.data_sets and declared.recipes and declared.build_recipe:
+            return DataSetRecipes(declared.name, tuple(_attribute(declared, declared.recipes)),
+                                  _attribute(declared, declared.build_recipe))
+    return None
+
+
+def _attribute(declared: Task, where: str) -> Any:
+    module, _, attribute = where.partition(":")
+    return getattr(importlib.import_module(f"{declared.package}.{module}"), attribute)
 
 
 def kinds(task_name: str | None = None) -> list[ModelKind]:

@@ -199,6 +199,11 @@ def _echo_leaderboard(report: dict, out: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
+    if "built_by" in report:  # a built-in data set's own recipe (IMDb's: sentiment's)
+        click.echo(f"built the {report['built_by']} task's recipe {report['recipe']} in {out}: "
+                   f"test accuracy {report['test']['accuracy']:.4f}, macro-F1 "
+                   f"{report['test']['macro_f1']:.4f} ({report['train_seconds'] / 60:.1f} min)")
+        return
     rows = report["leaderboard"]
     test = any("test_accuracy" in row for row in rows.values())
     micro = any("valid_micro_f1" in row for row in rows.values())

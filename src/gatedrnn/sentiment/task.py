@@ -10,4 +10,7 @@ SENTIMENT = register_task(Task(
     name=TASK, noun="a sentiment classifier", default_out=DEFAULT_OUT,
     train_hint=f"train one with 'gatedrnn sentiment train --data PATH' (it writes "
                f"{DEFAULT_OUT}/best)",
-    route="predict", answer="predict"), __package__)
+    route="predict", answer="predict",
+    # 'gatedrnn classify train --data imdb --recipe fast|best' builds these (IMDb's defaults)
+    data_sets=("imdb",), recipes="recipes:RECIPES", build_recipe="pipeline:run_recipe"),
+    __package__)
