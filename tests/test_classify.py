@@ -297,14 +297,14 @@ def test_auto_tries_every_candidate_and_keeps_the_best_on_validation(tmp_path):
     report = json.loads((out / "leaderboard.json").read_text())
     board = report["leaderboard"]
     assert list(board) == ["linear", "bilstm", "bigru", "ensemble"]
-    order = list(board)
-    best = max(board, key=lambda p: (board[p]["valid_accuracy"], board[p]["valid_macro_f1"],
-                                     -order.index(p)))
-    assert report["chosen"] == best and f"kept {best}" in result.stdout
+    assert report["chosen"] == "ensemble" and "kept ensemble" in result.stdout
+    assert "the best single model there" in report["why"]
     assert all("test_accuracy" in row and row["size_mb"] > 0 for row in board.values())
     config = json.loads((out / "best" / "config.json").read_text())
-    assert config.get("preset", "ensemble") == best
+    assert config["model_type"] == "ensemble" and len(config["members"]) == 3
     assert gatedrnn.load(out).predict(["Where is the river?"])[0]["label"] in CUES
+    refused = fails("explain", out / "candidates" / "linear", "Where is the river?")
+    assert "is not a recurrent classifier (a linear model)" in refused
 
 
 def test_a_spent_budget_stops_or_skips_what_it_cannot_fit(tmp_path):

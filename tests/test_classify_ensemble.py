@@ -100,7 +100,10 @@ def test_the_best_recipe_builds_an_ensemble_that_loads_serves_and_explains(tmp_p
     seeds = [json.loads((out / "candidates" / c / "best" / "config.json").read_text())
              ["fit"]["seed"] for c in ("bilstm", "bilstm@1")]
     assert seeds == [0, 1]
-    # the ensemble can be kept, and then loads from OUT like any checkpoint
+    assert report["chosen"] == "ensemble"  # kept in OUT/best, its members named from there
+    kept_in_out = gatedrnn.load(out)
+    assert isinstance(kept_in_out, Ensemble) and len(kept_in_out.members) == 5
+    # an ensemble written elsewhere loads like any checkpoint too
     from gatedrnn.classify.ensemble import save_ensemble
     built = json.loads((out / "candidates" / "ensemble" / "config.json").read_text())
     assert built["labels"] == sorted(CUES) and built["calibration"]["temperature"] > 0

@@ -25,10 +25,11 @@ def explain(predictor, text: str, units: int = 8) -> dict:
     """Prediction, tokens, contributions, attention and gate summaries for one text."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
-    if not registry.kind_of(predictor).explains:
-        raise ValueError(f"{predictor.source or 'this model'} is not a recurrent classifier (an "
-                         "n-gram or document-vector model): it has no "
-                         "embeddings or gates to explain; explain one recurrent checkpoint")
+    kind = registry.kind_of(predictor)
+    if not kind.explains:
+        raise ValueError(f"{predictor.source or 'this model'} is not a recurrent classifier (a "
+                         f"{kind.name} model): it has no embeddings or gates to explain; "
+                         "explain one recurrent checkpoint")
     if hasattr(predictor, "members"):
         return _explain_ensemble(predictor, text, units)
     model = predictor.model
