@@ -19,6 +19,7 @@ def test_every_task_and_kind_is_found_without_naming_them():
         "language-model": None}
     assert {(k.task, k.name) for k in registry.kinds()} == {
         ("text-classifier", "recurrent"), ("text-classifier", "linear"),
+        ("text-classifier", "ensemble"),
         ("sentiment", "recurrent"), ("sentiment", "ngram"), ("sentiment", "docvec"),
         ("sentiment", "ensemble"), ("tagger", "recurrent"), ("tagger", "ensemble"),
         ("language-model", "recurrent")}
