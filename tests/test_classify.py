@@ -299,7 +299,9 @@ def test_auto_tries_every_candidate_and_keeps_the_best_on_validation(tmp_path):
     assert list(board) == ["linear", "bilstm", "bigru", "ensemble"]
     assert report["chosen"] == "ensemble" and "kept ensemble" in result.stdout
     assert "the best single model there" in report["why"]
-    assert all("test_accuracy" in row and row["size_mb"] > 0 for row in board.values())
+    assert all(row["size_mb"] > 0 for row in board.values())
+    assert [c for c in board if "test_accuracy" in board[c]] == ["ensemble"]  # the kept one
+    assert report["test"]["accuracy"] == board["ensemble"]["test_accuracy"]
     config = json.loads((out / "best" / "config.json").read_text())
     assert config["model_type"] == "ensemble" and len(config["members"]) == 3
     assert gatedrnn.load(out).predict(["Where is the river?"])[0]["label"] in CUES
@@ -317,6 +319,27 @@ def test_a_spent_budget_stops_or_skips_what_it_cannot_fit(tmp_path):
     assert "valid_accuracy" in board["linear"]  # the first candidate always runs
     assert all("skipped" in board[p] or "stopped" in board[p] for p in ("bilstm", "bigru"))
     assert "skipped" in board["ensemble"]
+
+
+def test_the_candidates_trained_by_epochs_share_the_budget_alike(tmp_path):
+    import re
+
+    from gatedrnn.classify.training import run_recipe
+
+    train = write_csv(tmp_path / "train.csv", questions(30, 15))
+    said = []
+    report = run_recipe("auto", train, tmp_path / "shared", budget_minutes=2,
+                        show_progress=False, log=said.append)
+    shares = {}
+    for line in said:
+        found = re.search(r"recipe auto: (\w+) .*; ([\d.]+) min of the budget left, "
+                          r"([\d.]+) min for it", line)
+        if found:
+            shares[found[1]] = (float(found[2]), float(found[3]))
+    left, share = shares["bilstm"]
+    assert share == pytest.approx(left / 2, abs=0.06)  # half: the BiGRU is still to come
+    assert "bigru" not in shares  # the last one's share is all that is left
+    assert all("valid_accuracy" in report["leaderboard"][c] for c in ("bilstm", "bigru"))
 
 
 def test_recipe_options_that_do_not_fit_are_refused(tmp_path):

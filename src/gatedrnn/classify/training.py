@@ -387,13 +387,16 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
                label_separator: str = "|", show_progress: bool = True, log=print,
                **reading) -> dict:
     """Build recipe ``name`` (classify.recipes) into OUT: each candidate trained into
-    OUT/candidates/NAME while the budget lasts (a recurrent one stops at its end), then, for
-    a recipe with an ensemble and time left, their ensemble (OUT/candidates/ensemble); every
-    one scored on the same validation examples (accuracy, macro-F1, training time, size), the
-    leaderboard in OUT/leaderboard.json, and the most accurate (macro-F1 breaks ties; then
-    the earlier, simpler one) written to OUT/best. Test, when given, is scored for every
-    candidate but chooses nothing. ``multi_label``: the candidates that learn several labels
-    per text (the recurrent ones), ranked by micro-F1 on validation."""
+    OUT/candidates/NAME while the budget lasts (those trained by epochs share what is left
+    of it alike, and stop at the end of their share), then, for a recipe with an ensemble and
+    time left, their ensemble (OUT/candidates/ensemble); every one scored on the same
+    validation examples (accuracy, macro-F1, training time, size) and the leaderboard written
+    to OUT/leaderboard.json. The ensemble is kept in OUT/best when it was built; otherwise
+    the most accurate candidate (macro-F1 breaks ties; then the earlier, simpler one). Test,
+    when given, is scored once, for the model kept, and chooses nothing. ``multi_label``: the
+    candidates that learn several labels per text (the recurrent ones), ranked by micro-F1.
+    On a built-in data set whose task owns a recipe of this name (IMDb: sentiment's fast and
+    best), that task builds it."""
     from .predict import load_classifier
     from .recipes import RECIPES, candidate_preset
 
@@ -424,10 +427,16 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
     labels = label_names(prepared.train)
     score = _scorer(labels, multi_label)
     rows, trained = {}, []
+    # what is left of the budget is shared alike by the candidates trained by epochs that are
+    # still to come, so that the first does not leave the others nothing ("try both")
+    by_epochs = [c for c in recipe.candidates
+                 if _kind_of(PRESETS[candidate_preset(c)[0]]).train is None]
     for candidate in recipe.candidates:
         preset, offset = candidate_preset(candidate)
         left = None if deadline is None else deadline - time.perf_counter()
         fitted_in_one_go = _kind_of(PRESETS[preset]).train is not None
+        share = (left if left is None or fitted_in_one_go
+                 else left / (len(by_epochs) - by_epochs.index(candidate)))
         if multi_label and fitted_in_one_go:
             rows[candidate] = {"skipped": "it takes one label per text"}
             log(f"recipe {name}: {candidate} skipped: it takes one label per text")
@@ -438,17 +447,18 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
             continue
         log(f"recipe {name}: {candidate} ({PRESETS[preset].description}"
             + (f"; seed {seed + offset}" if offset else "") + ")"
-            + (f"; {left / 60:.1f} min of the budget left" if left is not None else ""))
+            + (f"; {left / 60:.1f} min of the budget left" if left is not None else "")
+            + (f", {share / 60:.1f} min for it" if share is not None and share != left else ""))
         directory = out / "candidates" / candidate
         summary = train(data, directory, preset=preset, valid=valid, test=None,
                         tokenizer=tokenizer, validation_fraction=validation_fraction,
                         seed=seed + offset,  # the split stays the recipe's (prepared once)
                         vectors=None if fitted_in_one_go else vectors,  # for the recurrent
-                        time_limit=left, score_test=False,  # scored below, once
+                        time_limit=share, score_test=False,  # the kept one: below
                         multi_label=multi_label, label_separator=label_separator,
                         prepared=prepared, show_progress=show_progress, log=log, **reading)
         rows[candidate] = {
-            **score(load_classifier(directory, task=TASK), prepared),
+            **score(load_classifier(directory, task=TASK), prepared.valid, "valid"),
             "train_seconds": summary["train_seconds"], "params": summary["params"],
             "size_mb": _size_mb(directory / "best"),
             **({"stopped": summary["stopped"]} if summary.get("stopped") else {})}
@@ -498,10 +508,16 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
                           task=TASK, labels=labels)
     else:
         checkpoint.copy_directory(out / "candidates" / chosen / "best", out / "best")
+    train_seconds = time.perf_counter() - started
+    if prepared.test is not None:  # once, for the model kept (the others: its candidates/)
+        rows[chosen].update(score(load_classifier(out / "best", task=TASK), prepared.test,
+                                  "test"))
     report = {"recipe": name, "budget_minutes": budget, "labels": labels,
               "validation": prepared.validation, "leaderboard": rows, "chosen": chosen,
               "why": why, "best_valid_accuracy": rows[chosen]["valid_accuracy"],
-              "train_seconds": time.perf_counter() - started,
+              "train_seconds": train_seconds,
+              **({"test": {k[5:]: v for k, v in rows[chosen].items() if k.startswith("test_")}}
+                 if prepared.test is not None else {}),
               "environment": environment(seed=seed)}
     checkpoint.write_json_atomic(out / "leaderboard.json", report)
     log(f"recipe {name}: kept {chosen}: {why}")
@@ -545,7 +561,7 @@ def _size_mb(directory: Path) -> float:
 
 
 def _scorer(labels: list[str], multi_label: bool):
-    """(model, prepared) → a leaderboard row's validation (and test) figures."""
+    """(model, examples, split name) → a leaderboard row's figures on those examples."""
     index = {label: i for i, label in enumerate(labels)}
 
     def figures(model, examples, split):
@@ -557,13 +573,7 @@ def _scorer(labels: list[str], multi_label: bool):
         keys = ("accuracy", "macro_f1", "micro_f1") if multi_label else ("accuracy", "macro_f1")
         return {f"{split}_{key}": scored[key] for key in keys}
 
-    def score(model, prepared) -> dict:
-        row = figures(model, prepared.valid, "valid")
-        if prepared.test is not None:
-            row.update(figures(model, prepared.test, "test"))
-        return row
-
-    return score
+    return figures
 
 
 def _ensemble_row(out: Path, members: list[str], rows: dict, prepared, labels: list[str],
@@ -578,7 +588,8 @@ def _ensemble_row(out: Path, members: list[str], rows: dict, prepared, labels: l
     selection = build_ensemble(directory, [out / "candidates" / m / "best" for m in members],
                                [e.text for e in prepared.valid],
                                [index[e.label] for e in prepared.valid], task=TASK, log=log)
-    row = score(Ensemble.load_directory(directory, checkpoint.read_config(directory)), prepared)
+    row = score(Ensemble.load_directory(directory, checkpoint.read_config(directory)),
+                prepared.valid, "valid")
     row["valid_accuracy"] = selection["validation_accuracy"][selection["rule"]]
     return {**row, "rule": selection["rule"], "members": members,
             "train_seconds": sum(rows[m]["train_seconds"] for m in members)
