@@ -134,14 +134,11 @@ def recipe(source: dict, data, name: str, out: Path, seed: int, vectors, budget)
     started = time.perf_counter()
     report = run_recipe(name, **source, out=out, tokenizer="word", seed=seed, vectors=vectors,
                         budget_minutes=budget, show_progress=False, log=lambda m: None)
-    rows = {f"gatedrnn {name}": tested(out, data, time.perf_counter() - started,
-                                       chosen=report["chosen"], why=report["why"],
-                                       budget_minutes=report["budget_minutes"])}
+    rows = {f"gatedrnn {name}": tested(out, data, time.perf_counter() - started, why=report[
+        "why"], chosen=report["chosen"], budget_minutes=report["budget_minutes"])}
     for candidate, row in report["leaderboard"].items():  # scored here, outside the budget
-        trained = "valid_accuracy" in row
-        rows[f"  {name}: {candidate}"] = (tested(out / "candidates" / candidate, data,
-                                                 row["train_seconds"], **row)
-                                          if trained else row)
+        rows[f"  {name}: {candidate}"] = (row if "skipped" in row else tested(
+            out / "candidates" / candidate, data, row["train_seconds"], **row))
     return rows
 
 
