@@ -417,9 +417,9 @@ def run_recipe(name: str, data, out: str | Path = DEFAULT_OUT, *, budget_minutes
         raise ValueError(f"the budget must be more than 0 minutes, got {budget}")
     out = Path(out)
     started = time.perf_counter()
-    # training stops a tenth of the budget early: scoring every candidate on validation (and
-    # test) and copying the best happen after it, and are inside the budget too (IMDb stars,
-    # 20 min without this reserve: 21.6 min in all)
+    # training stops a tenth of the budget early: scoring the candidates on validation,
+    # building their ensemble and writing the one kept happen after it, and are inside the
+    # budget too (IMDb stars, 20 min without this reserve: 21.6 min in all)
     deadline = started + 0.9 * 60 * budget if budget else None
     prepared = prepare(data, valid, test, validation_fraction=validation_fraction, seed=seed,
                        log=log, multi_label=multi_label, label_separator=label_separator,
