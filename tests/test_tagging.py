@@ -537,3 +537,19 @@ def test_bf16_training_runs_wherever_it_is_asked_for(treebank_dir, tmp_path):
     summary = train(treebank_dir, "tiny", tmp_path, overrides={"epochs": 1, "bf16": True},
                     show_progress=False, log=lambda m: None)
     assert summary["history"][0]["epoch"] == 1
+
+
+def test_any_treebank_is_read_by_its_file_names(tmp_path):
+    for split in ud.SPLITS:
+        (tmp_path / f"da_ddt-ud-{split}.conllu").write_text(
+            conllu_text([[("Han", "PRON"), ("løber", "VERB")]], split), encoding="utf-8")
+    treebank = ud.load(tmp_path)
+    assert treebank.train[0].forms == ["Han", "løber"] and ud.locate(tmp_path) == tmp_path
+    (tmp_path / "fr_gsd-ud-dev.conllu").write_text("", encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match="several treebanks.*da_ddt-ud-dev.conllu, "
+                                                "fr_gsd-ud-dev.conllu"):
+        ud.load(tmp_path)
+    (tmp_path / "fr_gsd-ud-dev.conllu").unlink()
+    (tmp_path / "da_ddt-ud-test.conllu").unlink()
+    with pytest.raises(FileNotFoundError, match=r"no \*-ud-test.conllu"):
+        ud.load(tmp_path)

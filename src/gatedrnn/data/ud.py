@@ -155,6 +155,26 @@ def write_conllu(sentences: list[Sentence], upos: list[list[str]] | None = None,
 # ---- locating and downloading ---------------------------------------------------------------
 
 
+# Any treebank's files: UD names them <language>_<treebank>-ud-<split>.conllu.
+FILE_GLOB = "*-ud-{split}.conllu"
+
+
+def treebank_files(folder: str | Path) -> dict[str, Path]:
+    """{split: path} of the UD files in ``folder`` (``*-ud-train.conllu`` and so on, of any
+    treebank); a split without a file is absent. Two treebanks in one folder are refused."""
+    folder, found = Path(folder), {}
+    for split in SPLITS:
+        matches = sorted(folder.glob(FILE_GLOB.format(split=split)))
+        if len(matches) > 1:
+            raise FileNotFoundError(
+                f"{folder} holds the {split} files of several treebanks "
+                f"({', '.join(m.name for m in matches)}); pass the files of one with "
+                "--train, --dev and --test")
+        if matches:
+            found[split] = matches[0]
+    return found
+
+
 def locate(data: str | Path | None = None, release: str = DEFAULT_RELEASE) -> Path | None:
     """The treebank folder to use without downloading: ``data``, else ``$GATEDRNN_UD_DIR``,
     else the cached release; None when none of them holds the three files."""
@@ -162,31 +182,36 @@ def locate(data: str | Path | None = None, release: str = DEFAULT_RELEASE) -> Pa
         *([Path(os.environ["GATEDRNN_UD_DIR"])] if os.environ.get("GATEDRNN_UD_DIR") else []),
         cache_dir() / f"{TREEBANK}-{release}"]
     for folder in candidates:
-        if all((folder / FILE_PATTERN.format(split=s)).exists() for s in SPLITS):
+        if folder.is_dir() and len(treebank_files(folder)) == len(SPLITS):
             return folder
     return None
 
 
 def load(data: str | Path | None = None, release: str = DEFAULT_RELEASE, download: bool = True,
          show_progress: bool = True) -> Treebank:
-    """UD English EWT from ``data`` (a folder with the three .conllu files), else
-    ``$GATEDRNN_UD_DIR``, else the cache, downloading the ``release`` tag's files from the
-    treebank's GitHub repository if needed."""
+    """A UD treebank from ``data``, a folder with its three ``*-ud-{train,dev,test}.conllu``
+    files (any treebank); without it, UD English EWT from ``$GATEDRNN_UD_DIR``, else the
+    cache, downloading the ``release`` tag's files from the treebank's GitHub repository if
+    needed."""
     if data is None:
         data = locate(None, release)
     if data is not None:
         folder = Path(data)
         if not folder.is_dir():
-            raise FileNotFoundError(f"{folder} is not a folder; pass the folder that holds "
-                                    f"{', '.join(FILE_PATTERN.format(split=s) for s in SPLITS)}")
+            raise FileNotFoundError(
+                f"{folder} is not a folder; pass the folder that holds a treebank's "
+                f"{', '.join(FILE_GLOB.format(split=s) for s in SPLITS)} files")
     else:
         folder = download_release(release, show_progress=show_progress) if download else \
             cache_dir() / f"{TREEBANK}-{release}"
-    paths = {split: folder / FILE_PATTERN.format(split=split) for split in SPLITS}
-    missing = [str(p) for p in paths.values() if not p.exists()]
+    paths = treebank_files(folder)
+    missing = [FILE_GLOB.format(split=s) for s in SPLITS if s not in paths]
     if missing:
-        raise FileNotFoundError(f"missing treebank file(s): {', '.join(missing)}. Pass the folder "
-                                "of UD English EWT with --data, or let gatedrnn download it")
+        raise FileNotFoundError(
+            f"missing treebank file(s) in {folder}: no {', no '.join(missing)} (English EWT's: "
+            f"{FILE_PATTERN.format(split='train')} and so on);"
+            " pass a treebank's folder with --data, its files with --train, --dev and --test, "
+            "or let gatedrnn download UD English EWT")
     return Treebank(**{split: read_conllu(path) for split, path in paths.items()},
                     source=str(folder))
 
