@@ -553,3 +553,21 @@ def test_any_treebank_is_read_by_its_file_names(tmp_path):
     (tmp_path / "da_ddt-ud-test.conllu").unlink()
     with pytest.raises(FileNotFoundError, match=r"no \*-ud-test.conllu"):
         ud.load(tmp_path)
+
+
+def test_a_treebank_without_xpos_of_another_language_trains_and_says_it_has_none(
+        treebank_dir, tmp_path):
+    for split in ud.SPLITS:  # EWT's sentences as another treebank's files, XPOS all "_"
+        lines = (treebank_dir / f"en_ewt-ud-{split}.conllu").read_text().splitlines()
+        lines = ["\t".join(c[:4] + ["_"] + c[5:]) if not line.startswith("#") and line
+                 else line for line, c in ((line, line.split("\t")) for line in lines)]
+        (tmp_path / f"xx_made-ud-{split}.conllu").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    train(tmp_path, "tiny", out, overrides={"epochs": 1}, show_progress=False,
+          log=lambda m: None)
+    result = CliRunner().invoke(main, ["tagger", "evaluate", str(out), "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "XPOS none in this treebank" in result.output
+    report = json.loads(CliRunner().invoke(main, ["tagger", "evaluate", str(out), "--data",
+                                                  str(tmp_path), "--json"]).output)
+    assert report["xpos_accuracy"] is None and report["upos_accuracy"] > 0

@@ -180,9 +180,12 @@ def tagger_evaluate(checkpoints, data, split, conllu_file, no_calibrate, plot, a
         return
     oov = report["oov_upos_accuracy"]
     click.echo(f"{report['split']}: {report['sentences']} sentences, {report['tokens']} tokens")
-    click.echo(f"UPOS {report['upos_accuracy']:.4f}  XPOS {report['xpos_accuracy']:.4f}")
+    def xpos(value):  # a treebank without XPOS has none to score
+        return "none in this treebank" if value is None else f"{value:.4f}"
+
+    click.echo(f"UPOS {report['upos_accuracy']:.4f}  XPOS {xpos(report['xpos_accuracy'])}")
     click.echo(f"unseen words ({report['oov_tokens']}, {report['oov_rate']:.1%}): UPOS "
-               + (f"{oov:.4f}  XPOS {report['oov_xpos_accuracy']:.4f}" if oov is not None
+               + (f"{oov:.4f}  XPOS {xpos(report['oov_xpos_accuracy'])}" if oov is not None
                   else "—"))
     click.echo(f"{'UPOS':<6} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
     for tag, m in report["per_upos"].items():

@@ -56,10 +56,11 @@ def evaluate(tagger: Tagger, sentences: list[ud.Sentence], keep_raw_report: bool
             unseen = words[position] == tagger.vocab.words.unk_index
             right_u = predicted == gold
             gold_x = sentence.xpos[position]
-            right_x = bool(px) and tagger.vocab.xpos[px[position]] == gold_x
+            scored_x = bool(px) and gold_x != ud.NO_TAG  # a treebank may have no XPOS
+            right_x = scored_x and tagger.vocab.xpos[px[position]] == gold_x
             counts.update({"tokens": 1, "upos": right_u, "xpos": right_x,
-                           "oov": unseen, "oov_upos": unseen and right_u,
-                           "oov_xpos": unseen and right_x})
+                           "xpos_tokens": scored_x, "oov": unseen, "oov_upos": unseen and right_u,
+                           "oov_xpos": unseen and right_x, "oov_xpos_tokens": unseen and scored_x})
             per_tag[gold]["support"] += 1
             per_tag[gold]["tp"] += right_u
             per_tag.setdefault(predicted, Counter())["predicted"] += 1
@@ -72,10 +73,14 @@ def evaluate(tagger: Tagger, sentences: list[ud.Sentence], keep_raw_report: bool
                        "support": c["support"]}
     tokens, oov = counts["tokens"], counts["oov"]
     return {"sentences": len(sentences), "tokens": tokens,
-            "upos_accuracy": counts["upos"] / tokens, "xpos_accuracy": counts["xpos"] / tokens,
+            # XPOS: None where there is none to score (no XPOS in the treebank or the model)
+            "upos_accuracy": counts["upos"] / tokens,
+            "xpos_accuracy": (counts["xpos"] / counts["xpos_tokens"] if counts["xpos_tokens"]
+                              else None),
             "oov_tokens": oov, "oov_rate": oov / tokens,
             "oov_upos_accuracy": counts["oov_upos"] / oov if oov else None,
-            "oov_xpos_accuracy": counts["oov_xpos"] / oov if oov else None,
+            "oov_xpos_accuracy": (counts["oov_xpos"] / counts["oov_xpos_tokens"]
+                                  if counts["oov_xpos_tokens"] else None),
             "per_upos": scores,
             "calibration": calibration_report(tagger, sentences, keep_raw_report),
             "checkpoint": tagger.source}
