@@ -571,3 +571,23 @@ def test_a_treebank_without_xpos_of_another_language_trains_and_says_it_has_none
     report = json.loads(CliRunner().invoke(main, ["tagger", "evaluate", str(out), "--data",
                                                   str(tmp_path), "--json"]).output)
     assert report["xpos_accuracy"] is None and report["upos_accuracy"] > 0
+
+
+def test_a_tagger_trains_on_files_of_any_name_and_holds_dev_out_when_none_is_given(
+        treebank_dir, tmp_path):
+    train_file = tmp_path / "my-sentences.conllu"
+    train_file.write_text((treebank_dir / "en_ewt-ud-train.conllu").read_text())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["tagger", "train", "--train", str(train_file),
+                                       "--preset", "tiny", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "108 train / 12 dev sentences" in result.output  # 10% of 120 held out, seeded
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert "12 of its sentences held out, seed 0" in config["treebank"]
+    scored = CliRunner().invoke(main, ["tagger", "evaluate", str(out), "--conllu",
+                                       str(treebank_dir / "en_ewt-ud-test.conllu")])
+    assert scored.exit_code == 0 and "UPOS" in scored.output
+    both = CliRunner().invoke(main, ["tagger", "train", "--train", str(train_file), "--data",
+                                     str(treebank_dir), "--out", str(tmp_path / "x")])
+    assert both.exit_code != 0 and "either --data DIR or --train FILE" in both.output
+    assert ud.load_files(train_file, seed=1).dev != ud.load_files(train_file, seed=0).dev

@@ -52,8 +52,16 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
 
 @tagger.command("train")
 @click.option("--data", type=FilePath(exists=True, file_okay=False, path_type=Path),
-              default=None, help="Folder with en_ewt-ud-{train,dev,test}.conllu "
-              "[default: download the release to the cache].")
+              default=None, help="A treebank's folder, with its *-ud-{train,dev,test}.conllu "
+              "files (any language) [default: download UD English EWT to the cache].")
+@click.option("--train", "train_file", type=FilePath(exists=True, dir_okay=False,
+                                                     path_type=Path), default=None,
+              help="Instead of --data: the training file (CoNLL-U, any name).")
+@click.option("--dev", "dev_file", type=FilePath(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="With --train: the dev file [default: a seeded 10% of train].")
+@click.option("--test", "test_file", type=FilePath(exists=True, dir_okay=False,
+                                                   path_type=Path), default=None,
+              help="With --train: the test file ('tagger evaluate RUN --conllu FILE' scores it).")
 @click.option("--recipe", type=click.Choice(_recipe_names()), default=None, help=_recipe_help())
 @click.option("--preset", type=click.Choice(_tagger_presets()), default="bilstm",
               show_default=True)
@@ -84,9 +92,10 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
                    "core].")
 @CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def tagger_train(data, recipe, preset, out, mode, unidirectional, hidden_size, char_encoder,
-                 word_dropout, word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit,
-                 members, jobs, checkpoint_minutes, as_json):
+def tagger_train(data, train_file, dev_file, test_file, recipe, preset, out, mode,
+                 unidirectional, hidden_size, char_encoder, word_dropout, word_dropout_alpha,
+                 seed, resume, epochs, lr, batch_size, limit, members, jobs,
+                 checkpoint_minutes, as_json):
     """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues.
 
     --recipe builds a measured configuration (--recipe best: the most accurate, an ensemble
@@ -100,6 +109,13 @@ def tagger_train(data, recipe, preset, out, mode, unidirectional, hidden_size, c
     errors = (ConlluError, DownloadError, FileNotFoundError, CheckpointError, TrainingDiverged,
               ValueError)
     log = lambda m: click.echo(m, err=True)  # noqa: E731
+    if train_file is not None:
+        if data is not None:
+            raise click.UsageError("give either --data DIR or --train FILE (with --dev and "
+                                   "--test), not both")
+        data = {"train": train_file, "dev": dev_file, "test": test_file}
+    elif dev_file is not None or test_file is not None:
+        raise click.UsageError("--dev and --test come with --train FILE")
     if recipe:
         refuse_options_beside_a_recipe(recipe, _RECIPE_FIXED)
         summary = run_training(lambda: train_recipe(recipe, data, out, seed=seed, resume=resume,

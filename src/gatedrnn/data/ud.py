@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,12 +188,39 @@ def locate(data: str | Path | None = None, release: str = DEFAULT_RELEASE) -> Pa
     return None
 
 
-def load(data: str | Path | None = None, release: str = DEFAULT_RELEASE, download: bool = True,
-         show_progress: bool = True) -> Treebank:
+def load_files(train: str | Path, dev: str | Path | None = None,
+               test: str | Path | None = None, dev_fraction: float = 0.1,
+               seed: int = 0) -> Treebank:
+    """A treebank from its CoNLL-U files, whatever their names. Without ``dev``, a seeded
+    ``dev_fraction`` of the training sentences is held out as dev (``source`` says so);
+    without ``test``, test is empty."""
+    sentences = read_conllu(train)
+    source = str(train)
+    if dev is None:
+        if len(sentences) < 2:
+            raise ConlluError(f"{train}: {len(sentences)} sentence(s); holding out dev needs "
+                              "two or more (or give a dev file with --dev)")
+        order = list(range(len(sentences)))
+        random.Random(seed).shuffle(order)
+        held = set(order[:max(1, round(dev_fraction * len(sentences)))])
+        dev_sentences = [s for i, s in enumerate(sentences) if i in held]
+        sentences = [s for i, s in enumerate(sentences) if i not in held]
+        source += f" (dev: {len(dev_sentences)} of its sentences held out, seed {seed})"
+    else:
+        dev_sentences = read_conllu(dev)
+    return Treebank(sentences, dev_sentences, read_conllu(test) if test is not None else [],
+                    source=source)
+
+
+def load(data: str | Path | dict | None = None, release: str = DEFAULT_RELEASE,
+         download: bool = True, show_progress: bool = True) -> Treebank:
     """A UD treebank from ``data``, a folder with its three ``*-ud-{train,dev,test}.conllu``
-    files (any treebank); without it, UD English EWT from ``$GATEDRNN_UD_DIR``, else the
-    cache, downloading the ``release`` tag's files from the treebank's GitHub repository if
-    needed."""
+    files (any treebank), or {"train": FILE, "dev": FILE, "test": FILE} (dev and test
+    optional: see ``load_files``); without it, UD English EWT from ``$GATEDRNN_UD_DIR``, else
+    the cache, downloading the ``release`` tag's files from the treebank's GitHub repository
+    if needed."""
+    if isinstance(data, dict):
+        return load_files(**data)
     if data is None:
         data = locate(None, release)
     if data is not None:
