@@ -1,7 +1,5 @@
-"""Named entities as spans: reading them out of IOB2 tags, repairing tags that break the
-scheme, and scoring predicted spans against gold ones (precision, recall and F1 per entity
-type, as CoNLL's conlleval and seqeval count them: a span is right only when its type, its
-first and its last token all are).
+"""Named entities as spans of IOB2 tags: reading them out, and repairing tags that break
+the scheme (scoring them: ``gatedrnn.tagging.evaluation.span_scores``).
 
 IOB2: ``B-X`` opens an entity of type X, ``I-X`` continues it, ``O`` is outside any. ``I-X``
 after ``O`` or after an entity of another type breaks the scheme; read leniently (as
@@ -20,6 +18,11 @@ class Span:
     type: str
     start: int
     end: int
+
+
+def is_tag(tag: str) -> bool:
+    """Is ``tag`` an IOB2 tag (O, B-TYPE or I-TYPE)?"""
+    return tag == "O" or (tag[:2] in ("B-", "I-") and len(tag) > 2)
 
 
 def _parts(tag: str) -> tuple[str, str | None]:
@@ -58,32 +61,3 @@ def repair(tags: list[str]) -> tuple[list[str], int]:
         fixed.append(tag)
         previous = kind
     return fixed, changed
-
-
-def span_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """Entity precision, recall and F1 over sentences of IOB2 tags: per type (with its gold
-    count, ``support``), micro-averaged over all entities, and the types' macro-average F1."""
-    if len(gold) != len(predicted):
-        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
-    counts: dict[str, list[int]] = {}  # type → [true positives, predicted, gold]
-    for i, (g, p) in enumerate(zip(gold, predicted)):
-        if len(g) != len(p):
-            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
-        gold_spans, predicted_spans = set(spans(g)), set(spans(p))
-        for span in gold_spans | predicted_spans:
-            row = counts.setdefault(span.type, [0, 0, 0])
-            row[0] += span in gold_spans and span in predicted_spans
-            row[1] += span in predicted_spans
-            row[2] += span in gold_spans
-
-    def scores(tp: int, n_predicted: int, n_gold: int) -> dict:
-        precision = tp / n_predicted if n_predicted else 0.0
-        recall = tp / n_gold if n_gold else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": precision, "recall": recall, "f1": f1, "support": n_gold}
-
-    per_type = {kind: scores(*counts[kind]) for kind in sorted(counts)}
-    total = [sum(row[k] for row in counts.values()) for k in range(3)]
-    return {"per_type": per_type, "micro": scores(*total),
-            "macro_f1": (sum(s["f1"] for s in per_type.values()) / len(per_type)
-                         if per_type else 0.0)}
