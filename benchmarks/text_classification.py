@@ -5,13 +5,12 @@ presets and recipes (a recipe's row, and a row for each candidate it trained and
     python benchmarks/text_classification.py --data sentence_classification \\
         --imdb aclImdb_v1.tar.gz [--sets sst5 imdb] [--recipes auto best] [--vectors FILE]
 
-SST-5 keeps its own train/dev/test files. SUBJ and MPQA come without a split: a seeded (0),
-stratified 10% is the test set and 10% of the rest validation, written once to WORK as JSON
-Lines, which every method reads (gatedrnn as a user's files). IMDb and its star ratings are
-gatedrnn's built-in sets (``imdb:ARCHIVE``): IMDb's own test split, validation a seeded (0)
-stratified 10% of train, drawn by ``classify.training.prepare`` for every method alike.
-Validation chooses each method's settings (C, epochs, a recipe's model); test is read once
-per method. Throughput: texts/s over the test set in one process. Writes results/NAME.json.
+SST-5 keeps its train/dev/test files. SUBJ and MPQA have no split: a seeded (0), stratified
+10% is test and 10% of the rest validation, written once to WORK as JSON Lines. IMDb and its
+stars are built in (``imdb:ARCHIVE``): IMDb's test split, validation a seeded stratified 10%
+of train (``classify.training.prepare``, for every method). Validation chooses each method's
+settings (C, epochs, a recipe's model); test is read once per method. Throughput: texts/s
+over the test set in one process. Writes results/NAME.json.
 """
 
 from __future__ import annotations
@@ -146,9 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="the sentence_classification folder")
     parser.add_argument("--imdb", help="IMDb's archive (aclImdb_v1.tar.gz) or folder")
-    parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--sets", nargs="*", default=["sst5", "subj", "mpqa"], choices=list(SETS))
     parser.add_argument("--presets", nargs="*", default=["bilstm", "bigru"])
-    parser.add_argument("--recipes", nargs="*", default=["auto"])
+    parser.add_argument("--recipes", nargs="*", default=[])
     parser.add_argument("--budget", type=float, help="minutes per recipe [its own]")
     parser.add_argument("--vectors", default=None,
                         help="Start each recurrent model from these word vectors (e.g. word2vec "
@@ -159,6 +158,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
+    if not args.imdb and {"imdb", "imdb-stars"} & set(args.sets):
+        parser.error("the IMDb sets need --imdb ARCHIVE")
     work = Path(args.work or tempfile.mkdtemp(prefix="text-classification-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     rows, tag = {}, "-vectors" if args.vectors else ""
