@@ -2,8 +2,7 @@
 same machine: TF-IDF + logistic regression, fastText (word bigrams), and gatedrnn classify's
 presets and recipes (a recipe's row, and a row for each candidate it trained and scored).
 
-    python benchmarks/text_classification.py --data sentence_classification \\
-        --imdb aclImdb_v1.tar.gz [--sets sst5 imdb] [--recipes auto best] [--vectors FILE]
+    python benchmarks/text_classification.py --data DIR [--imdb ARCHIVE] [--recipes auto best]
 
 SST-5 keeps its train/dev/test files. SUBJ and MPQA have no split: a seeded (0), stratified
 10% is test and 10% of the rest validation, written once to WORK as JSON Lines. IMDb and its
