@@ -321,6 +321,28 @@ def test_a_spent_budget_stops_or_skips_what_it_cannot_fit(tmp_path):
     assert "skipped" in board["ensemble"]
 
 
+def test_the_ensemble_is_built_in_the_reserve_after_the_training_deadline(tmp_path,
+                                                                         monkeypatch):
+    import time
+
+    from gatedrnn.classify import training
+
+    train = write_csv(tmp_path / "train.csv", questions(30, 16))
+    started, real_train = time.perf_counter(), training.train
+
+    def slow_train(*args, **kwargs):  # the last candidate ends past the training deadline
+        summary = real_train(*args, **kwargs)
+        if kwargs.get("preset") == "bigru":
+            time.sleep(max(0.0, started + 0.92 * 0.3 * 60 - time.perf_counter()))
+        return summary
+
+    monkeypatch.setattr(training, "train", slow_train)
+    report = training.run_recipe("auto", train, tmp_path / "reserve", budget_minutes=0.3,
+                                 show_progress=False, log=lambda m: None)
+    assert report["chosen"] == "ensemble"  # IMDb had skipped it: "the budget was spent"
+    assert report["train_seconds"] < 0.3 * 60
+
+
 def test_the_candidates_trained_by_epochs_share_the_budget_alike(tmp_path):
     import re
 
