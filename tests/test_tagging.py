@@ -1,5 +1,6 @@
 import contextlib
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -591,3 +592,34 @@ def test_a_tagger_trains_on_files_of_any_name_and_holds_dev_out_when_none_is_giv
                                      str(treebank_dir), "--out", str(tmp_path / "x")])
     assert both.exit_code != 0 and "either --data DIR or --train FILE" in both.output
     assert ud.load_files(train_file, seed=1).dev != ud.load_files(train_file, seed=0).dev
+
+
+def test_any_treebank_downloads_by_its_name_and_release(tmp_path, monkeypatch):
+    fetched = []
+
+    def fake_fetch(url, name, checksum, folder, show_progress=True):
+        fetched.append(url)
+        path = Path(folder) / name
+        if "api.github.com" in url:
+            if "UD_Nowhere" in url:
+                raise ud.DownloadError(f"could not download {url}: HTTP Error 404")
+            path.write_text(json.dumps([{"name": "README.md"}, {"name": "LICENSE.txt"},
+                                        *({"name": f"da_ddt-ud-{s}.conllu"} for s in ud.SPLITS)]))
+        else:
+            path.write_text(conllu_text([[("Han", "PRON")]], name), encoding="utf-8")
+        return path
+
+    monkeypatch.setattr(ud, "fetch", fake_fetch)
+    folder = ud.download_release("r2.16", tmp_path / "da", show_progress=False,
+                                 treebank="UD_Danish-DDT")
+    assert ud.load(folder).train[0].forms == ["Han"]
+    assert fetched[0] == ("https://api.github.com/repos/UniversalDependencies/UD_Danish-DDT/"
+                          "contents?ref=r2.16")
+    assert fetched[1] == ("https://raw.githubusercontent.com/UniversalDependencies/"
+                          "UD_Danish-DDT/r2.16/da_ddt-ud-train.conllu")
+    with pytest.raises(ud.DownloadError, match="no treebank UD_Nowhere-X at release r2.16"):
+        ud.download_release("r2.16", tmp_path / "x", treebank="UD_Nowhere-X")
+    monkeypatch.setenv("GATEDRNN_DATA_DIR", str(tmp_path / "cache"))
+    refused = CliRunner().invoke(main, ["tagger", "train", "--treebank", "UD_Nowhere-X",
+                                        "--out", str(tmp_path / "run")])
+    assert refused.exit_code != 0 and "no treebank UD_Nowhere-X" in refused.output

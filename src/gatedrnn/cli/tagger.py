@@ -62,6 +62,11 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
 @click.option("--test", "test_file", type=FilePath(exists=True, dir_okay=False,
                                                    path_type=Path), default=None,
               help="With --train: the test file ('tagger evaluate RUN --conllu FILE' scores it).")
+@click.option("--treebank", default=None,
+              help="Instead of --data: a UD treebank by its name (e.g. UD_French-GSD), "
+                   "downloaded to the cache at --release.")
+@click.option("--release", default="r2.16", show_default=True,
+              help="With --treebank: the UD release tag.")
 @click.option("--recipe", type=click.Choice(_recipe_names()), default=None, help=_recipe_help())
 @click.option("--preset", type=click.Choice(_tagger_presets()), default="bilstm",
               show_default=True)
@@ -92,9 +97,9 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
                    "core].")
 @CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def tagger_train(data, train_file, dev_file, test_file, recipe, preset, out, mode,
-                 unidirectional, hidden_size, char_encoder, word_dropout, word_dropout_alpha,
-                 seed, resume, epochs, lr, batch_size, limit, members, jobs,
+def tagger_train(data, train_file, dev_file, test_file, treebank, release, recipe, preset,
+                 out, mode, unidirectional, hidden_size, char_encoder, word_dropout,
+                 word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit, members, jobs,
                  checkpoint_minutes, as_json):
     """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues.
 
@@ -109,6 +114,14 @@ def tagger_train(data, train_file, dev_file, test_file, recipe, preset, out, mod
     errors = (ConlluError, DownloadError, FileNotFoundError, CheckpointError, TrainingDiverged,
               ValueError)
     log = lambda m: click.echo(m, err=True)  # noqa: E731
+    if treebank is not None:
+        if data is not None or train_file is not None:
+            raise click.UsageError("give one of --data DIR, --train FILE or --treebank NAME")
+        from ..data.ud import download_release
+        try:
+            data = download_release(release, treebank=treebank)
+        except DownloadError as exc:
+            raise click.ClickException(str(exc)) from exc
     if train_file is not None:
         if data is not None:
             raise click.UsageError("give either --data DIR or --train FILE (with --dev and "

@@ -26,6 +26,8 @@ TREEBANK = "UD_English-EWT"
 FILE_PATTERN = "en_ewt-ud-{split}.conllu"
 DEFAULT_RELEASE = "r2.16"
 RAW_URL = "https://raw.githubusercontent.com/UniversalDependencies/{treebank}/{release}/{file}"
+LISTING_URL = ("https://api.github.com/repos/UniversalDependencies/{treebank}/contents"
+               "?ref={release}")
 NO_TAG = "_"  # CoNLL-U's empty field: a treebank without XPOS has "_" in that column
 
 # sha256 of the files as downloaded, by release tag. A release missing here is downloaded,
@@ -246,22 +248,48 @@ def load(data: str | Path | dict | None = None, release: str = DEFAULT_RELEASE,
                     source=str(folder))
 
 
+def treebank_file_names(treebank: str, release: str = DEFAULT_RELEASE,
+                        directory: Path | None = None, show_progress: bool = True
+                        ) -> dict[str, str]:
+    """{split: file name} of a UD treebank's .conllu files at ``release``: English EWT's are
+    known; any other's are read from the repository's listing (GitHub's contents API, kept
+    in the cache). A treebank with no such release is named in the error."""
+    if treebank == TREEBANK:
+        return {split: FILE_PATTERN.format(split=split) for split in SPLITS}
+    url = LISTING_URL.format(treebank=treebank, release=release)
+    try:
+        listing = fetch(url, "listing.json", None, directory, show_progress=show_progress)
+    except DownloadError as exc:
+        raise DownloadError(f"no treebank {treebank} at release {release} could be listed "
+                            f"({exc}); treebanks are named like UD_French-GSD, releases like "
+                            f"{DEFAULT_RELEASE} (https://github.com/UniversalDependencies)") from exc
+    names = [entry.get("name", "") for entry in json.loads(listing.read_text(encoding="utf-8"))]
+    found = {split: name for split in SPLITS for name in names
+             if name.endswith(f"-ud-{split}.conllu")}
+    if not found:
+        listing.unlink()  # not a treebank's listing: do not keep it as one
+        raise DownloadError(f"{treebank} at {release} has no *-ud-*.conllu files")
+    return found
+
+
 def download_release(release: str = DEFAULT_RELEASE, directory: Path | None = None,
-                     show_progress: bool = True) -> Path:
-    """The three files of ``release`` (a tag such as ``r2.16``) in the cache; returns the folder.
+                     show_progress: bool = True, treebank: str = TREEBANK) -> Path:
+    """The .conllu files of ``treebank`` (default UD English EWT; any UD treebank by its
+    repository's name, e.g. ``UD_French-GSD``) at ``release`` (a tag such as ``r2.16``) in the
+    cache; returns the folder. A treebank whose release has no train file (some are test
+    only) downloads what it has.
 
     Files are verified against KNOWN_SHA256 where the release is listed there; otherwise the
     first download's checksums are recorded (checksums.json) and every later use is checked
     against them, so a file changed in the cache is caught.
     """
-    folder = Path(directory) if directory else cache_dir() / f"{TREEBANK}-{release}"
+    folder = Path(directory) if directory else cache_dir() / f"{treebank}-{release}"
     folder.mkdir(parents=True, exist_ok=True)
     record_path = folder / "checksums.json"
     recorded = json.loads(record_path.read_text()) if record_path.exists() else {}
-    known = KNOWN_SHA256.get(release, {})
-    for split in SPLITS:
-        name = FILE_PATTERN.format(split=split)
-        url = RAW_URL.format(treebank=TREEBANK, release=release, file=name)
+    known = KNOWN_SHA256.get(release, {}) if treebank == TREEBANK else {}
+    for split, name in treebank_file_names(treebank, release, folder, show_progress).items():
+        url = RAW_URL.format(treebank=treebank, release=release, file=name)
         expected = known.get(split)
         path = fetch(url, name, ("sha256", expected) if expected else None, folder,
                      show_progress=show_progress)
