@@ -58,7 +58,7 @@ def test_a_tag_that_cannot_continue_an_entity_is_refused_when_repair_is_off(tmp_
 @pytest.mark.parametrize("text, message", [
     ("1\tA\tO\ts\n2\tB\tO\n", r"bad.iob2:2: 3 columns where the sentence's first line has 4"),
     ("A\nB\n", r"bad.iob2:1: no tag column \(1 column\(s\)"),
-    ("1\tDet\tDET\n", r"bad.iob2:1: 'DET' is not an IOB2 tag .*a CoNLL-U file\?"),
+    ("1\tDet\tDET\n", r"bad.iob2:1: 'DET' is not an IOB2 tag .*looks like a CoNLL-U file"),
     ("# only a comment\n\n\n", r"bad.iob2 holds no tagged token"),
 ])
 def test_bad_column_files_are_named_with_their_line(tmp_path, text, message):
@@ -68,9 +68,9 @@ def test_bad_column_files_are_named_with_their_line(tmp_path, text, message):
 
 def test_a_conllu_file_read_as_columns_and_the_reverse_say_which_it_is(tmp_path):
     conllu = write(tmp_path, "x.conllu", "1\tHan\than\tPRON\t_\t_\t2\tnsubj\t_\t_\n")
-    with pytest.raises(ColumnsError, match="a CoNLL-U file"):
+    with pytest.raises(ColumnsError, match="looks like a CoNLL-U file"):
         read_columns(conllu)
-    with pytest.raises(ud.ConlluError, match=r"got 5.*an IOB2 column file"):
+    with pytest.raises(ud.ConlluError, match=r"got 5.*looks like an IOB2 column file"):
         ud.read_conllu(write(tmp_path, "da.iob2", UNER))
 
 

@@ -104,8 +104,8 @@ def read_columns(path: str | Path, token_column: int | None = None,
                                f"{line[:60]!r}); each token needs its tag")
         tag = columns[tag_column].strip()
         if not is_tag(tag):
-            hint = (" (a CoNLL-U file? train on it with --data or --train, without --format "
-                    "iob2)" if tag in UPOS_TAGS or len(columns) == 10 else "")
+            hint = ("; it looks like a CoNLL-U file: give it to 'gatedrnn tagger train' with "
+                    "--data or --train" if tag in UPOS_TAGS or len(columns) == 10 else "")
             raise ColumnsError(f"{path}:{number}: {tag!r} is not an IOB2 tag (O, B-TYPE or "
                                f"I-TYPE){hint}")
         forms.append(columns[token_column].strip())

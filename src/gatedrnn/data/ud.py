@@ -103,8 +103,8 @@ def _check_token_line(line: str, name: str, number: int) -> None:
     # train on None tags, so the shape is checked here where the line number is known.
     columns = line.split("\t")
     if len(columns) != 10:
-        hint = ("; an IOB2 column file (token and entity tag)? give it as named-entity data "
-                "(--format iob2)" if any(c[:2] in ("B-", "I-") for c in columns) else "")
+        hint = ("; it looks like an IOB2 column file (tokens and entity tags), not CoNLL-U"
+                if any(c[:2] in ("B-", "I-") for c in columns) else "")
         raise ConlluError(f"{name}:{number}: expected 10 tab-separated columns, got "
                           f"{len(columns)}: {line[:80]!r}{hint}")
     word_id = columns[0]
