@@ -235,7 +235,8 @@ def build_ensemble(directory: str | Path, members: list[str | Path], texts: list
     """Combine the checkpoints ``members`` into an ensemble directory, the rule chosen on the
     validation examples (texts, labels) by ``choose_rule``, the stack (when chosen) fitted on
     all of them, and a temperature for the whole fitted on scores it did not see (the stack's
-    held-out ones). Returns the record stored in its config.json as ``selection``."""
+    held-out ones). Returns the record stored in its config.json as ``selection``, and the
+    saved ensemble's raw scores on those examples (what loading it would compute again)."""
     from ..train.calibration import fit_and_report
 
     loaded = [Predictor.load(m, calibrated=False) for m in members]
@@ -258,4 +259,4 @@ def build_ensemble(directory: str | Path, members: list[str | Path], texts: list
         f"(" + ", ".join(f"{r} {a:.2%}" for r, a in chosen["accuracy"].items())
         + (f"; the stack cross-validated in {chosen['folds']} folds" if chosen["folds"] else "")
         + f"), temperature {calibration['temperature']:.3f}")
-    return selection
+    return selection, combine_scores(per_member, rule, weights, bias)

@@ -553,6 +553,17 @@ def _owned_recipe(owner, name: str, named: tuple, out, unused: list[str], *, see
     return summary
 
 
+class _Scored:
+    """Scores already computed, read through the Predictor interface ``evaluate`` uses."""
+
+    def __init__(self, labels: list[str], temperature: float, scores, source: str):
+        self.labels, self.temperature, self._scores, self.source = (labels, temperature,
+                                                                    scores, source)
+
+    def scores(self, texts: list[str], *ignored, **options):
+        return self._scores
+
+
 RULE_WORDS = {"mean": "their probabilities averaged",
               "log-odds": "their log-probabilities averaged",
               "stacked": "a weight per model fitted on validation"}
@@ -582,15 +593,18 @@ def _ensemble_row(out: Path, members: list[str], rows: dict, prepared, labels: l
                   score, log) -> dict:
     """Build the members' ensemble in OUT/candidates/ensemble; its leaderboard row (its
     validation accuracy is the chosen rule's: cross-validated when the rule is the stack)."""
-    from .ensemble import Ensemble, build_ensemble
+    from .ensemble import build_ensemble
 
     started = time.perf_counter()
     index = {label: i for i, label in enumerate(labels)}
     directory = out / "candidates" / "ensemble"
-    selection = build_ensemble(directory, [out / "candidates" / m / "best" for m in members],
-                               [e.text for e in prepared.valid],
-                               [index[e.label] for e in prepared.valid], task=TASK, log=log)
-    row = score(Ensemble.load_directory(directory, checkpoint.read_config(directory)),
+    selection, scores = build_ensemble(
+        directory, [out / "candidates" / m / "best" for m in members],
+        [e.text for e in prepared.valid], [index[e.label] for e in prepared.valid], task=TASK,
+        log=log)
+    # scored from the scores build_ensemble computed: loading it would run every member again
+    saved = checkpoint.read_config(directory)
+    row = score(_Scored(labels, saved["calibration"]["temperature"], scores, str(directory)),
                 prepared.valid, "valid")
     row["valid_accuracy"] = selection["validation_accuracy"][selection["rule"]]
     return {**row, "rule": selection["rule"], "members": members,
