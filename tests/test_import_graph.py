@@ -20,6 +20,7 @@ LAYERS = {
     "registry": 4,  # tasks and model kinds; it finds the tasks by looking, importing none
     "tagging": 5, "lm": 5,
     "classify": 6,   # text classification on one's own data: prediction, training core
+    "entities": 6,   # named entities: the tagger's word reading under a CRF
     "sentiment": 7,  # IMDb's defaults over classify; its ULMFiT members start from lm's models
     "pretrain": 8, "search": 8, "analysis": 8, "export": 8,  # on the tasks
     "experiments": 9, "serve": 9,

@@ -16,13 +16,13 @@ from gatedrnn.train import checkpoint
 def test_every_task_and_kind_is_found_without_naming_them():
     assert {t: registry.task(t).route for t in registry.tasks()} == {
         "sentiment": "predict", "text-classifier": "predict", "tagger": "tag",
-        "language-model": None}
+        "entities": "entities", "language-model": None}
     assert {(k.task, k.name) for k in registry.kinds()} == {
         ("text-classifier", "recurrent"), ("text-classifier", "linear"),
         ("text-classifier", "ensemble"),
         ("sentiment", "recurrent"), ("sentiment", "ngram"), ("sentiment", "docvec"),
         ("sentiment", "ensemble"), ("tagger", "recurrent"), ("tagger", "ensemble"),
-        ("language-model", "recurrent")}
+        ("entities", "recurrent"), ("language-model", "recurrent")}
 
 
 @pytest.mark.parametrize("config, kind", [
@@ -30,6 +30,7 @@ def test_every_task_and_kind_is_found_without_naming_them():
     ({"task": "sentiment", "model_type": "ngram"}, ("sentiment", "ngram")),
     ({"task": "tagger", "ensemble": ["member-1"]}, ("tagger", "ensemble")),
     ({"task": "tagger"}, ("tagger", "recurrent")),
+    ({"task": "entities"}, ("entities", "recurrent")),
     ({"task": "language-model"}, ("language-model", "recurrent")),
 ])
 def test_a_checkpoint_is_recognised_by_its_config(config, kind):

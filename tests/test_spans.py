@@ -4,7 +4,7 @@ seqeval (the reference implementation of conlleval's counting) on hand-made case
 import pytest
 
 from gatedrnn.data.iob2 import Span, repair, spans
-from gatedrnn.tagging.evaluation import span_scores
+from gatedrnn.entities.evaluation import span_scores
 
 CASES = [  # (gold, predicted): sentences of IOB2 tags
     (["B-PER", "I-PER", "O", "B-LOC"], ["B-PER", "I-PER", "O", "B-LOC"]),      # all right

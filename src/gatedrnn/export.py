@@ -82,7 +82,9 @@ def _write_metadata(path: Path, metadata: dict) -> None:
     model = onnx.load(str(path))
     for key, value in metadata.items():
         entry = model.metadata_props.add()
-        entry.key, entry.value = key, repr(float(value))
+        # numbers (temperatures) as Python writes floats; anything else (tag names) as text
+        entry.key, entry.value = key, (repr(float(value)) if isinstance(value, (int, float))
+                                       else str(value))
     onnx.save(model, str(path))
 
 

@@ -11,7 +11,7 @@ this package and asking every command for --help loads no torch).
 from __future__ import annotations
 
 from . import (  # noqa: F401 (each registers its commands)
-    classify, embeddings, experiments, lm, sentiment, serving, tagger)
+    classify, embeddings, entities, experiments, lm, sentiment, serving, tagger)
 from .root import main
 
 __all__ = ["main"]

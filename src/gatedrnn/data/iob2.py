@@ -1,5 +1,5 @@
 """Named entities as spans of IOB2 tags: reading them out, and repairing tags that break
-the scheme (scoring them: ``gatedrnn.tagging.evaluation.span_scores``).
+the scheme (scoring them: ``gatedrnn.entities.evaluation.span_scores``).
 
 IOB2: ``B-X`` opens an entity of type X, ``I-X`` continues it, ``O`` is outside any. ``I-X``
 after ``O`` or after an entity of another type breaks the scheme; read leniently (as

@@ -116,34 +116,23 @@ class CharCNN(nn.Module):
         return features.masked_fill(padded[:, None, :], 0.0).amax(dim=2)  # ReLU ≥ 0: 0 is neutral
 
 
-class SequenceTagger(nn.Module):
-    """Tags every token of (B, T) word ids; returns UPOS logits (B, T, U) and XPOS logits or None.
+class ReadsWords(nn.Module):
+    """The part of a tagger that reads words: a word embedding, a character encoder (or none)
+    and word dropout, from a config with the fields of :class:`TaggerConfig` that name them.
+    SequenceTagger and CRFTagger (``models/crf_tagger.py``) build on it; the modules keep
+    the attribute names old checkpoints stored (``word_embedding``, ``char_encoder``)."""
 
-    ``chars`` (W, L) holds the characters of the W distinct word forms of the batch and
-    ``char_lengths`` (W,) their lengths; ``form_index`` (B, T) points each token at its row.
-    """
-
-    def __init__(self, config: TaggerConfig):
-        super().__init__()
-        self.config = config
+    def _build_word_reader(self, config) -> int:
+        """Make the modules; return the width of a token's features."""
         self.word_embedding = nn.Embedding(config.vocab_size, config.word_dim, padding_idx=0)
         self.char_encoder = (CharLSTM(config.num_chars, config.char_dim, config.char_hidden)
                              if config.char_encoder == "lstm" else
                              CharCNN(config.num_chars, config.char_dim, config.char_hidden)
                              if config.char_encoder == "cnn" else None)
-        features = config.word_dim + (self.char_encoder.output_size if self.char_encoder else 0)
-        self.input_dropout = nn.Dropout(config.dropout)
-        self.encoder = ENCODERS[config.mode](
-            features, config.hidden_size, num_layers=config.num_layers, batch_first=True,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0)
-        encoded = config.hidden_size * (2 if config.bidirectional else 1)
-        self.output_dropout = nn.Dropout(config.dropout)
-        self.upos_head = nn.Linear(encoded, config.num_upos)
-        self.xpos_head = nn.Linear(encoded, config.num_xpos) if config.num_xpos else None
         if config.word_dropout_alpha > 0:
             # filled from the training counts by set_word_counts(); saved with the weights
             self.register_buffer("word_dropout_probability", torch.zeros(config.vocab_size))
+        return config.word_dim + (self.char_encoder.output_size if self.char_encoder else 0)
 
     def set_word_counts(self, counts: Tensor) -> None:
         """Per-word dropout probabilities max(word_dropout, α/(α + count)) from training counts."""
@@ -156,8 +145,10 @@ class SequenceTagger(nn.Module):
         rare = alpha / (alpha + counts.to(torch.float32))
         self.word_dropout_probability.copy_(rare.clamp(min=self.config.word_dropout))
 
-    def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
-                char_lengths: Tensor | None = None, form_index: Tensor | None = None):
+    def read_words(self, words: Tensor, chars: Tensor | None = None,
+                   char_lengths: Tensor | None = None,
+                   form_index: Tensor | None = None) -> Tensor:
+        """Each token's features (B, T, F): its word embedding and its characters' encoding."""
         if self.training and (self.config.word_dropout > 0 or self.config.word_dropout_alpha > 0):
             probability = (self.word_dropout_probability[words]
                            if self.config.word_dropout_alpha > 0 else self.config.word_dropout)
@@ -169,7 +160,34 @@ class SequenceTagger(nn.Module):
                 raise ValueError("this tagger reads characters: pass chars, char_lengths and "
                                  "form_index (see gatedrnn.tagging.collate_sentences)")
             features.append(self.char_encoder(chars, char_lengths)[form_index])
-        encoded, _ = self.encoder(self.input_dropout(torch.cat(features, dim=-1)),
-                                  lengths=lengths, need_cell_state=False)
+        return torch.cat(features, dim=-1)
+
+
+class SequenceTagger(ReadsWords):
+    """Tags every token of (B, T) word ids; returns UPOS logits (B, T, U) and XPOS logits or None.
+
+    ``chars`` (W, L) holds the characters of the W distinct word forms of the batch and
+    ``char_lengths`` (W,) their lengths; ``form_index`` (B, T) points each token at its row.
+    """
+
+    def __init__(self, config: TaggerConfig):
+        super().__init__()
+        self.config = config
+        features = self._build_word_reader(config)
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.encoder = ENCODERS[config.mode](
+            features, config.hidden_size, num_layers=config.num_layers, batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        encoded = config.hidden_size * (2 if config.bidirectional else 1)
+        self.output_dropout = nn.Dropout(config.dropout)
+        self.upos_head = nn.Linear(encoded, config.num_upos)
+        self.xpos_head = nn.Linear(encoded, config.num_xpos) if config.num_xpos else None
+
+    def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
+                char_lengths: Tensor | None = None, form_index: Tensor | None = None):
+        features = self.read_words(words, chars, char_lengths, form_index)
+        encoded, _ = self.encoder(self.input_dropout(features), lengths=lengths,
+                                  need_cell_state=False)
         encoded = self.output_dropout(encoded)
         return self.upos_head(encoded), (self.xpos_head(encoded) if self.xpos_head else None)

@@ -159,6 +159,31 @@ class TagResponse(BaseModel):
     sentences: list[TaggedSentence]
 
 
+class EntitiesRequest(BaseModel):
+    texts: list[str] = Field(..., description="raw texts, cut into tokens as the model's "
+                             "training text was (any language)")
+    model: str | None = None
+
+
+class Entity(BaseModel):
+    type: str
+    text: str
+    start: int = Field(..., description="character offset: text[start:end] is the entity")
+    end: int
+    confidence: float = Field(..., description="the least CRF marginal probability of its "
+                              "tokens' tags")
+
+
+class EntitiesResult(BaseModel):
+    text: str
+    entities: list[Entity]
+
+
+class EntitiesResponse(BaseModel):
+    model: str
+    results: list[EntitiesResult]
+
+
 class ExplainRequest(BaseModel):
     text: str = Field(..., description=f"one text, at most {MAX_CHARS:,} characters")
     model: str | None = None
@@ -274,6 +299,13 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
             sentences = request.tokens
         tagged = await batcher(chosen).submit(sentences)
         return {"model": chosen.name, "sentences": tagged}
+
+    @app.post("/entities", response_model=EntitiesResponse,
+              responses={404: {"model": Error}, 413: {"model": Error}, 422: {"model": Error}})
+    async def find_entities(request: EntitiesRequest):
+        check_texts(request.texts)
+        chosen = pick("entities", request.model)
+        return {"model": chosen.name, "results": await batcher(chosen).submit(request.texts)}
 
     @app.post("/explain", responses={404: {"model": Error}, 413: {"model": Error},
                                      422: {"model": Error}})

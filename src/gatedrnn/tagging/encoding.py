@@ -17,32 +17,26 @@ from .common import IGNORE, MAX_WORD_CHARS
 # ---- encoding -------------------------------------------------------------------------------
 
 
-class TaggerVocab:
-    """Words (exact forms seen in training), characters, and the UPOS and XPOS tag sets."""
+class FormVocab:
+    """Words (exact forms seen in training, or lowercased) and characters: what a tagger's
+    word reader (``models.tagger.ReadsWords``) needs of a vocabulary."""
 
-    def __init__(self, words: list[str], chars: list[str], upos: list[str], xpos: list[str],
-                 lowercase: bool = False):
+    def __init__(self, words: list[str], chars: list[str], lowercase: bool = False):
         self.words = Vocab(words)
         self.lowercase = lowercase  # word embeddings for lowercased forms (characters keep case)
         self.chars = Vocab(chars)
-        self.upos = list(upos)
-        self.xpos = list(xpos)
-        self.upos_index = {t: i for i, t in enumerate(self.upos)}
-        self.xpos_index = {t: i for i, t in enumerate(self.xpos)}
         self._char_cache: dict[str, list[int]] = {}
 
-    @classmethod
-    def build(cls, sentences: list[ud.Sentence], lowercase: bool = False) -> "TaggerVocab":
+    @staticmethod
+    def count_forms(sentences, lowercase: bool = False) -> tuple[list[str], list[str]]:
+        """(words, characters) of the sentences, most frequent first, each after PAD and UNK."""
         forms = Counter(f for s in sentences for f in s.forms)
         chars = Counter(c for form in forms for c in form)
         keys = Counter()
         for form, n in forms.items():
             keys[form.lower() if lowercase else form] += n
         words = sorted(keys, key=lambda w: (-keys[w], w))
-        upos = sorted({t for s in sentences for t in s.upos})
-        xpos = sorted({t for s in sentences for t in s.xpos} - {ud.NO_TAG})
-        return cls([PAD, UNK, *words], [PAD, UNK, *sorted(chars, key=lambda c: (-chars[c], c))],
-                   upos, xpos, lowercase)
+        return [PAD, UNK, *words], [PAD, UNK, *sorted(chars, key=lambda c: (-chars[c], c))]
 
     def word_ids(self, forms: list[str]) -> list[int]:
         return self.words.encode([f.lower() for f in forms] if self.lowercase else forms)
@@ -55,12 +49,31 @@ class TaggerVocab:
             self._char_cache[form] = ids
         return ids
 
+    def fingerprint(self) -> str:
+        return self.words.fingerprint()
+
+
+class TaggerVocab(FormVocab):
+    """Words, characters, and the UPOS and XPOS tag sets."""
+
+    def __init__(self, words: list[str], chars: list[str], upos: list[str], xpos: list[str],
+                 lowercase: bool = False):
+        super().__init__(words, chars, lowercase)
+        self.upos = list(upos)
+        self.xpos = list(xpos)
+        self.upos_index = {t: i for i, t in enumerate(self.upos)}
+        self.xpos_index = {t: i for i, t in enumerate(self.xpos)}
+
+    @classmethod
+    def build(cls, sentences: list[ud.Sentence], lowercase: bool = False) -> "TaggerVocab":
+        words, chars = cls.count_forms(sentences, lowercase)
+        upos = sorted({t for s in sentences for t in s.upos})
+        xpos = sorted({t for s in sentences for t in s.xpos} - {ud.NO_TAG})
+        return cls(words, chars, upos, xpos, lowercase)
+
     def to_dict(self) -> dict:
         return {"chars": self.chars.itos, "upos": self.upos, "xpos": self.xpos,
                 "lowercase": self.lowercase}
-
-    def fingerprint(self) -> str:
-        return self.words.fingerprint()
 
 
 @dataclass
@@ -120,23 +133,33 @@ def collate_sentences(data: TaggedData, indices: list[int], vocab: TaggerVocab,
     words = torch.zeros(shape, dtype=torch.long)
     upos = torch.full(shape, IGNORE, dtype=torch.long)
     xpos = torch.full(shape, IGNORE, dtype=torch.long)
-    form_index = torch.zeros(shape, dtype=torch.long)
-    form_rows: dict[str, int] = {"": 0}  # row 0: padding positions point here
     for b, (ids, forms, u, x) in enumerate(rows):
         n = len(ids)
         if n:
             words[b, :n] = torch.tensor(ids)
             upos[b, :n] = torch.tensor(u)
             xpos[b, :n] = torch.tensor(x)
-            form_index[b, :n] = torch.tensor([form_rows.setdefault(f, len(form_rows))
-                                              for f in forms])
+    chars, char_lengths, form_index = collate_forms([r[1] for r in rows], vocab, longest)
+    lengths = torch.tensor([max(1, len(r[0])) for r in rows])
+    return TaggingBatch(words, lengths, chars, char_lengths, form_index, upos, xpos, list(indices))
+
+
+def collate_forms(sentences: list[list[str]], vocab: FormVocab, longest: int
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(chars (W, L), char_lengths (W,), form_index (B, longest)): the characters of each
+    distinct form of the sentences once, and each token's row among them (padding: row 0)."""
+    form_index = torch.zeros(len(sentences), longest, dtype=torch.long)
+    form_rows: dict[str, int] = {"": 0}  # row 0: padding positions point here
+    for b, forms in enumerate(sentences):
+        if forms:
+            form_index[b, : len(forms)] = torch.tensor(
+                [form_rows.setdefault(f, len(form_rows)) for f in forms])
     char_lists = [vocab.char_ids(form) if form else [0] for form in form_rows]
     char_lengths = torch.tensor([len(c) for c in char_lists])
     chars = torch.zeros(len(char_lists), int(char_lengths.max()), dtype=torch.long)
     for row, ids in enumerate(char_lists):
         chars[row, : len(ids)] = torch.tensor(ids)
-    lengths = torch.tensor([max(1, len(r[0])) for r in rows])
-    return TaggingBatch(words, lengths, chars, char_lengths, form_index, upos, xpos, list(indices))
+    return chars, char_lengths, form_index
 
 
 class TaggingTask(TrainingTask):

@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 from ..data import ud
-from ..data.iob2 import spans
 from ..train import checkpoint
 from .predict import Tagger, TaggerEnsemble, _softmax_each, gold_scores
 
@@ -117,34 +116,3 @@ def calibration_report(tagger: Tagger, sentences: list[ud.Sentence],
         report["xpos_ece_uncalibrated"] = calibration.expected_calibration_error(
             xpos_raw.softmax(-1), xpos_gold)
     return report
-
-
-def span_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """Entity precision, recall and F1 over sentences of IOB2 tags: per type (with its gold
-    count, ``support``), micro-averaged over all entities, and the types' macro-average F1.
-    A span is right only when its type, its first and its last token all are (CoNLL's
-    conlleval and seqeval count so)."""
-    if len(gold) != len(predicted):
-        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
-    counts: dict[str, list[int]] = {}  # type → [true positives, predicted, gold]
-    for i, (g, p) in enumerate(zip(gold, predicted)):
-        if len(g) != len(p):
-            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
-        gold_spans, predicted_spans = set(spans(g)), set(spans(p))
-        for span in gold_spans | predicted_spans:
-            row = counts.setdefault(span.type, [0, 0, 0])
-            row[0] += span in gold_spans and span in predicted_spans
-            row[1] += span in predicted_spans
-            row[2] += span in gold_spans
-
-    def scores(tp: int, n_predicted: int, n_gold: int) -> dict:
-        precision = tp / n_predicted if n_predicted else 0.0
-        recall = tp / n_gold if n_gold else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": precision, "recall": recall, "f1": f1, "support": n_gold}
-
-    per_type = {kind: scores(*counts[kind]) for kind in sorted(counts)}
-    total = [sum(row[k] for row in counts.values()) for k in range(3)]
-    return {"per_type": per_type, "micro": scores(*total),
-            "macro_f1": (sum(s["f1"] for s in per_type.values()) / len(per_type)
-                         if per_type else 0.0)}

@@ -1,31 +1,22 @@
-"""Raw English text to sentences of tokens, close to UD EWT's conventions."""
+"""Raw text to sentences of tokens: English close to UD EWT's conventions, other languages as
+``data/segment.py`` cuts them (Japanese into UniDic's short-unit words, as UD Japanese)."""
 
 from __future__ import annotations
 
 import re
 
-# ---- raw text -------------------------------------------------------------------------------
+from ..data.segment import ENGLISH_TOKEN as _TOKEN
+from ..data.segment import segment
 
-# A simple English tokenizer close to UD EWT's conventions (documented in the README): URLs and
-# e-mail addresses stay whole (without trailing punctuation); numbers keep their inner . and ,; "don't" → do n't, "can't" →
-# ca n't, "it's" → it 's (also 're 've 'll 'd 'm); abbreviations with inner periods (U.S.)
-# stay whole; other punctuation characters are tokens of their own.
-_TOKEN = re.compile(r"""
-      (?:https?://|www\.)\S+?(?=[.,;:!?)\]"']*(?:\s|$))
-    | [\w.+-]+@[\w-]+(?:\.[\w-]+)+
-    | (?:[A-Za-z]\.){2,}
-    | \d+(?:[.,:]\d+)*
-    | \w+(?=n't\b) | n't\b
-    | \w+(?='(?:s|re|ve|ll|d|m)\b) | '(?:s|re|ve|ll|d|m)\b
-    | \w+(?:[-']\w+)*
-    | \S
-""", re.VERBOSE | re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
-def tokenize(text: str) -> list[list[str]]:
-    """Raw text → sentences of tokens. Each line is split at ., ! or ? followed by a space and a
-    capital letter or digit; then each sentence into tokens (see ``_TOKEN``)."""
+def tokenize(text: str, language: str = "english") -> list[list[str]]:
+    """Raw text → sentences of tokens. English: each line is split at ., ! or ? followed by a
+    space and a capital letter or digit; then each sentence into tokens (see ``_TOKEN``).
+    Another ``language`` ("japanese", "words", "auto"): see ``data.segment.segment``."""
+    if language != "english":
+        return [[token.text for token in sentence] for sentence in segment(text, language)]
     sentences = []
     for line in text.splitlines():
         for part in _SENTENCE_END.split(line.strip()):

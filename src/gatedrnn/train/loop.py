@@ -165,6 +165,8 @@ class TrainingTask:
 
     # whether the epoch's line shows training accuracy (free when the loss computes it)
     reports_train_accuracy = True
+    # what the epoch's line calls the validation score that ``loss`` counts
+    score_name = "acc"
 
     def collate(self, data, indices: list[int], max_length: int | None = None,
                 random_crop: bool = False):
@@ -423,7 +425,8 @@ class Trainer:
                              if self.task.reports_train_accuracy else "")
                 self.log(f"epoch {self.epoch}/{c.epochs}: train loss {record['train_loss']:.4f}"
                          f"{train_acc} | valid loss {valid['loss']:.4f} "
-                         f"acc {valid['accuracy']:.4f} | {record['tokens_per_s']:.0f} tokens/s"
+                         f"{self.task.score_name} {valid['accuracy']:.4f} | "
+                         f"{record['tokens_per_s']:.0f} tokens/s"
                          + (" | best" if improved else ""))
                 if c.patience is not None and self.epochs_without_improvement >= c.patience:
                     self.log(f"early stop: no better validation accuracy for {c.patience} epochs")

@@ -1,0 +1,97 @@
+"""CRFTagger: the BiLSTM-CRF of Huang et al. (2015) and Lample et al. (2016), for named entities.
+
+Words are read as the part-of-speech tagger reads them (a word embedding and a character
+BiLSTM or CNN, :class:`ReadsWords`); a recurrent encoder gives each token a score per tag
+(the emissions), and a linear-chain CRF (``nn/crf.py``) scores whole tag sequences, so that
+the tags chosen together are consistent: with IOB2 tags, ``I-X`` never follows ``O`` or
+another type, which a softmax per token cannot promise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor, nn
+
+from ..nn.crf import CRF, bio_allowed
+from .config import StoredConfig
+from .tagger import CHAR_ENCODERS, ENCODERS, ReadsWords
+
+
+@dataclass
+class CRFTaggerConfig(StoredConfig):
+    """Everything needed to rebuild a CRFTagger (stored in config.json); ``tags`` are the
+    tag names in id order, from which the CRF's allowed transitions are rebuilt."""
+
+    KIND = "CRF tagger"
+
+    vocab_size: int
+    num_chars: int
+    tags: list[str] = field(default_factory=list)
+    scheme: str = "iob2"         # "iob2": forbid what IOB2 forbids; "none": any transition
+    word_dim: int = 100
+    char_encoder: str = "lstm"
+    char_dim: int = 25
+    char_hidden: int = 25        # per direction for the char BiLSTM; filters for the CNN
+    hidden_size: int = 100
+    num_layers: int = 1
+    bidirectional: bool = True
+    mode: str = "LSTM"
+    dropout: float = 0.5
+    word_dropout: float = 0.05
+    word_dropout_alpha: float = 0.0
+
+    def __post_init__(self):
+        if self.mode not in ENCODERS:
+            raise ValueError(f"mode must be one of {', '.join(ENCODERS)}, got {self.mode!r}")
+        if self.char_encoder not in CHAR_ENCODERS:
+            raise ValueError(f"char_encoder must be one of {', '.join(CHAR_ENCODERS)}, got "
+                             f"{self.char_encoder!r}")
+        if self.scheme not in ("iob2", "none"):
+            raise ValueError(f"scheme must be 'iob2' or 'none', got {self.scheme!r}")
+        if not self.tags:
+            raise ValueError("tags must name at least one tag")
+        for name in ("vocab_size", "num_chars", "word_dim", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("dropout", "word_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.word_dropout_alpha < 0:
+            raise ValueError(f"word_dropout_alpha must be ≥ 0, got {self.word_dropout_alpha}")
+
+
+class CRFTagger(ReadsWords):
+    """(B, T) word ids (and their characters, as SequenceTagger takes them) → emission scores
+    (B, T, K); ``self.crf`` turns them into a loss (``nll``) or tag sequences (``decode``)."""
+
+    def __init__(self, config: CRFTaggerConfig):
+        super().__init__()
+        self.config = config
+        features = self._build_word_reader(config)
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.encoder = ENCODERS[config.mode](
+            features, config.hidden_size, num_layers=config.num_layers, batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        encoded = config.hidden_size * (2 if config.bidirectional else 1)
+        self.output_dropout = nn.Dropout(config.dropout)
+        self.emission = nn.Linear(encoded, len(config.tags))
+        allowed, first = bio_allowed(config.tags) if config.scheme == "iob2" else (None, None)
+        self.crf = CRF(len(config.tags), allowed, first)
+
+    def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
+                char_lengths: Tensor | None = None, form_index: Tensor | None = None) -> Tensor:
+        features = self.read_words(words, chars, char_lengths, form_index)
+        encoded, _ = self.encoder(self.input_dropout(features), lengths=lengths,
+                                  need_cell_state=False)
+        return self.emission(self.output_dropout(encoded))
+
+    def nll(self, emissions: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
+        """Mean over sentences of -log p(gold tags) under the CRF."""
+        return self.crf.nll(emissions.float(), tags, lengths)
+
+    def decode(self, emissions: Tensor, lengths: Tensor) -> list[list[int]]:
+        """The best tag sequence of each sentence (Viterbi), as tag ids."""
+        return self.crf.decode(emissions.float(), lengths)
