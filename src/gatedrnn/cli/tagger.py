@@ -259,15 +259,19 @@ def tagger_calibrate(checkpoint, data, as_json):
 @click.option("--format", "output_format", type=click.Choice(["conllu", "json"]),
               default="conllu", show_default=True,
               help="json: one object per sentence, with each UPOS tag's confidence.")
+@click.option("--language", type=click.Choice(["english", "japanese", "words", "auto"]),
+              default=None, help="How raw text is cut into tokens [default: the tagger's "
+                                 "treebank's: English by UD EWT's conventions, Japanese into "
+                                 "UniDic's short-unit words, other languages into words].")
 @NO_CALIBRATE
-def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_format,
+def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_format, language,
                    no_calibrate):
     """Tag TEXTS, --file, --conllu, or standard input; print CoNLL-U or JSON lines.
 
-    Raw text is split into sentences at . ! ? followed by a capital letter, and into tokens
-    following UD English conventions (do n't, it 's, punctuation apart; see the README).
-    Leading arguments that are checkpoints form an ensemble: 'gatedrnn tagger predict runs/a
-    runs/b "Time flies."'.
+    Raw English text is split into sentences at . ! ? followed by a capital letter, and into
+    tokens following UD English conventions (do n't, it 's, punctuation apart; see the
+    README); Japanese text by MeCab with UniDic (--language). Leading arguments that are
+    checkpoints form an ensemble: 'gatedrnn tagger predict runs/a runs/b "Time flies."'.
     """
     from ..data import ud
     from ..tagging import tokenize
@@ -276,6 +280,7 @@ def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_forma
     texts = list(texts)
     while texts and is_checkpoint(texts[0]):
         checkpoints.append(Path(texts.pop(0)))
+    model = _load_tagger(checkpoints, calibrated=not no_calibrate)
     if conllu_file is not None:
         try:
             sentences = ud.read_conllu(conllu_file)
@@ -289,11 +294,10 @@ def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_forma
         else:
             content = sys.stdin.read()
         token_lists = ([line.split() for line in content.splitlines() if line.split()]
-                       if tokenized else tokenize(content))
+                       if tokenized else tokenize(content, language or model.language))
         sentences = [ud.Sentence(tokens, [], []) for tokens in token_lists]
     if not sentences:
         raise click.UsageError("no text to tag: give TEXTS, --file, --conllu, or text on stdin")
-    model = _load_tagger(checkpoints, calibrated=not no_calibrate)
     tagged = model.tag([s.forms for s in sentences])
     if output_format == "json":
         for result in tagged:

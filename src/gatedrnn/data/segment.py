@@ -51,6 +51,14 @@ def choose_language(text: str) -> str:
     return "japanese" if letters and kana >= 0.1 * len(letters) else "words"
 
 
+def treebank_language(file_name: str, sample: str) -> str:
+    """How to cut raw text for a tagger trained on a treebank: from its UD file name's language
+    code (``en_ewt-ud-train.conllu``: english, ``ja_gsd-...``: japanese), else from its text."""
+    code = file_name.rsplit("/", 1)[-1].split("_", 1)[0].lower()
+    named = {"en": "english", "ja": "japanese"}.get(code)
+    return named or choose_language(sample)
+
+
 def segment(text: str, language: str = "auto") -> list[list[Token]]:
     """The sentences of ``text`` (split at each line and after sentence-final punctuation), each
     a list of tokens with their offsets into ``text``."""

@@ -141,7 +141,8 @@ class PredictResponse(BaseModel):
 
 class TagRequest(BaseModel):
     texts: list[str] | None = Field(None, description="raw texts, tokenised by gatedrnn "
-                                    "(UD English conventions)")
+                                    "as the tagger's treebank is (English: UD EWT's conventions; "
+                                    "Japanese: UniDic short-unit words)")
     tokens: list[list[str]] | None = Field(None, description="pre-tokenised sentences")
     model: str | None = None
 
@@ -291,7 +292,8 @@ def create_app(models: list[LoadedModel]) -> FastAPI:
         chosen = pick("tag", request.model)
         if request.texts is not None:
             check_texts(request.texts)
-            sentences = [tokens for text in request.texts for tokens in tokenize(text)]
+            sentences = [tokens for text in request.texts
+                         for tokens in tokenize(text, chosen.model.language)]
         else:
             check_texts([" ".join(s) for s in request.tokens])
             if any(not token for s in request.tokens for token in s):

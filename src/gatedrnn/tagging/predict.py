@@ -22,13 +22,17 @@ class Tagger:
 
     ``temperature`` ({"upos": T, "xpos": T}) divides each head's logits before the softmax:
     fitted on dev at the end of training (the checkpoint's ``calibration``), or 1 for raw scores.
+    ``language``: how ``tag_text`` cuts raw text into tokens, stored at training (checkpoints
+    from before it read English).
     """
 
     def __init__(self, model: SequenceTagger, vocab: TaggerVocab, source: str = "",
-                 device: str = "cpu", temperature: dict | None = None):
+                 device: str = "cpu", temperature: dict | None = None,
+                 language: str = "english"):
         self.model = model.eval().to(device)
         self.vocab = vocab
         self.source = source
+        self.language = language  # how raw text is cut into tokens (``tagging.text.tokenize``)
         self.device = device
         self.temperature = {"upos": 1.0, "xpos": 1.0, **(temperature or {})}
 
@@ -75,6 +79,11 @@ class Tagger:
         upos, xpos = self.probabilities(sentences, batch_size)
         return ([u.argmax(-1).tolist() for u in upos],
                 [x.argmax(-1).tolist() if x.shape[1] else [] for x in xpos])
+
+    def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
+        """``tag`` of raw text, cut into sentences and tokens as the tagger's language is."""
+        from .text import tokenize
+        return self.tag(tokenize(text, self.language), batch_size)
 
     def tag(self, sentences: list[list[str]], batch_size: int = 128) -> list[dict]:
         """[{"tokens", "upos", "xpos", "upos_confidence"}] for each token list (an empty list
@@ -137,6 +146,7 @@ class TaggerEnsemble(Tagger):
                         f"tag sets; an ensemble needs taggers trained on the same treebank")
         self.members = list(members)
         self.vocab = first.vocab
+        self.language = first.language
         self.source = " + ".join(m.source for m in members)
         self.device = first.device
         self.whole = temperature is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ..data import ud
+from ..data.segment import treebank_language
 from ..models.tagger import SequenceTagger, TaggerConfig
 from ..runinfo import environment
 from ..train import checkpoint
@@ -61,6 +62,9 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
         "task": TASK, "model": model_config.to_dict(), "preset": preset,
         "fit": asdict(fit_config), "tags": vocab.to_dict(),
         "vocab_fingerprint": vocab.fingerprint(), "treebank": treebank.source,
+        # how raw text is cut into tokens at prediction, from the treebank's name or its text
+        "language": treebank_language(Path(treebank.source.split(" (")[0]).name, " ".join(
+            " ".join(s.forms) for s in train_sentences[:500])),
         "environment": environment(seed=seed),
     }
     trainer = Trainer(model, fit_config, train_set, dev_set, out, checkpoint_config,

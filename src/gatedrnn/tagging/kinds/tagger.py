@@ -58,4 +58,5 @@ def load(directory: Path, config: dict, calibrated: bool = True,
                            len(vocab.words), "words")
     model = checkpoint.load_into(SequenceTagger(model_config), directory)
     return Tagger(model, vocab, str(directory), device,
-                  checkpoint_temperatures(config) if calibrated else None)
+                  checkpoint_temperatures(config) if calibrated else None,
+                  config.get("language", "english"))
