@@ -623,3 +623,14 @@ def test_any_treebank_downloads_by_its_name_and_release(tmp_path, monkeypatch):
     refused = CliRunner().invoke(main, ["tagger", "train", "--treebank", "UD_Nowhere-X",
                                         "--out", str(tmp_path / "run")])
     assert refused.exit_code != 0 and "no treebank UD_Nowhere-X" in refused.output
+
+
+def test_the_preset_trains_a_small_treebank_for_more_epochs_and_ewt_for_its_measured_16():
+    from gatedrnn.tagging.presets import PRESETS
+
+    preset = PRESETS["bilstm"]
+    assert preset.epochs_for(12_544) == 16       # UD English EWT, as measured
+    assert preset.epochs_for(2_231) == 80        # 70 batches: more passes, up to the cap
+    assert preset.epochs_for(200_000) == 4       # a large treebank: at least the floor
+    assert preset.epochs_for(12_544, batch_size=64) == 31
+    assert PRESETS["tiny"].epochs_for(10) == PRESETS["tiny"].fit["epochs"]  # no steps: fixed

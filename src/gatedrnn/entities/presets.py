@@ -10,8 +10,9 @@ Plain data, importable without torch, so that the command line's help answers at
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+
+from ..tagging.presets import epochs_for
 
 
 @dataclass
@@ -26,8 +27,8 @@ class Preset:
 
     def epochs_for(self, sentences: int, batch_size: int | None = None) -> int:
         """Epochs for ``sentences`` training sentences: ``steps`` batches, within bounds."""
-        batches = math.ceil(sentences / (batch_size or self.fit["batch_size"]))
-        return max(self.min_epochs, min(self.max_epochs, math.ceil(self.steps / batches)))
+        return epochs_for(sentences, batch_size or self.fit["batch_size"], self.steps,
+                          self.min_epochs, self.max_epochs)
 
 
 PRESETS = {

@@ -41,16 +41,20 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
     if (Path(out) / "config.json").is_file():
         raise ValueError(f"{out} holds a tagger ensemble; train a single tagger into another "
                          "--out (or add --members to train the ensemble again)")
-    fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
-    torch.manual_seed(seed)
     started = time.perf_counter()
     treebank = ud.load(data, show_progress=show_progress)
     train_sentences = treebank.train[:limit] if limit else treebank.train
+    epochs = chosen.epochs_for(len(train_sentences), (overrides or {}).get("batch_size"))
+    fit_config = FitConfig(**{**chosen.fit, "epochs": epochs, "seed": seed,
+                              **(overrides or {})})
+    torch.manual_seed(seed)
     vocab = TaggerVocab.build(train_sentences, lowercase=chosen.lowercase)
     train_set, dev_set = encode(train_sentences, vocab), encode(treebank.dev, vocab)
     log(f"data: {len(train_set)} train / {len(dev_set)} dev sentences from {treebank.source}; "
         f"{len(vocab.words)} words, {len(vocab.chars)} characters, {len(vocab.upos)} UPOS, "
-        f"{len(vocab.xpos)} XPOS ({time.perf_counter() - started:.1f} s)")
+        f"{len(vocab.xpos)} XPOS; {fit_config.epochs} epochs of "
+        f"{-(-len(train_set) // fit_config.batch_size)} steps "
+        f"({time.perf_counter() - started:.1f} s)")
     model_config = TaggerConfig(vocab_size=len(vocab.words), num_chars=len(vocab.chars),
                                 num_upos=len(vocab.upos), num_xpos=len(vocab.xpos),
                                 **{**chosen.model, **(model_overrides or {})})
