@@ -119,3 +119,54 @@ def ud_treebank(tmp_path_factory) -> Path:
         text = conllu_text([_sentence(rng) for _ in range(n)], split)
         (folder / UD_PATTERN.format(split=split)).write_text(text, encoding="utf-8")
     return folder
+
+
+# ---- named entities: IOB2 column files of a toy Danish ----------------------------------
+
+PEOPLE = ["Anna", "Bo", "Carl", "Dorte", "Erik", "Freja", "Gustav", "Hanne"]
+PLACES = ["Aarhus", "Odense", "Vejle", "Ribe", "Skagen", "Kolding"]
+COMPANIES = [("Novo", "Nordisk"), ("Danske", "Bank"), ("Lego", "Gruppen")]
+
+
+def entity_sentence(rng: random.Random) -> tuple[list[str], list[str]]:
+    person = rng.choice(PEOPLE)
+    if rng.random() < 0.5:
+        place = rng.choice(PLACES)
+        return [person, "bor", "i", place, "."], ["B-PER", "O", "O", "B-LOC", "O"]
+    first, second = rng.choice(COMPANIES)
+    return ([person, "arbejder", "for", first, second, "."],
+            ["B-PER", "O", "O", "B-ORG", "I-ORG", "O"])
+
+
+def write_iob2(path, sentences) -> None:
+    lines = []
+    for n, (forms, tags) in enumerate(sentences):
+        lines.append(f"# sent_id = s{n}")
+        lines.append(f"# text = {' '.join(forms)}")
+        lines += [f"{i}\t{f}\t{t}\t-\t-" for i, (f, t) in enumerate(zip(forms, tags), 1)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def entity_files(tmp_path_factory):
+    rng = random.Random(0)
+    folder = tmp_path_factory.mktemp("uner")
+    files = {}
+    for split, count in (("train", 120), ("dev", 30), ("test", 30)):
+        files[split] = folder / f"xx-ud-{split}.iob2"
+        write_iob2(files[split], [entity_sentence(rng) for _ in range(count)])
+    return files
+
+
+
+
+@pytest.fixture(scope="session")
+def trained_entities(entity_files, tmp_path_factory):
+    """A tiny entity tagger trained on ``entity_files``: (its directory, the summary)."""
+    from gatedrnn.entities import train
+
+    out = tmp_path_factory.mktemp("entities") / "run"
+    summary = train(dict(entity_files), "tiny", out, show_progress=False, log=lambda m: None,
+                    overrides={"epochs": 8})
+    return out, summary

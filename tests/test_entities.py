@@ -4,7 +4,6 @@ with character offsets, the command line, serving and ONNX (Viterbi outside the 
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 import torch
@@ -26,48 +25,11 @@ from gatedrnn.entities import (
 )
 from gatedrnn.models.crf_tagger import CRFTagger, CRFTaggerConfig
 
-PEOPLE = ["Anna", "Bo", "Carl", "Dorte", "Erik", "Freja", "Gustav", "Hanne"]
-PLACES = ["Aarhus", "Odense", "Vejle", "Ribe", "Skagen", "Kolding"]
-COMPANIES = [("Novo", "Nordisk"), ("Danske", "Bank"), ("Lego", "Gruppen")]
-
-
-def _sentence(rng: random.Random) -> tuple[list[str], list[str]]:
-    person = rng.choice(PEOPLE)
-    if rng.random() < 0.5:
-        place = rng.choice(PLACES)
-        return [person, "bor", "i", place, "."], ["B-PER", "O", "O", "B-LOC", "O"]
-    first, second = rng.choice(COMPANIES)
-    return ([person, "arbejder", "for", first, second, "."],
-            ["B-PER", "O", "O", "B-ORG", "I-ORG", "O"])
-
-
-def _write(path, sentences) -> None:
-    lines = []
-    for n, (forms, tags) in enumerate(sentences):
-        lines.append(f"# sent_id = s{n}")
-        lines.append(f"# text = {' '.join(forms)}")
-        lines += [f"{i}\t{f}\t{t}\t-\t-" for i, (f, t) in enumerate(zip(forms, tags), 1)]
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
+from conftest import write_iob2 as _write
 
 @pytest.fixture(scope="module")
-def entity_files(tmp_path_factory):
-    rng = random.Random(0)
-    folder = tmp_path_factory.mktemp("uner")
-    files = {}
-    for split, count in (("train", 120), ("dev", 30), ("test", 30)):
-        files[split] = folder / f"xx-ud-{split}.iob2"
-        _write(files[split], [_sentence(rng) for _ in range(count)])
-    return files
-
-
-@pytest.fixture(scope="module")
-def trained(entity_files, tmp_path_factory):
-    out = tmp_path_factory.mktemp("entities") / "run"
-    summary = train(dict(entity_files), "tiny", out, show_progress=False, log=lambda m: None,
-                    overrides={"epochs": 8})
-    return out, summary
+def trained(trained_entities):
+    return trained_entities
 
 
 def _config(tags, **options) -> CRFTaggerConfig:

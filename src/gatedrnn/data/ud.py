@@ -223,6 +223,8 @@ def load(data: str | Path | dict | None = None, release: str = DEFAULT_RELEASE,
     optional: see ``load_files``); without it, UD English EWT from ``$GATEDRNN_UD_DIR``, else
     the cache, downloading the ``release`` tag's files from the treebank's GitHub repository
     if needed."""
+    if isinstance(data, Treebank):
+        return data
     if isinstance(data, dict):
         return load_files(**data)
     if data is None:

@@ -24,8 +24,8 @@ _WHERE = {
     **dict.fromkeys(["train", "train_ensemble", "train_recipe"], "training"),
     **dict.fromkeys(["Tagger", "TaggerEnsemble", "load_taggers", "gold_scores", "load"],
                     "predict"),
-    **dict.fromkeys(["calibrate", "calibrate_checkpoint", "evaluate", "calibration_report"],
-                    "evaluation"),
+    **dict.fromkeys(["calibrate", "calibrate_checkpoint", "evaluate", "calibration_report",
+                     "evaluate_raw_text"], "evaluation"),
     "tokenize": "text",
 }
 

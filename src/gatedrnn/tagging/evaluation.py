@@ -116,3 +116,41 @@ def calibration_report(tagger: Tagger, sentences: list[ud.Sentence],
         report["xpos_ece_uncalibrated"] = calibration.expected_calibration_error(
             xpos_raw.softmax(-1), xpos_gold)
     return report
+
+
+def evaluate_raw_text(tagger: Tagger, sentences: list[ud.Sentence]) -> dict:
+    """The tagger from raw text, as a user runs it: each sentence's ``# text`` cut into tokens
+    as the tagger's language is (``data.segment``) and tagged. Scored against the gold words by
+    their character offsets: segmentation (the words' spans) and UPOS (span and tag both
+    right), each as precision, recall and F1. Sentences without a text, or whose words are not
+    found in it in order, are skipped and counted (``skipped``)."""
+    from ..data.segment import segment
+
+    counts = {"segmentation": [0, 0, 0], "upos": [0, 0, 0]}
+    skipped = 0
+    for sentence in sentences:
+        gold, position = [], 0
+        for form, tag in zip(sentence.forms, sentence.upos):
+            at = (sentence.text or "").find(form, position)
+            if at < 0:
+                break
+            gold.append((at, at + len(form), tag))
+            position = at + len(form)
+        if not sentence.text or len(gold) != len(sentence):
+            skipped += 1
+            continue
+        cut = segment(sentence.text, tagger.language)
+        tagged = tagger.tag([[t.text for t in s] for s in cut])
+        found = [(t.start, t.end, tag) for s, result in zip(cut, tagged)
+                 for t, tag in zip(s, result["upos"])]
+        for key, width in (("segmentation", 2), ("upos", 3)):
+            g, f = {x[:width] for x in gold}, {x[:width] for x in found}
+            c = counts[key]
+            c[0], c[1], c[2] = c[0] + len(g & f), c[1] + len(f), c[2] + len(g)
+    if skipped == len(sentences):
+        raise ValueError("no sentence has a # text line holding its words: nothing to score "
+                         "from raw text")
+    return {**{key: {"precision": tp / n_f if n_f else 0.0, "recall": tp / n_g,
+                     "f1": 2 * tp / (n_f + n_g)} for key, (tp, n_f, n_g) in counts.items()},
+            "sentences": len(sentences) - skipped, "skipped": skipped}
+

@@ -67,7 +67,7 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
         "fit": asdict(fit_config), "tags": vocab.to_dict(),
         "vocab_fingerprint": vocab.fingerprint(), "treebank": treebank.source,
         # how raw text is cut into tokens at prediction, from the treebank's name or its text
-        "language": treebank_language(Path(treebank.source.split(" (")[0]).name, " ".join(
+        "language": treebank_language(_train_file_name(treebank.source), " ".join(
             " ".join(s.forms) for s in train_sentences[:500])),
         "environment": environment(seed=seed),
     }
@@ -87,6 +87,12 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
     summary["encoder_params"] = sum(p.numel() for p in model.encoder.parameters())
     summary["train_tokens_per_epoch"] = sum(train_set.lengths)
     return summary
+
+
+def _train_file_name(source: str) -> str:
+    """The training file's name of a treebank read from ``source`` (a folder or a file)."""
+    path = Path(source.split(" (")[0])
+    return ud.treebank_files(path).get("train", path).name if path.is_dir() else path.name
 
 
 def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *,

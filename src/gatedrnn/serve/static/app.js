@@ -9,6 +9,7 @@ async function loadModels() {
     const health = await (await fetch("/health")).json();
     const names = health.models.map((m) => `${m.name} (${m.task})`).join(", ");
     $("models").textContent = `models: ${names}`;
+    $("entities-panel").hidden = !health.models.some((m) => m.route === "entities");
     if (!health.models.some((m) => m.explains)) {
       $("models").textContent += " — no model to explain: explanations need a recurrent classifier";
     }
@@ -185,3 +186,60 @@ $("review").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) analyse();
 });
 loadModels();
+
+// ---- named entities: POST /entities, then mark each entity in the text -------------------
+
+async function findEntities() {
+  const text = $("entity-text").value;
+  const button = $("find-entities");
+  button.disabled = true;
+  $("entity-status").textContent = "reading…";
+  $("entity-status").className = "muted";
+  try {
+    const response = await fetch("/entities", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ texts: [text] }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || response.statusText);
+    renderEntities(body.results[0]);
+    $("entity-status").textContent = `${body.results[0].entities.length} entities (${body.model})`;
+  } catch (err) {
+    $("entity-status").textContent = `error: ${err.message}`;
+    $("entity-status").className = "error";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderEntities(result) {
+  // The text as it was sent, each entity (character offsets start..end) in a <mark>.
+  const marked = $("entity-text-marked");
+  marked.replaceChildren();
+  let position = 0;
+  for (const entity of result.entities) {
+    marked.append(document.createTextNode(result.text.slice(position, entity.start)));
+    const mark = document.createElement("mark");
+    mark.className = `entity ${entity.type}`;
+    mark.textContent = result.text.slice(entity.start, entity.end);
+    mark.title = `${entity.type}, ${(100 * entity.confidence).toFixed(1)}% confident`;
+    const type = document.createElement("sup");
+    type.textContent = entity.type;
+    mark.append(type);
+    marked.append(mark);
+    position = entity.end;
+  }
+  marked.append(document.createTextNode(result.text.slice(position)));
+  const table = $("entity-table");
+  table.replaceChildren();
+  for (const entity of result.entities) {
+    const row = table.insertRow();
+    for (const value of [entity.text, entity.type, `${(100 * entity.confidence).toFixed(1)}%`,
+                         `${entity.start}–${entity.end}`]) {
+      row.insertCell().textContent = value;
+    }
+  }
+}
+
+$("find-entities").addEventListener("click", findEntities);

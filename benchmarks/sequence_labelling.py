@@ -1,0 +1,197 @@
+"""Sequence labelling side by side with Flair's tagger trained from scratch, on the same splits
+and machine: UD English EWT (UPOS), a small treebank (EWT's first N training sentences), UD
+Japanese GSD (UPOS; trained on its dev file, 10% of it held out as dev, scored on its test
+file) and UNER Danish (named entities, span F1).
+
+    python benchmarks/sequence_labelling.py --ewt DIR --gsd DIR --uner DIR [--sets uner-da ja-gsd]
+
+gatedrnn trains its default preset (steps set by the data's size, the best dev epoch kept).
+Flair trains its SequenceTagger (BiLSTM 256, CRF) over one-hot word embeddings and its
+character BiLSTM, both learnt on the data (nothing downloaded), SGD 0.1 annealed on dev, for
+FLAIR_EPOCHS epochs; its best dev model is scored. One scorer for both: UPOS accuracy (and
+on words unseen in training), or entity F1. Japanese is also tagged from each test sentence's
+raw text (``tagging.evaluate_raw_text``). ``--no-chars``: gatedrnn without characters too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, markdown_table, write_results  # noqa: E402
+
+from gatedrnn.data import ud  # noqa: E402
+from gatedrnn.data.iob2 import spans  # noqa: E402
+from gatedrnn.entities import EntityRecognizer, load_files  # noqa: E402
+from gatedrnn.entities import evaluate as evaluate_entities  # noqa: E402
+from gatedrnn.entities import train as train_entities  # noqa: E402
+from gatedrnn.entities.evaluation import span_scores  # noqa: E402
+from gatedrnn.runinfo import environment  # noqa: E402
+from gatedrnn.tagging import Tagger  # noqa: E402
+from gatedrnn.tagging import evaluate as evaluate_tagger  # noqa: E402
+from gatedrnn.tagging import evaluate_raw_text  # noqa: E402
+from gatedrnn.tagging import train as train_tagger  # noqa: E402
+
+
+def splits(args, name: str):
+    """(kind, the set's train, dev and test sentences, as gatedrnn reads them)."""
+    if name == "uner-da":
+        return "ner", load_files(*(Path(args.uner) / f"da_ddt-ud-{s}.iob2"
+                                   for s in ("train", "dev", "test")))
+    if name == "ja-gsd":
+        return "pos", ud.load_files(Path(args.gsd) / "ja_gsd-ud-dev.conllu", None,
+                                    Path(args.gsd) / "ja_gsd-ud-test.conllu")
+    treebank = ud.load(args.ewt)
+    if name == "ewt-small":
+        treebank.train = treebank.train[:args.small]
+    return "pos", treebank
+
+
+def ours(kind: str, data, out: Path, no_chars: bool) -> dict:
+    options = {"model_overrides": {"char_encoder": "none"}} if no_chars else {}
+    started = time.perf_counter()
+    summary = (train_entities if kind == "ner" else train_tagger)(
+        data, out=out, show_progress=False, log=lambda m: print(m, flush=True), **options)
+    seconds = time.perf_counter() - started
+    model = (EntityRecognizer if kind == "ner" else Tagger).load(out)
+    started = time.perf_counter()
+    forms = [s.forms for s in data.test]
+    predicted = (model.predict_tags(forms) if kind == "ner" else
+                 [[model.vocab.upos[i] for i in row] for row in model.predict_ids(forms)[0]])
+    rate = sum(len(s) for s in data.test) / (time.perf_counter() - started)
+    history = [round(h["valid_accuracy"], 4) for h in summary["history"]]
+    row = {"train_seconds": seconds, "epochs": len(history), "dev_history": history,
+           "predict_tokens_per_s": rate, "params": summary["params"],
+           **scores(kind, data, predicted)}
+    if kind == "ner":
+        row["unseen_entity_recall"] = evaluate_entities(model, data.test)["unseen_entity_recall"]
+    elif model.language == "japanese":
+        row["raw_text"] = evaluate_raw_text(model, data.test)
+    return row
+
+
+def scores(kind: str, data: dict, predicted) -> dict:
+    """The same numbers for every system: entity F1, or UPOS accuracy (and on the words,
+    exactly as written, that training never saw)."""
+    test = data.test
+    if kind == "ner":
+        result = span_scores([s.tags for s in test], predicted)
+        return {"score": result["micro"]["f1"], "metric": "entity F1",
+                "per_type_f1": {k: v["f1"] for k, v in result["per_type"].items()}}
+    known = {f for s in data.train for f in s.forms}
+    right = total = unseen = unseen_right = 0
+    for sentence, guess in zip(test, predicted):
+        for form, gold, tag in zip(sentence.forms, sentence.upos, guess):
+            right, total = right + (gold == tag), total + 1
+            if form not in known:
+                unseen, unseen_right = unseen + 1, unseen_right + (gold == tag)
+    return {"score": right / total, "metric": "UPOS accuracy",
+            "unseen_accuracy": unseen_right / unseen if unseen else None, "unseen_tokens": unseen}
+
+
+def flair(kind: str, data, out: Path, epochs: int) -> dict:
+    from flair.data import Corpus, Dictionary, Sentence
+    from flair.datasets import FlairDatapointDataset
+    from flair.embeddings import CharacterEmbeddings, OneHotEmbeddings, StackedEmbeddings
+    from flair.models import SequenceTagger
+    from flair.trainers import ModelTrainer
+
+    label = "ner" if kind == "ner" else "upos"
+
+    def make(rows, gold: bool = True):
+        made = []
+        for row in rows:
+            sentence = Sentence(list(row.forms))
+            if gold and kind == "ner":
+                for span in spans(row.tags):
+                    sentence[span.start:span.end].add_label(label, span.type)
+            elif gold:
+                for token, tag in zip(sentence, row.upos):
+                    token.add_label(label, tag)
+            made.append(sentence)
+        return made
+
+    corpus = Corpus(*(FlairDatapointDataset(make(getattr(data, s)))
+                      for s in ("train", "dev", "test")))
+    chars = Dictionary()
+    for character in sorted({c for s in data.train for f in s.forms for c in f}):
+        chars.add_item(character)
+    embeddings = StackedEmbeddings([
+        OneHotEmbeddings.from_corpus(corpus, min_freq=1, embedding_length=100),
+        CharacterEmbeddings(chars)])
+    tagger = SequenceTagger(hidden_size=256, embeddings=embeddings,
+                            tag_dictionary=corpus.make_label_dictionary(label),
+                            tag_type=label, use_crf=True)
+    started = time.perf_counter()
+    ModelTrainer(tagger, corpus).train(str(out), learning_rate=0.1, mini_batch_size=32,
+                                       max_epochs=epochs, embeddings_storage_mode="none",
+                                       create_file_logs=False, save_final_model=False)
+    seconds = time.perf_counter() - started
+    best = out / "best-model.pt"
+    model = SequenceTagger.load(str(best)) if best.exists() else tagger
+    test = make(data.test, gold=False)
+    started = time.perf_counter()
+    model.predict(test, mini_batch_size=64)
+    rate = sum(len(s) for s in test) / (time.perf_counter() - started)
+    if kind == "ner":
+        predicted = []
+        for sentence in test:
+            tags = ["O"] * len(sentence)
+            for span in sentence.get_spans(label):
+                first = span.tokens[0].idx - 1
+                tags[first:first + len(span.tokens)] = [f"B-{span.tag}"] + \
+                    [f"I-{span.tag}"] * (len(span.tokens) - 1)
+            predicted.append(tags)
+    else:
+        predicted = [[t.get_label(label).value for t in s] for s in test]
+    return {"train_seconds": seconds, "epochs": epochs, "predict_tokens_per_s": rate,
+            **scores(kind, data, predicted)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ewt", help="UD English EWT's folder")
+    parser.add_argument("--gsd", help="UD Japanese GSD's folder (dev and test files)")
+    parser.add_argument("--uner", help="UNER Danish DDT's folder (.iob2 files)")
+    parser.add_argument("--sets", nargs="+", default=["uner-da", "ja-gsd"],
+                        choices=["uner-da", "ja-gsd", "ewt", "ewt-small"])
+    parser.add_argument("--small", type=int, default=2231, help="ewt-small's sentences")
+    parser.add_argument("--flair-epochs", type=int, default=20)
+    parser.add_argument("--flair", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--no-chars", action="store_true", help="also gatedrnn without chars")
+    parser.add_argument("--name", default="sequence_labelling")
+    parser.add_argument("--work", default=None)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+    work = Path(args.work or tempfile.mkdtemp(prefix="sequence-labelling-")).resolve()
+    rows = {}
+    for name in args.sets:
+        kind, data = splits(args, name)
+        systems = {"gatedrnn": ours(kind, data, work / name / "ours", False)}
+        if args.no_chars:
+            systems["gatedrnn, no characters"] = ours(kind, data, work / name / "no-chars",
+                                                      True)
+        if args.flair:
+            systems["flair (from scratch)"] = flair(kind, data, work / name / "flair",
+                                                    args.flair_epochs)
+        rows[name] = {"sizes": {s: len(getattr(data, s)) for s in ("train", "dev", "test")},
+                      "systems": systems}
+        print(f"{name}: " + ", ".join(f"{k} {v['score']:.4f}" for k, v in systems.items()),
+              flush=True)
+    path = write_results(args.name, {"environment": environment(), "work": str(work),
+                                     "flair_epochs": args.flair_epochs, "rows": rows}, args.out)
+    print(markdown_table(
+        ["set", "system", "metric", "test", "unseen words", "train min", "epochs", "tokens/s"],
+        [[name, system, r["metric"], f"{100 * r['score']:.2f}",
+          f"{100 * r['unseen_accuracy']:.2f}" if r.get("unseen_accuracy") else "-",
+          f"{r['train_seconds'] / 60:.1f}", r["epochs"], f"{r['predict_tokens_per_s']:,.0f}"]
+         for name, row in rows.items() for system, r in row["systems"].items()]))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
