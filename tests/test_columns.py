@@ -72,6 +72,9 @@ def test_a_conllu_file_read_as_columns_and_the_reverse_say_which_it_is(tmp_path)
         read_columns(conllu)
     with pytest.raises(ud.ConlluError, match=r"got 5.*looks like an IOB2 column file"):
         ud.read_conllu(write(tmp_path, "da.iob2", UNER))
+    # a file whose first token is outside any entity is recognised too, with the way out
+    with pytest.raises(ud.ConlluError, match=r"IOB2.*'gatedrnn entities train --train FILE'"):
+        ud.read_conllu(write(tmp_path, "o.iob2", "1\tHvor\tO\tO#O\ts\n"))
 
 
 def test_a_long_sentence_and_blank_lines_in_a_row_are_read(tmp_path):

@@ -103,8 +103,10 @@ def _check_token_line(line: str, name: str, number: int) -> None:
     # train on None tags, so the shape is checked here where the line number is known.
     columns = line.split("\t")
     if len(columns) != 10:
-        hint = ("; it looks like an IOB2 column file (tokens and entity tags), not CoNLL-U"
-                if any(c[:2] in ("B-", "I-") for c in columns) else "")
+        iob2 = any(c.strip() == "O" or c[:2] in ("B-", "I-") for c in columns[1:])
+        hint = ("; it looks like an IOB2 column file (tokens and entity tags), not CoNLL-U: "
+                "train an entity tagger on it with 'gatedrnn entities train --train FILE'"
+                if iob2 else "")
         raise ConlluError(f"{name}:{number}: expected 10 tab-separated columns, got "
                           f"{len(columns)}: {line[:80]!r}{hint}")
     word_id = columns[0]
