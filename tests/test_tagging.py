@@ -634,3 +634,19 @@ def test_the_preset_trains_a_small_treebank_for_more_epochs_and_ewt_for_its_meas
     assert preset.epochs_for(200_000) == 4       # a large treebank: at least the floor
     assert preset.epochs_for(12_544, batch_size=64) == 31
     assert PRESETS["tiny"].epochs_for(10) == PRESETS["tiny"].fit["epochs"]  # no steps: fixed
+
+
+@pytest.mark.parametrize("encoder", ["lstm", "cnn"])
+def test_a_words_character_encoding_ignores_padding_and_has_the_encoders_width(encoder):
+    from gatedrnn.models.tagger import CharCNN, CharLSTM
+    torch.manual_seed(0)
+    module = (CharLSTM(20, 6, 5, max_groups=1) if encoder == "lstm" else CharCNN(20, 6, 7))
+    module = module.double().eval()
+    word = torch.tensor([4, 9, 2])
+    alone = module(word[None, :], torch.tensor([3]))
+    assert alone.shape == (1, module.output_size)
+    assert module.output_size == (10 if encoder == "lstm" else 7)
+    for pad_to, pad_with in ((8, 0), (8, 13)):  # 13: garbage past the length is masked too
+        padded = torch.full((1, pad_to), pad_with)
+        padded[0, :3] = word
+        torch.testing.assert_close(module(padded, torch.tensor([3])), alone, atol=1e-12, rtol=0)

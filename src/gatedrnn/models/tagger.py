@@ -110,9 +110,13 @@ class CharCNN(nn.Module):
         self.output_size = filters
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
-        features = torch.relu(self.conv(self.embedding(chars).transpose(1, 2)))  # (U, F, L)
         positions = torch.arange(chars.shape[1], device=chars.device)
         padded = positions[None, :] >= lengths[:, None]
+        # Past a word's end its characters are zeroed, not read: the window at its last
+        # character would otherwise see whatever fills the padding (here 0's embedding, zero
+        # only while padding_idx keeps it so).
+        embedded = self.embedding(chars).masked_fill(padded[:, :, None], 0.0)
+        features = torch.relu(self.conv(embedded.transpose(1, 2)))  # (U, F, L)
         return features.masked_fill(padded[:, None, :], 0.0).amax(dim=2)  # ReLU ≥ 0: 0 is neutral
 
 
