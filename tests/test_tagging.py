@@ -135,8 +135,8 @@ def test_unknown_words_get_a_character_representation():
     model = SequenceTagger(config).eval()
     words = torch.tensor([[1, 1]])  # both <unk>
     chars = torch.tensor([[0, 0, 0], [2, 3, 4], [5, 6, 0]])
-    out, _ = model(words, torch.tensor([2]), chars, torch.tensor([1, 3, 2]),
-                   torch.tensor([[1, 2]]))
+    out, _, _ = model(words, torch.tensor([2]), chars, torch.tensor([1, 3, 2]),
+                      torch.tensor([[1, 2]]))
     assert not torch.allclose(out[0, 0], out[0, 1])  # same word id, different spelling
     with pytest.raises(ValueError, match="pass chars"):
         model(words, torch.tensor([2]))
@@ -145,15 +145,16 @@ def test_unknown_words_get_a_character_representation():
 @pytest.mark.parametrize("encoder", ["lstm", "cnn", "none"])
 def test_tagger_gradients_reach_every_parameter(encoder):
     torch.manual_seed(0)
-    config = TaggerConfig(vocab_size=10, num_chars=20, num_upos=3, num_xpos=4,
+    config = TaggerConfig(vocab_size=10, num_chars=20, num_upos=3, num_xpos=4, num_feats=6,
                           char_encoder=encoder, word_dim=4, char_dim=4, char_hidden=3,
                           hidden_size=5, num_layers=2, word_dropout=0.0)
     model = SequenceTagger(config)
-    upos, xpos = model(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]),
-                       torch.tensor([[0, 0], [2, 3], [4, 0], [5, 6], [7, 8], [9, 9]]),
-                       torch.tensor([1, 2, 1, 2, 2, 2]), torch.tensor([[1, 2, 3], [4, 5, 0]]))
-    assert upos.shape == (2, 3, 3) and xpos.shape == (2, 3, 4)
-    (upos.sum() + xpos.sum()).backward()
+    upos, xpos, feats = model(
+        torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]),
+        torch.tensor([[0, 0], [2, 3], [4, 0], [5, 6], [7, 8], [9, 9]]),
+        torch.tensor([1, 2, 1, 2, 2, 2]), torch.tensor([[1, 2, 3], [4, 5, 0]]))
+    assert upos.shape == (2, 3, 3) and xpos.shape == (2, 3, 4) and feats.shape == (2, 3, 6)
+    (upos.sum() + xpos.sum() + feats.sum()).backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
@@ -650,3 +651,37 @@ def test_a_words_character_encoding_ignores_padding_and_has_the_encoders_width(e
         padded = torch.full((1, pad_to), pad_with)
         padded[0, :3] = word
         torch.testing.assert_close(module(padded, torch.tensor([3])), alone, atol=1e-12, rtol=0)
+
+
+def test_feats_is_a_column_a_tagger_can_be_asked_to_predict(ud_treebank, tmp_path):
+    from click.testing import CliRunner
+
+    from gatedrnn.cli import main
+
+    # the toy treebank's words, each noun and verb given a morphological feature
+    train_file = tmp_path / "xx_toy-ud-train.conllu"
+    lines = []
+    for line in (ud_treebank / "en_ewt-ud-train.conllu").read_text(encoding="utf-8").splitlines():
+        columns = line.split("\t")
+        if len(columns) == 10:
+            columns[5] = {"NOUN": "Number=Sing", "VERB": "Tense=Past"}.get(columns[3], "_")
+        lines.append("\t".join(columns))
+    train_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    runner = CliRunner()
+    result = runner.invoke(main, ["tagger", "train", "--train", str(train_file), "--tags",
+                                  "upos,feats", "--preset", "tiny", "--epochs", "12", "--out",
+                                  str(out)])
+    assert result.exit_code == 0, result.output
+    tagger = Tagger.load(out)
+    assert tagger.vocab.feats == ["Number=Sing", "Tense=Past", "_"] and tagger.vocab.xpos == []
+    report = evaluate(tagger, ud.read_conllu(train_file))
+    assert report["feats_accuracy"] > 0.9 and report["xpos_accuracy"] is None
+    result = runner.invoke(main, ["tagger", "predict", str(out), "--tokenized"],
+                           input=" ".join(ud.read_conllu(train_file)[0].forms) + "\n")
+    assert result.exit_code == 0, result.output
+    written = ud.parse_conllu(result.stdout)[0]
+    assert written.feats == ud.read_conllu(train_file)[0].feats
+    result = runner.invoke(main, ["tagger", "train", "--train", str(train_file), "--tags",
+                                  "xpos,lemma", "--out", str(tmp_path / "bad")])
+    assert result.exit_code != 0 and "tags must name upos" in result.output

@@ -46,8 +46,8 @@ def _recipe_help() -> str:
 
 # what a recipe fixes (it is built as it was measured)
 _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encoder",
-                 "word_dropout", "word_dropout_alpha", "epochs", "lr", "batch_size", "limit",
-                 "members", "jobs", "checkpoint_minutes")
+                 "word_dropout", "word_dropout_alpha", "tags", "epochs", "lr", "batch_size",
+                 "limit", "members", "jobs", "checkpoint_minutes")
 
 
 @tagger.command("train")
@@ -82,9 +82,13 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
               help="Probability of replacing any known word by <unk> while training.")
 @click.option("--word-dropout-alpha", type=click.FloatRange(min=0), default=None,
               help="Also replace a word seen c times in training w.p. at least α/(α + c).")
+@click.option("--tags", "tags", default="upos,xpos", show_default=True,
+              help="The CoNLL-U columns to predict, one head each: upos and any of xpos, feats "
+                   "(FEATS: a word's whole morphological features as one tag).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="[default: the preset's steps over the treebank's size]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--limit", type=click.IntRange(min=1), default=None,
@@ -99,8 +103,8 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def tagger_train(data, train_file, dev_file, test_file, treebank, release, recipe, preset,
                  out, mode, unidirectional, hidden_size, char_encoder, word_dropout,
-                 word_dropout_alpha, seed, resume, epochs, lr, batch_size, limit, members, jobs,
-                 checkpoint_minutes, as_json):
+                 word_dropout_alpha, tags, seed, resume, epochs, lr, batch_size, limit,
+                 members, jobs, checkpoint_minutes, as_json):
     """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues.
 
     --recipe builds a measured configuration (--recipe best: the most accurate, an ensemble
@@ -146,14 +150,20 @@ def tagger_train(data, train_file, dev_file, test_file, treebank, release, recip
                        if v is not None}
     if unidirectional:
         model_overrides["bidirectional"] = False
+    from ..tagging.training import check_tags
+    try:
+        heads = check_tags(tags.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tags") from exc
     if members > 1:
         run = lambda: train_ensemble(  # noqa: E731
             data, preset, out, members=members, seed=seed, jobs=jobs, resume=resume,
-            overrides=overrides, model_overrides=model_overrides, limit=limit, log=log)
+            overrides=overrides, model_overrides=model_overrides, limit=limit, tags=heads,
+            log=log)
     else:
         run = lambda: train(data, preset, out, seed=seed, resume=resume,  # noqa: E731
                             overrides=overrides, model_overrides=model_overrides, limit=limit,
-                            log=log)
+                            tags=heads, log=log)
     summary = run_training(run, out, errors)
     report_training(summary, out, "dev UPOS accuracy", as_json)
 
@@ -212,7 +222,9 @@ def tagger_evaluate(checkpoints, data, split, conllu_file, no_calibrate, plot, a
     def xpos(value):  # a treebank without XPOS has none to score
         return "none in this treebank" if value is None else f"{value:.4f}"
 
-    click.echo(f"UPOS {report['upos_accuracy']:.4f}  XPOS {xpos(report['xpos_accuracy'])}")
+    click.echo(f"UPOS {report['upos_accuracy']:.4f}  XPOS {xpos(report['xpos_accuracy'])}"
+               + (f"  FEATS {report['feats_accuracy']:.4f}"
+                  if report["feats_accuracy"] is not None else ""))
     click.echo(f"unseen words ({report['oov_tokens']}, {report['oov_rate']:.1%}): UPOS "
                + (f"{oov:.4f}  XPOS {xpos(report['oov_xpos_accuracy'])}" if oov is not None
                   else "—"))
@@ -304,4 +316,6 @@ def tagger_predict(checkpoint, texts, file, tokenized, conllu_file, output_forma
             click.echo(json.dumps(result, ensure_ascii=False))
         return
     click.echo(ud.write_conllu(sentences, [r["upos"] for r in tagged],
-                               [r["xpos"] for r in tagged]), nl=False)
+                               [r["xpos"] for r in tagged],
+                               [r["feats"] for r in tagged] if model.vocab.feats else None),
+               nl=False)

@@ -46,6 +46,7 @@ class Sentence:
     xpos: list[str]
     sent_id: str | None = None
     text: str | None = None
+    feats: list[str] = field(default_factory=list)  # "Case=Nom|Number=Sing", "_" for none
 
     def __len__(self) -> int:
         return len(self.forms)
@@ -138,11 +139,21 @@ def _parse_block(block: list[str], name: str, start: int) -> Sentence | None:
         return None
     return Sentence(forms=[t["form"] for t in words], upos=[t["upos"] for t in words],
                     xpos=[t["xpos"] or NO_TAG for t in words],
-                    sent_id=tokens.metadata.get("sent_id"), text=tokens.metadata.get("text"))
+                    sent_id=tokens.metadata.get("sent_id"), text=tokens.metadata.get("text"),
+                    feats=[_feats(t["feats"]) for t in words])
+
+
+def _feats(parsed) -> str:
+    """A word's FEATS as the file writes it ("Case=Nom|Number=Sing"), "_" for none."""
+    if not parsed:
+        return NO_TAG
+    return "|".join(f"{name}={','.join(sorted(value)) if isinstance(value, set) else value}"
+                    for name, value in parsed.items())
 
 
 def write_conllu(sentences: list[Sentence], upos: list[list[str]] | None = None,
-                 xpos: list[list[str]] | None = None) -> str:
+                 xpos: list[list[str]] | None = None,
+                 feats: list[list[str]] | None = None) -> str:
     """CoNLL-U text of ``sentences`` with (predicted) tags; unknown columns are ``_``."""
     out = io.StringIO()
     for index, sentence in enumerate(sentences):
@@ -151,10 +162,12 @@ def write_conllu(sentences: list[Sentence], upos: list[list[str]] | None = None,
         out.write(f"# text = {sentence.text or ' '.join(sentence.forms)}\n")
         tags_u = upos[index] if upos is not None else sentence.upos
         tags_x = xpos[index] if xpos is not None else sentence.xpos
+        tags_f = feats[index] if feats is not None else sentence.feats
         for position, form in enumerate(sentence.forms):
             u = tags_u[position] if tags_u else NO_TAG
             x = tags_x[position] if tags_x else NO_TAG
-            out.write(f"{position + 1}\t{form}\t_\t{u}\t{x}\t_\t_\t_\t_\t_\n")
+            f = tags_f[position] if tags_f else NO_TAG
+            out.write(f"{position + 1}\t{form}\t_\t{u}\t{x}\t{f}\t_\t_\t_\t_\n")
         out.write("\n")
     return out.getvalue()
 

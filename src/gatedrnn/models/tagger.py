@@ -35,6 +35,7 @@ class TaggerConfig(StoredConfig):
     num_chars: int
     num_upos: int
     num_xpos: int = 0            # 0: no XPOS head
+    num_feats: int = 0           # 0: no FEATS head
     word_dim: int = 100
     char_encoder: str = "lstm"
     char_dim: int = 32
@@ -168,7 +169,8 @@ class ReadsWords(nn.Module):
 
 
 class SequenceTagger(ReadsWords):
-    """Tags every token of (B, T) word ids; returns UPOS logits (B, T, U) and XPOS logits or None.
+    """Tags every token of (B, T) word ids; returns UPOS logits (B, T, U), and XPOS and FEATS
+    logits, each None without its head.
 
     ``chars`` (W, L) holds the characters of the W distinct word forms of the batch and
     ``char_lengths`` (W,) their lengths; ``form_index`` (B, T) points each token at its row.
@@ -187,6 +189,7 @@ class SequenceTagger(ReadsWords):
         self.output_dropout = nn.Dropout(config.dropout)
         self.upos_head = nn.Linear(encoded, config.num_upos)
         self.xpos_head = nn.Linear(encoded, config.num_xpos) if config.num_xpos else None
+        self.feats_head = nn.Linear(encoded, config.num_feats) if config.num_feats else None
 
     def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
                 char_lengths: Tensor | None = None, form_index: Tensor | None = None):
@@ -194,4 +197,5 @@ class SequenceTagger(ReadsWords):
         encoded, _ = self.encoder(self.input_dropout(features), lengths=lengths,
                                   need_cell_state=False)
         encoded = self.output_dropout(encoded)
-        return self.upos_head(encoded), (self.xpos_head(encoded) if self.xpos_head else None)
+        return (self.upos_head(encoded), self.xpos_head(encoded) if self.xpos_head else None,
+                self.feats_head(encoded) if self.feats_head else None)

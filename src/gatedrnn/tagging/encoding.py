@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ..data import ud
 from ..data.text import PAD, UNK, Vocab
 from ..train.loop import TrainingTask
-from .common import IGNORE, MAX_WORD_CHARS
+from .common import DEFAULT_TAGS, IGNORE, MAX_WORD_CHARS
 
 # ---- encoding -------------------------------------------------------------------------------
 
@@ -57,23 +57,29 @@ class TaggerVocab(FormVocab):
     """Words, characters, and the UPOS and XPOS tag sets."""
 
     def __init__(self, words: list[str], chars: list[str], upos: list[str], xpos: list[str],
-                 lowercase: bool = False):
+                 lowercase: bool = False, feats: list[str] | None = None):
         super().__init__(words, chars, lowercase)
         self.upos = list(upos)
         self.xpos = list(xpos)
+        self.feats = list(feats or [])  # whole FEATS values ("Number=Sing"), "_" among them
         self.upos_index = {t: i for i, t in enumerate(self.upos)}
         self.xpos_index = {t: i for i, t in enumerate(self.xpos)}
+        self.feats_index = {t: i for i, t in enumerate(self.feats)}
 
     @classmethod
-    def build(cls, sentences: list[ud.Sentence], lowercase: bool = False) -> "TaggerVocab":
+    def build(cls, sentences: list[ud.Sentence], lowercase: bool = False,
+              tags: tuple[str, ...] = DEFAULT_TAGS) -> "TaggerVocab":
+        """The vocabulary of ``sentences``, with the tag sets ``tags`` names (UPOS always)."""
         words, chars = cls.count_forms(sentences, lowercase)
         upos = sorted({t for s in sentences for t in s.upos})
-        xpos = sorted({t for s in sentences for t in s.xpos} - {ud.NO_TAG})
-        return cls(words, chars, upos, xpos, lowercase)
+        xpos = (sorted({t for s in sentences for t in s.xpos} - {ud.NO_TAG})
+                if "xpos" in tags else [])
+        feats = sorted({t for s in sentences for t in s.feats}) if "feats" in tags else []
+        return cls(words, chars, upos, xpos, lowercase, feats)
 
     def to_dict(self) -> dict:
         return {"chars": self.chars.itos, "upos": self.upos, "xpos": self.xpos,
-                "lowercase": self.lowercase}
+                "lowercase": self.lowercase, **({"feats": self.feats} if self.feats else {})}
 
 
 @dataclass
@@ -84,6 +90,7 @@ class TaggedData:
     forms: list[list[str]]
     upos: list[list[int]]
     xpos: list[list[int]]
+    feats: list[list[int]] | None = None  # None: no FEATS head to train
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -100,7 +107,9 @@ def encode(sentences: list[ud.Sentence], vocab: TaggerVocab) -> TaggedData:
         upos=[[vocab.upos_index.get(t, IGNORE) for t in s.upos] if s.upos else
               [IGNORE] * len(s) for s in sentences],
         xpos=[[vocab.xpos_index.get(t, IGNORE) for t in s.xpos] if s.xpos else
-              [IGNORE] * len(s) for s in sentences])
+              [IGNORE] * len(s) for s in sentences],
+        feats=([[vocab.feats_index.get(t, IGNORE) for t in s.feats] if s.feats else
+                [IGNORE] * len(s) for s in sentences] if vocab.feats else None))
 
 
 @dataclass
@@ -113,6 +122,7 @@ class TaggingBatch:
     upos: torch.Tensor          # (B, T) targets, IGNORE at padding
     xpos: torch.Tensor
     indices: list[int]
+    feats: torch.Tensor | None = None
 
     @property
     def num_tokens(self) -> int:
@@ -133,15 +143,19 @@ def collate_sentences(data: TaggedData, indices: list[int], vocab: TaggerVocab,
     words = torch.zeros(shape, dtype=torch.long)
     upos = torch.full(shape, IGNORE, dtype=torch.long)
     xpos = torch.full(shape, IGNORE, dtype=torch.long)
+    feats = torch.full(shape, IGNORE, dtype=torch.long) if data.feats is not None else None
     for b, (ids, forms, u, x) in enumerate(rows):
         n = len(ids)
         if n:
             words[b, :n] = torch.tensor(ids)
             upos[b, :n] = torch.tensor(u)
             xpos[b, :n] = torch.tensor(x)
+            if feats is not None:
+                feats[b, :n] = torch.tensor(data.feats[indices[b]][:max_length])
     chars, char_lengths, form_index = collate_forms([r[1] for r in rows], vocab, longest)
     lengths = torch.tensor([max(1, len(r[0])) for r in rows])
-    return TaggingBatch(words, lengths, chars, char_lengths, form_index, upos, xpos, list(indices))
+    return TaggingBatch(words, lengths, chars, char_lengths, form_index, upos, xpos, list(indices),
+                        feats)
 
 
 def collate_forms(sentences: list[list[str]], vocab: FormVocab, longest: int
@@ -163,8 +177,8 @@ def collate_forms(sentences: list[list[str]], vocab: FormVocab, longest: int
 
 
 class TaggingTask(TrainingTask):
-    """The Trainer's view of tagging: batches of sentences, loss = UPOS + XPOS cross-entropy,
-    accuracy = UPOS accuracy over real tokens."""
+    """The Trainer's view of tagging: batches of sentences, loss = the sum of the heads' (UPOS,
+    XPOS, FEATS) cross-entropies, accuracy = UPOS accuracy over real tokens."""
 
     def __init__(self, vocab: TaggerVocab, label_smoothing: float = 0.0):
         self.vocab = vocab
@@ -178,11 +192,13 @@ class TaggingTask(TrainingTask):
         return collate_sentences(data, indices, self.vocab, max_length)
 
     def loss(self, model, batch: TaggingBatch, device: str = "cpu"):
-        upos_logits, xpos_logits = model(*batch.inputs(device))
+        upos_logits, xpos_logits, feats_logits = model(*batch.inputs(device))
         upos = batch.upos.to(device)
         loss = _tag_loss(upos_logits, upos, self.label_smoothing)
         if xpos_logits is not None:
             loss = loss + _tag_loss(xpos_logits, batch.xpos.to(device), self.label_smoothing)
+        if feats_logits is not None and batch.feats is not None:
+            loss = loss + _tag_loss(feats_logits, batch.feats.to(device), self.label_smoothing)
         real = upos != IGNORE
         correct = (upos_logits.argmax(-1)[real] == upos[real]).sum().item()
         return loss, correct, int(real.sum())

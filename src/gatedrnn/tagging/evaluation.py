@@ -42,15 +42,17 @@ def calibrate_checkpoint(path: str | Path, sentences: list[ud.Sentence], log=pri
 
 def evaluate(tagger: Tagger, sentences: list[ud.Sentence], keep_raw_report: bool = False
              ) -> dict:
-    """UPOS and XPOS accuracy overall and on words unseen in training; per-UPOS-tag scores."""
+    """UPOS, XPOS and FEATS accuracy overall and on words unseen in training; per-UPOS-tag
+    scores."""
     if not sentences:
         raise ValueError("nothing to evaluate: no sentences")
     forms = [s.forms for s in sentences]
     upos, xpos = tagger.predict_ids(forms)
+    feats = tagger.feats_ids(forms)
     words_of = [tagger.vocab.word_ids(f) for f in forms]
     counts = Counter()
     per_tag = {t: Counter() for t in sorted({t for s in sentences for t in s.upos})}
-    for sentence, words, pu, px in zip(sentences, words_of, upos, xpos):
+    for sentence, words, pu, px, pf in zip(sentences, words_of, upos, xpos, feats):
         for position, gold in enumerate(sentence.upos):
             predicted = tagger.vocab.upos[pu[position]]
             unseen = words[position] == tagger.vocab.words.unk_index
@@ -58,6 +60,10 @@ def evaluate(tagger: Tagger, sentences: list[ud.Sentence], keep_raw_report: bool
             gold_x = sentence.xpos[position]
             scored_x = bool(px) and gold_x != ud.NO_TAG  # a treebank may have no XPOS
             right_x = scored_x and tagger.vocab.xpos[px[position]] == gold_x
+            scored_f = bool(pf) and bool(sentence.feats)
+            right_f = scored_f and tagger.vocab.feats[pf[position]] == sentence.feats[position]
+            counts.update({"feats": right_f, "feats_tokens": scored_f,
+                           "oov_feats": unseen and right_f, "oov_feats_tokens": unseen and scored_f})
             counts.update({"tokens": 1, "upos": right_u, "xpos": right_x,
                            "xpos_tokens": scored_x, "oov": unseen, "oov_upos": unseen and right_u,
                            "oov_xpos": unseen and right_x, "oov_xpos_tokens": unseen and scored_x})
@@ -81,6 +87,11 @@ def evaluate(tagger: Tagger, sentences: list[ud.Sentence], keep_raw_report: bool
             "oov_upos_accuracy": counts["oov_upos"] / oov if oov else None,
             "oov_xpos_accuracy": (counts["oov_xpos"] / counts["oov_xpos_tokens"]
                                   if counts["oov_xpos_tokens"] else None),
+            # FEATS (the whole value right): None without a FEATS head or gold FEATS
+            "feats_accuracy": (counts["feats"] / counts["feats_tokens"]
+                               if counts["feats_tokens"] else None),
+            "oov_feats_accuracy": (counts["oov_feats"] / counts["oov_feats_tokens"]
+                                   if counts["oov_feats_tokens"] else None),
             "per_upos": scores,
             "calibration": calibration_report(tagger, sentences, keep_raw_report),
             "checkpoint": tagger.source}

@@ -11,7 +11,7 @@ from ..data import ud
 from ..data.batching import bucket_batches
 from ..models.tagger import SequenceTagger
 from ..train import checkpoint
-from .common import DEFAULT_OUT, TASK
+from .common import DEFAULT_OUT, TAG_SETS, TASK
 from .encoding import TaggerVocab, collate_sentences, encode
 
 # ---- loading, tagging, evaluation -----------------------------------------------------------
@@ -46,24 +46,37 @@ class Tagger:
         return load(path, TASK, calibrated, device=device)
 
     @torch.inference_mode()
+    def head_scores(self, sentences: list[list[str]], batch_size: int = 128,
+                    max_tokens: int = 8192) -> dict[str, list[torch.Tensor]]:
+        """Per head ("upos", "xpos", "feats"), per sentence, the raw (n, K) log-probabilities of
+        its n tokens' tags, before any temperature (K = 0 for a head the tagger lacks)."""
+        data = encode([ud.Sentence(list(s), [], []) for s in sentences], self.vocab)
+        sizes = {head: len(getattr(self.vocab, head)) for head in TAG_SETS}
+        result = {head: [torch.empty(0, sizes[head])] * len(data) for head in TAG_SETS}
+        for indices in bucket_batches(data.lengths, batch_size, shuffle=False,
+                                      max_tokens=max_tokens):
+            batch = collate_sentences(data, indices, self.vocab)
+            outputs = self.model(*batch.inputs(self.device))
+            for head, logits in zip(TAG_SETS, outputs):
+                scores = logits.float().log_softmax(-1).cpu() if logits is not None else None
+                for row, i in enumerate(indices):
+                    n = len(data.sequences[i])
+                    result[head][i] = scores[row, :n] if scores is not None else \
+                        torch.empty(n, 0)
+        return result
+
     def scores(self, sentences: list[list[str]], batch_size: int = 128,
                max_tokens: int = 8192) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Per sentence, the raw UPOS (n, U) and XPOS (n, X) log-probabilities of its n tokens
         (before any temperature; X = 0 for a tagger without an XPOS head)."""
-        data = encode([ud.Sentence(list(s), [], []) for s in sentences], self.vocab)
-        upos: list[torch.Tensor] = [torch.empty(0, len(self.vocab.upos))] * len(data)
-        xpos: list[torch.Tensor] = [torch.empty(0, 0)] * len(data)
-        for indices in bucket_batches(data.lengths, batch_size, shuffle=False,
-                                      max_tokens=max_tokens):
-            batch = collate_sentences(data, indices, self.vocab)
-            upos_logits, xpos_logits = self.model(*batch.inputs(self.device))
-            u = upos_logits.float().log_softmax(-1).cpu()
-            x = xpos_logits.float().log_softmax(-1).cpu() if xpos_logits is not None else None
-            for row, i in enumerate(indices):
-                n = len(data.sequences[i])
-                upos[i] = u[row, :n]
-                xpos[i] = x[row, :n] if x is not None else torch.empty(n, 0)
-        return upos, xpos
+        heads = self.head_scores(sentences, batch_size, max_tokens)
+        return heads["upos"], heads["xpos"]
+
+    def feats_ids(self, sentences: list[list[str]], batch_size: int = 128) -> list[list[int]]:
+        """The most probable FEATS id of every token (empty lists without a FEATS head)."""
+        if not self.vocab.feats:
+            return [[] for _ in sentences]
+        return [f.argmax(-1).tolist() for f in self.head_scores(sentences, batch_size)["feats"]]
 
     def probabilities(self, sentences: list[list[str]], batch_size: int = 128,
                       max_tokens: int = 8192) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -87,20 +100,23 @@ class Tagger:
 
     def tag(self, sentences: list[list[str]], batch_size: int = 128) -> list[dict]:
         """[{"tokens", "upos", "xpos", "upos_confidence"}] for each token list (an empty list
-        gets empty tags); ``upos_confidence`` is each UPOS tag's (calibrated) probability."""
+        gets empty tags), and "feats" from a tagger with a FEATS head; ``upos_confidence`` is
+        each UPOS tag's (calibrated) probability."""
         for s in sentences:
             if isinstance(s, str) or not all(isinstance(t, str) and t for t in s):
                 raise TypeError("tag() takes a list of sentences, each a list of non-empty "
                                 "token strings; use tokenize() for raw text")
         upos, xpos = self.probabilities(sentences, batch_size)
+        feats = self.feats_ids(sentences, batch_size)
         results = []
-        for s, u, x in zip(sentences, upos, xpos):
+        for s, u, x, f in zip(sentences, upos, xpos, feats):
             confidence, best = u.max(-1)
             results.append({
                 "tokens": list(s), "upos": [self.vocab.upos[i] for i in best.tolist()],
                 "xpos": ([self.vocab.xpos[i] for i in x.argmax(-1).tolist()]
                          if x.shape[1] else [ud.NO_TAG] * len(s)),
-                "upos_confidence": [round(float(c), 6) for c in confidence]})
+                "upos_confidence": [round(float(c), 6) for c in confidence],
+                **({"feats": [self.vocab.feats[i] for i in f]} if self.vocab.feats else {})})
         return results
 
 
@@ -139,7 +155,7 @@ class TaggerEnsemble(Tagger):
             raise ValueError("an ensemble needs at least one tagger")
         first = members[0]
         for member in members[1:]:
-            for kind in ("upos", "xpos"):
+            for kind in TAG_SETS:
                 if getattr(member.vocab, kind) != getattr(first.vocab, kind):
                     raise ValueError(
                         f"{member.source} and {first.source} predict different {kind.upper()} "
@@ -167,6 +183,17 @@ class TaggerEnsemble(Tagger):
             xpos = [a + b for a, b in zip(xpos, x)]
         k = len(self.members)
         return [u / k for u in upos], [x / k for x in xpos]
+
+    def feats_ids(self, sentences, batch_size=128):
+        """The FEATS of the members' raw probabilities averaged."""
+        if not self.vocab.feats:
+            return [[] for _ in sentences]
+        total = None
+        for member in self.members:
+            probabilities = [f.exp() for f in member.head_scores(sentences, batch_size)["feats"]]
+            total = probabilities if total is None else [a + b for a, b in
+                                                         zip(total, probabilities)]
+        return [t.argmax(-1).tolist() for t in total]
 
     def scores(self, sentences, batch_size=128, max_tokens=8192):
         """The log of the members' raw probabilities averaged."""

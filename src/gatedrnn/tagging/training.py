@@ -17,7 +17,7 @@ from ..models.tagger import SequenceTagger, TaggerConfig
 from ..runinfo import environment
 from ..train import checkpoint
 from ..train.loop import FitConfig, Trainer
-from .common import DEFAULT_OUT, TASK
+from .common import DEFAULT_OUT, DEFAULT_TAGS, TAG_SETS, TASK
 from .encoding import TaggerVocab, TaggingTask, encode
 from .evaluation import calibrate_checkpoint, evaluate
 from .predict import TaggerEnsemble
@@ -29,14 +29,17 @@ from .presets import PRESETS
 def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, seed: int = 0,
           resume: bool = False, overrides: dict | None = None,
           model_overrides: dict | None = None, limit: int | None = None,
-          show_progress: bool = True, log=print) -> dict:
+          tags: tuple[str, ...] = DEFAULT_TAGS, show_progress: bool = True,
+          log=print) -> dict:
     """Train a tagger on the treebank's train split, selecting on dev; returns the summary.
 
     ``data`` is the folder of the .conllu files, or None for the cached/downloaded release.
-    ``limit`` keeps only the first that many training sentences (quick trials).
+    ``limit`` keeps only the first that many training sentences (quick trials). ``tags``: the
+    tag sets to predict, one head each (``common.TAG_SETS``; UPOS always).
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    tags = check_tags(tags)
     chosen = PRESETS[preset]
     if (Path(out) / "config.json").is_file():
         raise ValueError(f"{out} holds a tagger ensemble; train a single tagger into another "
@@ -48,15 +51,17 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
     fit_config = FitConfig(**{**chosen.fit, "epochs": epochs, "seed": seed,
                               **(overrides or {})})
     torch.manual_seed(seed)
-    vocab = TaggerVocab.build(train_sentences, lowercase=chosen.lowercase)
+    vocab = TaggerVocab.build(train_sentences, lowercase=chosen.lowercase, tags=tags)
     train_set, dev_set = encode(train_sentences, vocab), encode(treebank.dev, vocab)
     log(f"data: {len(train_set)} train / {len(dev_set)} dev sentences from {treebank.source}; "
         f"{len(vocab.words)} words, {len(vocab.chars)} characters, {len(vocab.upos)} UPOS, "
-        f"{len(vocab.xpos)} XPOS; {fit_config.epochs} epochs of "
+        f"{len(vocab.xpos)} XPOS" + (f", {len(vocab.feats)} FEATS" if vocab.feats else "")
+        + f"; {fit_config.epochs} epochs of "
         f"{-(-len(train_set) // fit_config.batch_size)} steps "
         f"({time.perf_counter() - started:.1f} s)")
     model_config = TaggerConfig(vocab_size=len(vocab.words), num_chars=len(vocab.chars),
                                 num_upos=len(vocab.upos), num_xpos=len(vocab.xpos),
+                                num_feats=len(vocab.feats),
                                 **{**chosen.model, **(model_overrides or {})})
     model = SequenceTagger(model_config)
     if model_config.word_dropout_alpha > 0:
@@ -89,6 +94,16 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
     return summary
 
 
+def check_tags(tags) -> tuple[str, ...]:
+    """The tag sets asked for, in TAG_SETS order, UPOS among them; anything else refused."""
+    asked = tuple(dict.fromkeys(t.strip().lower() for t in tags))
+    unknown = [t for t in asked if t not in TAG_SETS]
+    if unknown or "upos" not in asked:
+        raise ValueError(f"tags must name upos and any of xpos, feats (got "
+                         f"{', '.join(asked) or 'none'}); e.g. upos,xpos,feats")
+    return tuple(t for t in TAG_SETS if t in asked)
+
+
 def _train_file_name(source: str) -> str:
     """The training file's name of a treebank read from ``source`` (a folder or a file)."""
     path = Path(source.split(" (")[0])
@@ -99,7 +114,8 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
                    members: int = 2, seed: int = 0, jobs: int | None = None,
                    resume: bool = False, overrides: dict | None = None,
                    model_overrides: dict | None = None, limit: int | None = None,
-                   show_progress: bool = True, log=print) -> dict:
+                   tags: tuple[str, ...] = DEFAULT_TAGS, show_progress: bool = True,
+                   log=print) -> dict:
     """Train ``members`` taggers (seeds ``seed``, ``seed + 1``, ...) into OUT/member-1, ... and
     write OUT/config.json naming them: loading OUT gives their :class:`TaggerEnsemble`.
 
@@ -130,7 +146,8 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
         max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = [pool.submit(_train_member, name, data, preset, out / name, s, threads, resume,
-                               overrides, model_overrides, limit, show_progress and k == 0)
+                               overrides, model_overrides, limit, tags,
+                               show_progress and k == 0)
                    for k, (name, s) in enumerate(zip(names, seeds))]
         summaries = [f.result() for f in futures]
     except KeyboardInterrupt:
@@ -158,12 +175,13 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
 
 
 def _train_member(name, data, preset, out, seed, threads, resume, overrides, model_overrides,
-                  limit, show_progress) -> dict:
+                  limit, tags, show_progress) -> dict:
     import sys
 
     torch.set_num_threads(threads)
     return train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
-                 model_overrides=model_overrides, limit=limit, show_progress=show_progress,
+                 model_overrides=model_overrides, limit=limit, tags=tags,
+                 show_progress=show_progress,
                  log=lambda m: print(f"[{name}] {m}", file=sys.stderr, flush=True))
 
 

@@ -25,18 +25,21 @@ class TaggerGraph(nn.Module):
         self.temperature = {"upos": 1.0, "xpos": 1.0, **(temperature or {})}
 
     def forward(self, words, lengths, chars, char_lengths, form_index):
-        upos, xpos = self.model(words, lengths, chars, char_lengths, form_index)
-        upos = upos.float() / self.temperature["upos"]
-        if xpos is None:
-            return upos
-        return upos, xpos.float() / self.temperature["xpos"]
+        upos, xpos, feats = self.model(words, lengths, chars, char_lengths, form_index)
+        outputs = [upos.float() / self.temperature["upos"]]
+        if xpos is not None:
+            outputs.append(xpos.float() / self.temperature["xpos"])
+        if feats is not None:
+            outputs.append(feats.float())  # FEATS has no temperature: argmax is what is read
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
 def onnx_graph(tagger: Tagger) -> OnnxGraph:
     model = tagger.model.eval()
     sentences = [Sentence(["The", "cat", "sat", "."], [], []), Sentence(["Hello", "!"], [], [])]
     batch = collate_sentences(encode(sentences, tagger.vocab), [0, 1], tagger.vocab)
-    outputs = ["upos_logits"] + (["xpos_logits"] if model.xpos_head is not None else [])
+    outputs = ["upos_logits"] + (["xpos_logits"] if model.xpos_head is not None else []) + \
+        (["feats_logits"] if model.feats_head is not None else [])
     axes = {"words": {0: "batch", 1: "steps"}, "lengths": {0: "batch"},
             "chars": {0: "forms", 1: "chars"}, "char_lengths": {0: "forms"},
             "form_index": {0: "batch", 1: "steps"},
@@ -52,7 +55,7 @@ def load(directory: Path, config: dict, calibrated: bool = True,
          device: str = "cpu") -> Tagger:
     tags = config["tags"]
     vocab = TaggerVocab(checkpoint.load_vocab_tokens(directory), tags["chars"], tags["upos"],
-                        tags["xpos"], tags.get("lowercase", False))
+                        tags["xpos"], tags.get("lowercase", False), tags.get("feats"))
     model_config = TaggerConfig.from_dict(config["model"])
     checkpoint.check_vocab(directory, config, vocab.fingerprint(), model_config.vocab_size,
                            len(vocab.words), "words")
