@@ -92,3 +92,35 @@ def test_a_japanese_treebank_trains_and_tags_raw_japanese_end_to_end(tmp_path):
     assert tagged["tokens"] == ["私", "は", "京都", "で", "寿司", "を", "食べ", "まし", "た", "。"]
     right = sum(UPOS[t] == u for t, u in zip(tagged["tokens"], tagged["upos"]))
     assert right >= 8
+    # scored from raw text: the fixture's words are MeCab's, so segmentation is exact
+    from gatedrnn.data import ud
+    from gatedrnn.tagging import Tagger, evaluate_raw_text
+    report = evaluate_raw_text(Tagger.load(out), ud.read_conllu(train))
+    assert report["segmentation"]["f1"] == 1.0 and report["sentences"] == 60
+    assert report["upos"]["f1"] > 0.8 and report["skipped"] == 0
+
+
+def test_raw_text_scoring_counts_a_segmentation_error_on_both_sides(trained_tagger_english):
+    from gatedrnn.data import ud
+    from gatedrnn.tagging import evaluate_raw_text
+
+    tagger = trained_tagger_english
+    gold = ud.Sentence(["New York", "is", "big", "."], ["PROPN", "AUX", "ADJ", "PUNCT"],
+                       ["_"] * 4, text="New York is big.")
+    report = evaluate_raw_text(tagger, [gold, ud.Sentence(["x"], ["X"], ["_"])])
+    # found: New, York, is, big, . (5); gold: New York, is, big, . (4); right: 3
+    assert report["segmentation"]["precision"] == pytest.approx(3 / 5)
+    assert report["segmentation"]["recall"] == pytest.approx(3 / 4)
+    assert report["skipped"] == 1  # the sentence without a text
+
+
+@pytest.fixture(scope="module")
+def trained_tagger_english(ud_treebank, tmp_path_factory):
+    from gatedrnn.tagging import Tagger, train
+
+    out = tmp_path_factory.mktemp("english")
+    train(ud_treebank, "tiny", out, overrides={"epochs": 1}, show_progress=False,
+          log=lambda m: None)
+    tagger = Tagger.load(out)
+    assert tagger.language == "english"  # the fixture's files are named en_ewt-ud-*
+    return tagger
