@@ -10,7 +10,7 @@ Flair trains its SequenceTagger (BiLSTM 256, CRF) over one-hot word embeddings a
 character BiLSTM, both learnt on the data (nothing downloaded), SGD 0.1 annealed on dev, for
 FLAIR_EPOCHS epochs; its best dev model is scored. One scorer for both: UPOS accuracy (and
 on words unseen in training), or entity F1. Japanese is also tagged from each test sentence's
-raw text (``tagging.evaluate_raw_text``). ``--no-chars``: gatedrnn without characters too.
+raw text (``tagging.evaluate_raw_text``). ``--no-chars``: taggers without characters too.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def main() -> None:
     for name in args.sets:
         kind, data = splits(args, name)
         systems = {"gatedrnn": ours(kind, data, work / name / "ours", False)}
-        if args.no_chars:
+        if args.no_chars and kind == "pos":
             systems["gatedrnn, no characters"] = ours(kind, data, work / name / "no-chars",
                                                       True)
         if args.flair:

@@ -685,3 +685,24 @@ def test_feats_is_a_column_a_tagger_can_be_asked_to_predict(ud_treebank, tmp_pat
     result = runner.invoke(main, ["tagger", "train", "--train", str(train_file), "--tags",
                                   "xpos,lemma", "--out", str(tmp_path / "bad")])
     assert result.exit_code != 0 and "tags must name upos" in result.output
+
+
+def test_word_vectors_start_the_embedding_and_bring_their_words(ud_treebank, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = {"the": rng.normal(size=6), "zebra": rng.normal(size=6)}  # zebra: not in training
+    vectors = tmp_path / "v.vec"
+    vectors.write_text(f"{len(rows)} 6\n" + "".join(
+        word + " " + " ".join(f"{x:.5f}" for x in row) + "\n" for word, row in rows.items()),
+        encoding="utf-8")
+    out = tmp_path / "run"
+    train(ud_treebank, "tiny", out, vectors=vectors, overrides={"epochs": 1},
+          show_progress=False, log=lambda m: None)
+    tagger = Tagger.load(out)
+    assert tagger.model.config.word_dim == 6
+    zebra = tagger.vocab.words.itos.index("zebra")
+    # a word training never shows keeps its vector (no gradient reaches its row)
+    np.testing.assert_allclose(tagger.model.word_embedding.weight[zebra].detach().numpy(),
+                               rows["zebra"], atol=1e-5)
+    assert tagger.vocab.word_ids(["zebra"]) == [zebra]

@@ -46,7 +46,7 @@ def _recipe_help() -> str:
 
 # what a recipe fixes (it is built as it was measured)
 _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encoder",
-                 "word_dropout", "word_dropout_alpha", "tags", "epochs", "lr", "batch_size",
+                 "word_dropout", "word_dropout_alpha", "tags", "vectors", "epochs", "lr", "batch_size",
                  "limit", "members", "jobs", "checkpoint_minutes")
 
 
@@ -85,6 +85,10 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
 @click.option("--tags", "tags", default="upos,xpos", show_default=True,
               help="The CoNLL-U columns to predict, one head each: upos and any of xpos, feats "
                    "(FEATS: a word's whole morphological features as one tag).")
+@click.option("--vectors", type=FilePath(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Start the word embedding from these word vectors (word2vec, "
+              "GloVe or fastText, learnt on unlabelled text; e.g. 'gatedrnn embeddings "
+              "train'); their words join the vocabulary.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
@@ -103,7 +107,7 @@ _RECIPE_FIXED = ("preset", "mode", "unidirectional", "hidden_size", "char_encode
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def tagger_train(data, train_file, dev_file, test_file, treebank, release, recipe, preset,
                  out, mode, unidirectional, hidden_size, char_encoder, word_dropout,
-                 word_dropout_alpha, tags, seed, resume, epochs, lr, batch_size, limit,
+                 word_dropout_alpha, tags, vectors, seed, resume, epochs, lr, batch_size, limit,
                  members, jobs, checkpoint_minutes, as_json):
     """Train a tagger on train, keep the best on dev; Ctrl-C saves, and --resume continues.
 
@@ -159,11 +163,11 @@ def tagger_train(data, train_file, dev_file, test_file, treebank, release, recip
         run = lambda: train_ensemble(  # noqa: E731
             data, preset, out, members=members, seed=seed, jobs=jobs, resume=resume,
             overrides=overrides, model_overrides=model_overrides, limit=limit, tags=heads,
-            log=log)
+            vectors=vectors, log=log)
     else:
         run = lambda: train(data, preset, out, seed=seed, resume=resume,  # noqa: E731
                             overrides=overrides, model_overrides=model_overrides, limit=limit,
-                            tags=heads, log=log)
+                            tags=heads, vectors=vectors, log=log)
     summary = run_training(run, out, errors)
     report_training(summary, out, "dev UPOS accuracy", as_json)
 

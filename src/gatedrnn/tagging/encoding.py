@@ -77,6 +77,13 @@ class TaggerVocab(FormVocab):
         feats = sorted({t for s in sentences for t in s.feats}) if "feats" in tags else []
         return cls(words, chars, upos, xpos, lowercase, feats)
 
+    def with_words(self, words: list[str]) -> "TaggerVocab":
+        """This vocabulary with ``words`` (lowercased if it is) added after its own."""
+        known = set(self.words.itos)
+        extra = list(dict.fromkeys(w.lower() if self.lowercase else w for w in words))
+        return TaggerVocab(self.words.itos + [w for w in extra if w not in known],
+                           self.chars.itos, self.upos, self.xpos, self.lowercase, self.feats)
+
     def to_dict(self) -> dict:
         return {"chars": self.chars.itos, "upos": self.upos, "xpos": self.xpos,
                 "lowercase": self.lowercase, **({"feats": self.feats} if self.feats else {})}

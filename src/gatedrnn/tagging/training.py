@@ -29,13 +29,16 @@ from .presets import PRESETS
 def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, seed: int = 0,
           resume: bool = False, overrides: dict | None = None,
           model_overrides: dict | None = None, limit: int | None = None,
-          tags: tuple[str, ...] = DEFAULT_TAGS, show_progress: bool = True,
-          log=print) -> dict:
+          tags: tuple[str, ...] = DEFAULT_TAGS, vectors: str | Path | None = None,
+          show_progress: bool = True, log=print) -> dict:
     """Train a tagger on the treebank's train split, selecting on dev; returns the summary.
 
     ``data`` is the folder of the .conllu files, or None for the cached/downloaded release.
     ``limit`` keeps only the first that many training sentences (quick trials). ``tags``: the
-    tag sets to predict, one head each (``common.TAG_SETS``; UPOS always).
+    tag sets to predict, one head each (``common.TAG_SETS``; UPOS always). ``vectors``: a
+    word-vector file (word2vec, GloVe or fastText) learnt on unlabelled text: the word
+    embedding starts from it, and its words join the vocabulary, so that a word the treebank
+    never shows still has its vector (Plank et al. 2016).
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -52,6 +55,12 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
                               **(overrides or {})})
     torch.manual_seed(seed)
     vocab = TaggerVocab.build(train_sentences, lowercase=chosen.lowercase, tags=tags)
+    word_vectors = None
+    if vectors is not None:
+        from ..data.vectors import load_vectors
+        word_vectors = load_vectors(vectors)
+        vocab = vocab.with_words(word_vectors.words)
+        model_overrides = {**(model_overrides or {}), "word_dim": word_vectors.dim}
     train_set, dev_set = encode(train_sentences, vocab), encode(treebank.dev, vocab)
     log(f"data: {len(train_set)} train / {len(dev_set)} dev sentences from {treebank.source}; "
         f"{len(vocab.words)} words, {len(vocab.chars)} characters, {len(vocab.upos)} UPOS, "
@@ -64,6 +73,16 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
                                 num_feats=len(vocab.feats),
                                 **{**chosen.model, **(model_overrides or {})})
     model = SequenceTagger(model_config)
+    vector_stats = None
+    if word_vectors is not None:
+        from ..data.vectors import embedding_matrix
+        counts = Counter(w for s in train_sentences for w in s.forms)
+        weights, vector_stats = embedding_matrix(word_vectors, vocab.words.itos, counts=counts,
+                                                 seed=seed)
+        model.word_embedding.weight.data.copy_(weights)
+        log(f"word vectors {vectors}: dim {word_vectors.dim}; {vector_stats['found']:,} of the "
+            f"{len(vocab.words):,} words (the treebank's and the vectors') have one, "
+            f"{vector_stats['token_coverage']:.1%} of training tokens")
     if model_config.word_dropout_alpha > 0:
         counts = Counter(i for sentence in train_set.sequences for i in sentence)
         model.set_word_counts(torch.tensor([counts.get(i, 0) for i in range(len(vocab.words))]))
@@ -71,6 +90,7 @@ def train(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_OUT, *, s
         "task": TASK, "model": model_config.to_dict(), "preset": preset,
         "fit": asdict(fit_config), "tags": vocab.to_dict(),
         "vocab_fingerprint": vocab.fingerprint(), "treebank": treebank.source,
+        **({"vectors": vector_stats} if vector_stats else {}),
         # how raw text is cut into tokens at prediction, from the treebank's name or its text
         "language": treebank_language(_train_file_name(treebank.source), " ".join(
             " ".join(s.forms) for s in train_sentences[:500])),
@@ -114,8 +134,8 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
                    members: int = 2, seed: int = 0, jobs: int | None = None,
                    resume: bool = False, overrides: dict | None = None,
                    model_overrides: dict | None = None, limit: int | None = None,
-                   tags: tuple[str, ...] = DEFAULT_TAGS, show_progress: bool = True,
-                   log=print) -> dict:
+                   tags: tuple[str, ...] = DEFAULT_TAGS, vectors: str | Path | None = None,
+                   show_progress: bool = True, log=print) -> dict:
     """Train ``members`` taggers (seeds ``seed``, ``seed + 1``, ...) into OUT/member-1, ... and
     write OUT/config.json naming them: loading OUT gives their :class:`TaggerEnsemble`.
 
@@ -146,7 +166,7 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
         max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = [pool.submit(_train_member, name, data, preset, out / name, s, threads, resume,
-                               overrides, model_overrides, limit, tags,
+                               overrides, model_overrides, limit, tags, vectors,
                                show_progress and k == 0)
                    for k, (name, s) in enumerate(zip(names, seeds))]
         summaries = [f.result() for f in futures]
@@ -175,12 +195,12 @@ def train_ensemble(data=None, preset: str = "bilstm", out: str | Path = DEFAULT_
 
 
 def _train_member(name, data, preset, out, seed, threads, resume, overrides, model_overrides,
-                  limit, tags, show_progress) -> dict:
+                  limit, tags, vectors, show_progress) -> dict:
     import sys
 
     torch.set_num_threads(threads)
     return train(data, preset, out, seed=seed, resume=resume, overrides=overrides,
-                 model_overrides=model_overrides, limit=limit, tags=tags,
+                 model_overrides=model_overrides, limit=limit, tags=tags, vectors=vectors,
                  show_progress=show_progress,
                  log=lambda m: print(f"[{name}] {m}", file=sys.stderr, flush=True))
 
