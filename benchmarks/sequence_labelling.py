@@ -10,8 +10,8 @@ Flair trains its SequenceTagger (BiLSTM 256, CRF) over one-hot word embeddings a
 character BiLSTM, both learnt on the data (nothing downloaded), SGD 0.1 annealed on dev, for
 FLAIR_EPOCHS epochs; its best dev model is scored. One scorer for both: UPOS accuracy (and
 on words unseen in training), or entity F1. Japanese is also tagged from each test sentence's
-raw text (``tagging.evaluate_raw_text``). ``--no-chars``: taggers without characters too.
-"""
+raw text (``tagging.evaluate_raw_text``). ``--no-chars``: taggers without characters too;
+``--vectors FILE``: EWT's taggers also from word vectors learnt on unlabelled English text."""
 
 from __future__ import annotations
 
@@ -51,8 +51,7 @@ def splits(args, name: str):
     return "pos", treebank
 
 
-def ours(kind: str, data, out: Path, no_chars: bool) -> dict:
-    options = {"model_overrides": {"char_encoder": "none"}} if no_chars else {}
+def ours(kind: str, data, out: Path, options: dict) -> dict:
     started = time.perf_counter()
     summary = (train_entities if kind == "ner" else train_tagger)(
         data, out=out, show_progress=False, log=lambda m: print(m, flush=True), **options)
@@ -160,21 +159,25 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["uner-da", "ja-gsd"],
                         choices=["uner-da", "ja-gsd", "ewt", "ewt-small"])
     parser.add_argument("--small", type=int, default=2231, help="ewt-small's sentences")
-    parser.add_argument("--flair-epochs", type=int, default=20)
+    parser.add_argument("--flair-epochs", type=int, default=20)  # --no-flair: ours only
     parser.add_argument("--flair", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--no-chars", action="store_true", help="also gatedrnn without chars")
-    parser.add_argument("--name", default="sequence_labelling")
-    parser.add_argument("--work", default=None)
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--no-chars", action="store_true", help="also taggers without chars")
+    parser.add_argument("--vectors", help="also EWT's taggers from these (English) vectors")
+    for option, default in (("--name", "sequence_labelling"), ("--work", None),
+                            ("--out", str(RESULTS))):
+        parser.add_argument(option, default=default)
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="sequence-labelling-")).resolve()
     rows = {}
     for name in args.sets:
         kind, data = splits(args, name)
-        systems = {"gatedrnn": ours(kind, data, work / name / "ours", False)}
+        variants = {"gatedrnn": {}}
         if args.no_chars and kind == "pos":
-            systems["gatedrnn, no characters"] = ours(kind, data, work / name / "no-chars",
-                                                      True)
+            variants["gatedrnn, no characters"] = {"model_overrides": {"char_encoder": "none"}}
+        if args.vectors and name.startswith("ewt"):
+            variants["gatedrnn + word vectors"] = {"vectors": args.vectors}
+        systems = {system: ours(kind, data, work / name / system.replace(" ", ""), options)
+                   for system, options in variants.items()}
         if args.flair:
             systems["flair (from scratch)"] = flair(kind, data, work / name / "flair",
                                                     args.flair_epochs)
