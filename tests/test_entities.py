@@ -229,3 +229,13 @@ def test_the_server_answers_entities_with_offsets(trained):
     for entity in result["entities"]:
         assert result["text"][entity["start"]:entity["end"]] == entity["text"]
     assert client.post("/tag", json={"texts": ["x"]}).status_code == 404
+
+
+def test_cli_export_writes_the_graph_and_says_what_runs_after_it(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    result = CliRunner().invoke(main, ["export", str(trained[0]), "--onnx",
+                                       str(tmp_path / "ner.onnx")])
+    assert result.exit_code == 0, result.output
+    assert "outputs emissions, transitions, start, end" in result.output
+    assert "decoding: Viterbi" in result.output
+    assert "max |difference|" in result.output

@@ -116,7 +116,8 @@ def explain(checkpoint, text, units, as_json, no_calibrate):
               help="Export the raw network: without the temperature fitted at the end of "
                    "training (by default the graph divides the logits by it).")
 def export(checkpoint, onnx_path, opset, no_check, no_calibrate):
-    """Export a classifier or tagger checkpoint to ONNX (any batch size and length)."""
+    """Export a classifier, tagger or entity tagger checkpoint to ONNX (any batch size and
+    length)."""
     from ..export import check_parity, export_onnx
     from ..train.checkpoint import CheckpointError
 
@@ -124,9 +125,13 @@ def export(checkpoint, onnx_path, opset, no_check, no_calibrate):
         info = export_onnx(checkpoint, onnx_path, opset, calibrated=not no_calibrate)
     except CheckpointError as exc:
         raise click.ClickException(str(exc)) from exc
-    temperatures = ", ".join(f"{k} {v:.3f}" for k, v in info["metadata"].items())
+    temperatures = ", ".join(f"{k} {v:.3f}" for k, v in info["metadata"].items()
+                             if isinstance(v, (int, float)))  # tag names are metadata too
     click.echo(f"wrote {onnx_path} ({info['task']}): inputs {', '.join(info['inputs'])}; "
-               f"outputs {', '.join(info['outputs'])}; {temperatures}")
+               f"outputs {', '.join(info['outputs'])}" + (f"; {temperatures}" if temperatures
+                                                          else ""))
+    if "decoding" in info["metadata"]:  # what runs after the graph (an entity tagger's Viterbi)
+        click.echo(f"decoding: {info['metadata']['decoding']}")
     if no_check:
         return
     try:

@@ -31,7 +31,7 @@ class EmissionsGraph(nn.Module):
     def forward(self, words, lengths, chars, char_lengths, form_index):
         emissions = self.model(words, lengths, chars, char_lengths, form_index).float()
         transitions, start = self.model.crf._scores()
-        return emissions, transitions, start, self.model.crf.end
+        return emissions, transitions, start, self.model.crf.end.detach()
 
 
 def viterbi(emissions: np.ndarray, transitions: np.ndarray, start: np.ndarray,
