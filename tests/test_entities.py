@@ -239,3 +239,24 @@ def test_cli_export_writes_the_graph_and_says_what_runs_after_it(trained, tmp_pa
     assert "outputs emissions, transitions, start, end" in result.output
     assert "decoding: Viterbi" in result.output
     assert "max |difference|" in result.output
+
+
+def test_explain_reads_an_entity_taggers_gates_and_one_tokens_contributions(trained):
+    from gatedrnn.analysis.explain import explain_tags
+
+    recognizer = EntityRecognizer.load(trained[0])
+    result = explain_tags(recognizer, "Hanne arbejder for Danske Bank.", units=3, token=3)
+    assert result["tokens"] == ["Hanne", "arbejder", "for", "Danske", "Bank", "."]
+    assert result["contribution_target"].startswith("Danske as ")
+    assert len(result["contributions"]) == 6 and result["token"] == 3
+    assert set(result["gates"]) == {"l0", "l0_reverse"}
+    assert all(len(v) == 6 for v in result["gates"]["l0"].values())
+    assert len(result["units"]) == 3
+    # by default the least sure token is explained
+    assert 0 <= explain_tags(recognizer, "Hanne bor i Ribe.")["token"] < 5
+    printed = CliRunner().invoke(main, ["explain", str(trained[0]), "--token", "0",
+                                        "Hanne bor i Ribe."])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output.startswith("Hanne/") and "LSTM l0:" in printed.output
+    with pytest.raises(ValueError, match="token must be an index"):
+        explain_tags(recognizer, "Hanne bor i Ribe.", token=9)

@@ -706,3 +706,22 @@ def test_word_vectors_start_the_embedding_and_bring_their_words(ud_treebank, tmp
     np.testing.assert_allclose(tagger.model.word_embedding.weight[zebra].detach().numpy(),
                                rows["zebra"], atol=1e-5)
     assert tagger.vocab.word_ids(["zebra"]) == [zebra]
+
+
+def test_explain_reads_a_taggers_gates_and_what_decided_a_tag(trained_tagger):
+    from click.testing import CliRunner
+
+    from gatedrnn.analysis.explain import explain_tags
+    from gatedrnn.cli import main
+
+    tagger = Tagger.load(trained_tagger[0])
+    result = explain_tags(tagger, "the dog sees a cat .", token=1)
+    assert result["tagged"]["tokens"] == ["the", "dog", "sees", "a", "cat", "."]
+    assert result["contribution_target"] == f"dog as {result['tagged']['upos'][1]}"
+    assert len(result["contributions"]) == 6
+    # the contributions are the first-order share of each token in that tag's score
+    assert any(abs(c) > 0 for c in result["contributions"])
+    result = CliRunner().invoke(main, ["explain", str(trained_tagger[0]), "the dog sees",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tokens"] == ["the", "dog", "sees"]

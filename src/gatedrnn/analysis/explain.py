@@ -1,4 +1,6 @@
-"""Why a sentiment classifier decided what it did: per-token contributions, attention, gates.
+"""Why a recurrent model decided what it did: per-token contributions, attention, gates.
+
+A text classifier (``explain``) and a tagger or entity tagger (``explain_tags``) alike.
 
 Contributions are gradient × input on the word embeddings of the decision score
 ``logit(positive) − logit(negative)`` (for more than two classes: the predicted class's logit):
@@ -103,3 +105,49 @@ def _explain_ensemble(ensemble, text: str, units: int) -> dict:
                       "source": recurrent[0].source, **member,
                       "of": len(ensemble.members)})
     return result
+
+
+def explain_tags(model, text: str, units: int = 8, token: int | None = None) -> dict:
+    """A tagger's (or entity tagger's) reading of ``text``: its tokens, their tags (and
+    entities), the gates at every token, the most varying hidden units, and the contributions
+    of every token (gradient × input on its word and character features) to the score of one
+    token's tag: ``token`` (its index; default the least confident one). The text is read as
+    one sequence, cut into tokens as the model's language is."""
+    from ..data.segment import segment
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    tokens = [t.text for s in segment(text, model.language) for t in s][:MAX_EXPLAIN_TOKENS]
+    if not tokens:
+        raise ValueError("nothing to explain: the text has no tokens")
+    (tagged,) = model.tag([tokens])
+    if token is None:
+        confidence = tagged.get("upos_confidence") or _least_sure(model, tokens)
+        token = min(range(len(tokens)), key=confidence.__getitem__)
+    if not 0 <= token < len(tokens):
+        raise ValueError(f"token must be an index in 0..{len(tokens) - 1}, got {token}")
+    batch = model.collate_tokens(tokens)
+    network = model.model
+    words, lengths, chars, char_lengths, form_index = batch.inputs(model.device)
+    with torch.enable_grad():
+        features = network.read_words(words, chars, char_lengths, form_index)
+        features = features.detach().requires_grad_()
+        encoded, _, gates = network.encoder(features, lengths=lengths, need_cell_state=False,
+                                            return_gates=True)
+        scores = network.head_scores(encoded)  # (1, T, K) of the tags the model chose among
+        names, chosen = model.tag_names(tagged)
+        (gradient,) = torch.autograd.grad(scores[0, token, chosen[token]], features)
+    contributions = (gradient * features).sum(-1)[0].detach()
+    result = {"tokens": tokens, "tagged": tagged, "token": token,
+              "contribution_target": f"{tokens[token]} as {names[token]}",
+              "contributions": contributions.tolist(),
+              "known": [w != model.vocab.words.unk_index
+                        for w in model.vocab.word_ids(tokens)]}
+    result.update(_gate_summary(network, gates, len(tokens), units))
+    return result
+
+
+def _least_sure(model, tokens: list[str]) -> list[float]:
+    """Each token's CRF marginal probability of its best tag (an entity tagger)."""
+    _, marginals = model.decode([tokens])
+    return marginals[0].max(-1).values.tolist()

@@ -50,28 +50,52 @@ def _model_names(app):
 @click.argument("text", nargs=-1, required=True)
 @click.option("--units", type=click.IntRange(0, 64), default=4, show_default=True,
               help="Hidden units to list in the gate summary.")
+@click.option("--token", type=click.IntRange(min=0), default=None,
+              help="A tagger or entity tagger: the token (its index) whose tag the "
+                   "contributions explain [default: the least confident one].")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole explanation as JSON.")
 @NO_CALIBRATE
-def explain(checkpoint, text, units, as_json, no_calibrate):
-    """Colour TEXT's tokens by their contribution to the decision; summarise the gates."""
+def explain(checkpoint, text, units, token, as_json, no_calibrate):
+    """Colour TEXT's tokens by their contribution to the decision; summarise the gates.
+
+    A text classifier: its label for TEXT. A tagger or entity tagger: every token's tag, and
+    what decided one token's (--token)."""
+    from .. import registry
     from ..analysis.explain import explain as run_explain
-    from ..classify.predict import load_classifier
+    from ..analysis.explain import explain_tags
+    from ..models.tagger import ReadsWords
     from ..train.checkpoint import CheckpointError
 
-    try:  # any text classifier: of classify, of sentiment, an ensemble of either
-        predictor = load_classifier(checkpoint, calibrated=not no_calibrate)
-        result = run_explain(predictor, " ".join(text), units=units)
+    try:  # any text classifier (an ensemble of them too), tagger or entity tagger
+        model = registry.load(checkpoint, calibrated=not no_calibrate)
+        if isinstance(getattr(model, "model", None), ReadsWords):
+            result = explain_tags(model, " ".join(text), units=units, token=token)
+        elif registry.task(registry.kind_of(model).task).route == "predict":
+            result = run_explain(model, " ".join(text), units=units)
+        else:
+            noun = registry.task(registry.kind_of(model).task).noun
+            raise CheckpointError(f"{checkpoint} is {noun}: explain reads text classifiers, "
+                                  "taggers and entity taggers")
     except (CheckpointError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{result['label']} ({100 * result['confidence']:.1f}%)")
+    if "tagged" in result:
+        tags = result["tagged"].get("upos") or result["tagged"].get("tags")
+        click.echo(" ".join(f"{t}/{g}" for t, g in zip(result["tokens"], tags)))
+    else:
+        click.echo(f"{result['label']} ({100 * result['confidence']:.1f}%)")
     member = result.get("explained_member")
     if member:  # an ensemble: what follows is one member's reading
         click.echo(f"the ensemble's decision; below, its member {member['source']} (1 of "
                    f"{member['of']}; alone: {member['label']} "
                    f"{100 * member['confidence']:.1f}%)")
+    _echo_contributions(result)
+    _echo_gates(result)
+
+
+def _echo_contributions(result: dict) -> None:
     scale = max([abs(c) for c in result["contributions"]] + [1e-9])
     words = []
     for token, value in zip(result["tokens"], result["contributions"]):
@@ -88,6 +112,9 @@ def explain(checkpoint, text, units, as_json, no_calibrate):
             f"{t} {c:+.2f}" for c, t in ranked[::-1][:5] if c > 0))
         click.echo("strongest against: " + ", ".join(f"{t} {c:+.2f}" for c, t in ranked[:5]
                                                      if c < 0))
+
+
+def _echo_gates(result: dict) -> None:
     for key, gates in result["gates"].items():
         parts = []
         for name, values in gates.items():

@@ -62,6 +62,15 @@ class EntityRecognizer:
                 marginals[i] = probabilities[row, : data.lengths[i]]
         return best, marginals
 
+    def collate_tokens(self, tokens: list[str]):
+        """One sentence's tokens as the network's batch of one."""
+        return collate_entities(encode([TaggedSentence(list(tokens), [])], self.vocab), [0],
+                                self.vocab)
+
+    def tag_names(self, tagged: dict) -> tuple[list[str], list[int]]:
+        """The IOB2 tags of ``tag()``'s answer for one sentence, and their ids."""
+        return tagged["tags"], [self.vocab.tag_index[t] for t in tagged["tags"]]
+
     def predict_tags(self, sentences: list[list[str]], batch_size: int = 64) -> list[list[str]]:
         """The IOB2 tags of every token."""
         best, _ = self.decode(sentences, batch_size)

@@ -86,6 +86,10 @@ class CRFTagger(ReadsWords):
         features = self.read_words(words, chars, char_lengths, form_index)
         encoded, _ = self.encoder(self.input_dropout(features), lengths=lengths,
                                   need_cell_state=False)
+        return self.head_scores(encoded)
+
+    def head_scores(self, encoded: Tensor) -> Tensor:
+        """The emission scores (B, T, K) of the encoder's output."""
         return self.emission(self.output_dropout(encoded))
 
     def nll(self, emissions: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:

@@ -199,3 +199,7 @@ class SequenceTagger(ReadsWords):
         encoded = self.output_dropout(encoded)
         return (self.upos_head(encoded), self.xpos_head(encoded) if self.xpos_head else None,
                 self.feats_head(encoded) if self.feats_head else None)
+
+    def head_scores(self, encoded: Tensor) -> Tensor:
+        """The UPOS logits of the encoder's output (what an explanation differentiates)."""
+        return self.upos_head(self.output_dropout(encoded))

@@ -93,6 +93,15 @@ class Tagger:
         return ([u.argmax(-1).tolist() for u in upos],
                 [x.argmax(-1).tolist() if x.shape[1] else [] for x in xpos])
 
+    def collate_tokens(self, tokens: list[str]):
+        """One sentence's tokens as the network's batch of one."""
+        return collate_sentences(encode([ud.Sentence(list(tokens), [], [])], self.vocab), [0],
+                                 self.vocab)
+
+    def tag_names(self, tagged: dict) -> tuple[list[str], list[int]]:
+        """The UPOS tags of ``tag()``'s answer for one sentence, and their ids."""
+        return tagged["upos"], [self.vocab.upos_index[t] for t in tagged["upos"]]
+
     def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
         """``tag`` of raw text, cut into sentences and tokens as the tagger's language is."""
         from .text import tokenize
