@@ -68,6 +68,11 @@ def explain(checkpoint, text, units, token, as_json, no_calibrate):
 
     try:  # any text classifier (an ensemble of them too), tagger or entity tagger
         model = registry.load(checkpoint, calibrated=not no_calibrate)
+        members = getattr(model, "members", None)
+        if members and isinstance(getattr(members[0], "model", None), ReadsWords):
+            click.echo(f"a tagger ensemble: below, its first member {members[0].source} (1 of "
+                       f"{len(members)})", err=True)
+            model = members[0]
         if isinstance(getattr(model, "model", None), ReadsWords):
             result = explain_tags(model, " ".join(text), units=units, token=token)
         elif registry.task(registry.kind_of(model).task).route == "predict":
