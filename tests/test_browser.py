@@ -5,6 +5,7 @@ Skipped where no Chromium is installed, except under GATEDRNN_REQUIRE_BROWSER=1 
 it after installing Debian's chromium), where a missing browser fails the run.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -20,8 +21,9 @@ if CHROMIUM is None and not REQUIRED:
     pytest.skip("no chromium on this machine (apt-get install chromium)", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def server(trained_sentiment):
+@contextlib.contextmanager
+def serving(checkpoint):
+    """The app for ``checkpoint`` on a free local port, in a thread; yields its base URL."""
     import uvicorn
 
     from gatedrnn.serve.app import build
@@ -29,7 +31,7 @@ def server(trained_sentiment):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(build([trained_sentiment]), host="127.0.0.1", port=port,
+    config = uvicorn.Config(build([checkpoint]), host="127.0.0.1", port=port,
                             log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
@@ -38,9 +40,17 @@ def server(trained_sentiment):
     while not instance.started:
         assert time.time() < deadline, "the server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(trained_sentiment):
+    with serving(trained_sentiment) as url:
+        yield url
 
 
 def test_page_shows_prediction_heatmap_and_gates(server, trained_sentiment):
@@ -87,46 +97,29 @@ def test_page_shows_prediction_heatmap_and_gates(server, trained_sentiment):
 
 
 def test_page_marks_the_entities_an_entity_tagger_finds(trained_entities):
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     from gatedrnn.entities import EntityRecognizer
-    from gatedrnn.serve.app import build
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    instance = uvicorn.Server(uvicorn.Config(build([trained_entities[0]]), host="127.0.0.1",
-                                             port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not instance.started:
-        assert time.time() < deadline, "the server did not start"
-        time.sleep(0.05)
     text = "Hanne arbejder for Danske Bank.  Erik bor i Vejle."
     (expected,) = EntityRecognizer.load(trained_entities[0]).entities([text])
     assert expected["entities"], "the toy tagger should find entities in this text"
     errors = []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox"])
-            page = browser.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_selector("#entities-panel:not([hidden])")
-            page.fill("#entity-text", text)
-            page.click("#find-entities")
-            page.wait_for_selector("#entity-text-marked mark.entity")
-            marks = page.query_selector_all("#entity-text-marked mark.entity")
-            assert [m.inner_text().replace("\n", "") for m in marks] == [
-                e["text"] + e["type"] for e in expected["entities"]]
-            # the text around the marks is the text as sent
-            assert page.inner_text("#entity-text-marked").replace("\n", "").startswith("Hanne")
-            assert len(page.query_selector_all("#entity-table tr")) == len(expected["entities"])
-            browser.close()
-    finally:
-        instance.should_exit = True
-        thread.join(10)
+    with serving(trained_entities[0]) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/")
+        page.wait_for_selector("#entities-panel:not([hidden])")
+        page.fill("#entity-text", text)
+        page.click("#find-entities")
+        page.wait_for_selector("#entity-text-marked mark.entity")
+        marks = page.query_selector_all("#entity-text-marked mark.entity")
+        assert [m.inner_text().replace("\n", "") for m in marks] == [
+            e["text"] + e["type"] for e in expected["entities"]]
+        # the text around the marks is the text as sent
+        assert page.inner_text("#entity-text-marked").replace("\n", "").startswith("Hanne")
+        assert len(page.query_selector_all("#entity-table tr")) == len(expected["entities"])
+        browser.close()
     assert not errors, errors

@@ -219,16 +219,22 @@ def load_files(train: str | Path, dev: str | Path | None = None,
         if len(sentences) < 2:
             raise ConlluError(f"{train}: {len(sentences)} sentence(s); holding out dev needs "
                               "two or more (or give a dev file with --dev)")
-        order = list(range(len(sentences)))
-        random.Random(seed).shuffle(order)
-        held = set(order[:max(1, round(dev_fraction * len(sentences)))])
-        dev_sentences = [s for i, s in enumerate(sentences) if i in held]
-        sentences = [s for i, s in enumerate(sentences) if i not in held]
+        sentences, dev_sentences = hold_out(sentences, dev_fraction, seed)
         source += f" (dev: {len(dev_sentences)} of its sentences held out, seed {seed})"
     else:
         dev_sentences = read_conllu(dev)
     return Treebank(sentences, dev_sentences, read_conllu(test) if test is not None else [],
                     source=source)
+
+
+def hold_out(sentences: list, fraction: float, seed: int = 0) -> tuple[list, list]:
+    """(kept, held out): a seeded ``fraction`` of the sentences (at least one) held out as
+    dev, both in their file order; any sentences, CoNLL-U's or a column file's."""
+    order = list(range(len(sentences)))
+    random.Random(seed).shuffle(order)
+    held = set(order[:max(1, round(fraction * len(sentences)))])
+    return ([s for i, s in enumerate(sentences) if i not in held],
+            [s for i, s in enumerate(sentences) if i in held])
 
 
 def load(data: str | Path | dict | None = None, release: str = DEFAULT_RELEASE,

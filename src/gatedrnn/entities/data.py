@@ -8,12 +8,12 @@ into train, dev and test sentences, and the Universal NER Danish set by download
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.columns import ColumnsError, ColumnsReport, TaggedSentence, read_columns
 from ..data.download import cache_dir, fetch
+from ..data.ud import hold_out
 
 # Universal NER (Mayhew et al. 2024), by name: the repository, the commit read, and each
 # file's sha256 (the copies these checksums were taken from are the ones the benchmark reads).
@@ -54,11 +54,7 @@ def load_files(train: str | Path, dev: str | Path | None = None,
         if len(sentences) < 2:
             raise ColumnsError(f"{train}: {len(sentences)} sentence(s); holding out dev needs "
                                "two or more (or give a dev file with --dev)")
-        order = list(range(len(sentences)))
-        random.Random(seed).shuffle(order)
-        held = set(order[:max(1, round(dev_fraction * len(sentences)))])
-        dev_sentences = [s for i, s in enumerate(sentences) if i in held]
-        sentences = [s for i, s in enumerate(sentences) if i not in held]
+        sentences, dev_sentences = hold_out(sentences, dev_fraction, seed)
         source += f" (dev: {len(dev_sentences)} of its sentences held out, seed {seed})"
     else:
         dev_sentences, dev_report = read_columns(dev, repair=repair)

@@ -41,12 +41,13 @@ class EntityRecognizer:
         return load(path, TASK, device=device)
 
     @torch.no_grad()  # not inference_mode: the marginals are a gradient (forward-backward)
-    def decode(self, sentences: list[list[str]], batch_size: int = 64, max_tokens: int = 8192
-               ) -> tuple[list[list[int]], list[torch.Tensor]]:
-        """Per sentence, the best tag ids and the (n, K) marginal probabilities of its tags."""
+    def decode(self, sentences: list[list[str]], batch_size: int = 64, max_tokens: int = 8192,
+               marginals: bool = True) -> tuple[list[list[int]], list[torch.Tensor]]:
+        """Per sentence, the best tag ids and the (n, K) marginal probabilities of its tags
+        (with ``marginals=False``, empty: forward-backward costs a pass more)."""
         data = encode([TaggedSentence(list(s), []) for s in sentences], self.vocab)
         best: list[list[int]] = [[] for _ in sentences]
-        marginals = [torch.empty(0, len(self.vocab.tags)) for _ in sentences]
+        probabilities_of = [torch.empty(0, len(self.vocab.tags)) for _ in sentences]
         for indices in bucket_batches(data.lengths, batch_size, shuffle=False,
                                       max_tokens=max_tokens):
             indices = [i for i in indices if data.lengths[i]]
@@ -56,11 +57,13 @@ class EntityRecognizer:
             emissions = self.model(*batch.inputs(self.device)).float()
             lengths = batch.lengths.to(self.device)
             paths = self.model.decode(emissions, lengths)
-            probabilities = self.model.crf.marginals(emissions, lengths).cpu()
+            probabilities = (self.model.crf.marginals(emissions, lengths).cpu() if marginals
+                             else None)
             for row, i in enumerate(indices):
                 best[i] = paths[row]
-                marginals[i] = probabilities[row, : data.lengths[i]]
-        return best, marginals
+                if probabilities is not None:
+                    probabilities_of[i] = probabilities[row, : data.lengths[i]]
+        return best, probabilities_of
 
     def collate_tokens(self, tokens: list[str]):
         """One sentence's tokens as the network's batch of one."""
@@ -73,7 +76,7 @@ class EntityRecognizer:
 
     def predict_tags(self, sentences: list[list[str]], batch_size: int = 64) -> list[list[str]]:
         """The IOB2 tags of every token."""
-        best, _ = self.decode(sentences, batch_size)
+        best, _ = self.decode(sentences, batch_size, marginals=False)
         return [[self.vocab.tags[k] for k in path] for path in best]
 
     def tag(self, sentences: list[list[str]], batch_size: int = 64) -> list[dict]:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..nn.crf import CRF, bio_allowed
 from .config import StoredConfig
-from .tagger import CHAR_ENCODERS, ENCODERS, ReadsWords
+from .tagger import ReadsWords, check_reader_config
 
 
 @dataclass
@@ -42,24 +42,11 @@ class CRFTaggerConfig(StoredConfig):
     word_dropout_alpha: float = 0.0
 
     def __post_init__(self):
-        if self.mode not in ENCODERS:
-            raise ValueError(f"mode must be one of {', '.join(ENCODERS)}, got {self.mode!r}")
-        if self.char_encoder not in CHAR_ENCODERS:
-            raise ValueError(f"char_encoder must be one of {', '.join(CHAR_ENCODERS)}, got "
-                             f"{self.char_encoder!r}")
+        check_reader_config(self)
         if self.scheme not in ("iob2", "none"):
             raise ValueError(f"scheme must be 'iob2' or 'none', got {self.scheme!r}")
         if not self.tags:
             raise ValueError("tags must name at least one tag")
-        for name in ("vocab_size", "num_chars", "word_dim", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("dropout", "word_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.word_dropout_alpha < 0:
-            raise ValueError(f"word_dropout_alpha must be ≥ 0, got {self.word_dropout_alpha}")
 
 
 class CRFTagger(ReadsWords):
@@ -69,24 +56,14 @@ class CRFTagger(ReadsWords):
     def __init__(self, config: CRFTaggerConfig):
         super().__init__()
         self.config = config
-        features = self._build_word_reader(config)
-        self.input_dropout = nn.Dropout(config.dropout)
-        self.encoder = ENCODERS[config.mode](
-            features, config.hidden_size, num_layers=config.num_layers, batch_first=True,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0)
-        encoded = config.hidden_size * (2 if config.bidirectional else 1)
-        self.output_dropout = nn.Dropout(config.dropout)
+        encoded = self._build_reader(config)
         self.emission = nn.Linear(encoded, len(config.tags))
         allowed, first = bio_allowed(config.tags) if config.scheme == "iob2" else (None, None)
         self.crf = CRF(len(config.tags), allowed, first)
 
     def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
                 char_lengths: Tensor | None = None, form_index: Tensor | None = None) -> Tensor:
-        features = self.read_words(words, chars, char_lengths, form_index)
-        encoded, _ = self.encoder(self.input_dropout(features), lengths=lengths,
-                                  need_cell_state=False)
-        return self.head_scores(encoded)
+        return self.head_scores(self.encode(words, lengths, chars, char_lengths, form_index))
 
     def head_scores(self, encoded: Tensor) -> Tensor:
         """The emission scores (B, T, K) of the encoder's output."""

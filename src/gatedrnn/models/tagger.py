@@ -49,21 +49,26 @@ class TaggerConfig(StoredConfig):
     word_dropout_alpha: float = 0.0  # > 0: a word seen c times is dropped w.p. ≥ α/(α + c)
 
     def __post_init__(self):
-        if self.mode not in ENCODERS:
-            raise ValueError(f"mode must be one of {', '.join(ENCODERS)}, got {self.mode!r}")
-        if self.char_encoder not in CHAR_ENCODERS:
-            raise ValueError(f"char_encoder must be one of {', '.join(CHAR_ENCODERS)}, got "
-                             f"{self.char_encoder!r}")
-        for name in ("vocab_size", "num_chars", "num_upos", "word_dim", "hidden_size",
-                     "num_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("dropout", "word_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.word_dropout_alpha < 0:
-            raise ValueError(f"word_dropout_alpha must be ≥ 0, got {self.word_dropout_alpha}")
+        check_reader_config(self, ("num_upos",))
+
+
+def check_reader_config(config, counts: tuple[str, ...] = ()) -> None:
+    """Refuse a config whose reading and encoding fields (and ``counts``, more positive
+    integers) are out of range: what every tagger config shares."""
+    if config.mode not in ENCODERS:
+        raise ValueError(f"mode must be one of {', '.join(ENCODERS)}, got {config.mode!r}")
+    if config.char_encoder not in CHAR_ENCODERS:
+        raise ValueError(f"char_encoder must be one of {', '.join(CHAR_ENCODERS)}, got "
+                         f"{config.char_encoder!r}")
+    for name in ("vocab_size", "num_chars", *counts, "word_dim", "hidden_size", "num_layers"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("dropout", "word_dropout"):
+        if not 0.0 <= getattr(config, name) < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {getattr(config, name)}")
+    if config.word_dropout_alpha < 0:
+        raise ValueError(f"word_dropout_alpha must be ≥ 0, got {config.word_dropout_alpha}")
 
 
 class CharLSTM(nn.Module):
@@ -122,13 +127,15 @@ class CharCNN(nn.Module):
 
 
 class ReadsWords(nn.Module):
-    """The part of a tagger that reads words: a word embedding, a character encoder (or none)
-    and word dropout, from a config with the fields of :class:`TaggerConfig` that name them.
-    SequenceTagger and CRFTagger (``models/crf_tagger.py``) build on it; the modules keep
-    the attribute names old checkpoints stored (``word_embedding``, ``char_encoder``)."""
+    """The part of a tagger that reads words and sentences: a word embedding, a character
+    encoder (or none), word dropout and the recurrent sentence encoder, from a config with the
+    fields of :class:`TaggerConfig` that name them. SequenceTagger and CRFTagger
+    (``models/crf_tagger.py``) put their outputs on it; the modules keep the attribute names
+    old checkpoints stored (``word_embedding``, ``char_encoder``, ``encoder``)."""
 
-    def _build_word_reader(self, config) -> int:
-        """Make the modules; return the width of a token's features."""
+    def _build_reader(self, config) -> int:
+        """Make the word reader and the sentence encoder over it (in the order the weights
+        were always drawn in); return the width of the encoder's output."""
         self.word_embedding = nn.Embedding(config.vocab_size, config.word_dim, padding_idx=0)
         self.char_encoder = (CharLSTM(config.num_chars, config.char_dim, config.char_hidden)
                              if config.char_encoder == "lstm" else
@@ -137,7 +144,14 @@ class ReadsWords(nn.Module):
         if config.word_dropout_alpha > 0:
             # filled from the training counts by set_word_counts(); saved with the weights
             self.register_buffer("word_dropout_probability", torch.zeros(config.vocab_size))
-        return config.word_dim + (self.char_encoder.output_size if self.char_encoder else 0)
+        features = config.word_dim + (self.char_encoder.output_size if self.char_encoder else 0)
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.encoder = ENCODERS[config.mode](
+            features, config.hidden_size, num_layers=config.num_layers, batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.output_dropout = nn.Dropout(config.dropout)
+        return config.hidden_size * (2 if config.bidirectional else 1)
 
     def set_word_counts(self, counts: Tensor) -> None:
         """Per-word dropout probabilities max(word_dropout, α/(α + count)) from training counts."""
@@ -167,6 +181,14 @@ class ReadsWords(nn.Module):
             features.append(self.char_encoder(chars, char_lengths)[form_index])
         return torch.cat(features, dim=-1)
 
+    def encode(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
+               char_lengths: Tensor | None = None, form_index: Tensor | None = None) -> Tensor:
+        """The sentence encoder's output (B, T, D) over the tokens' features."""
+        features = self.read_words(words, chars, char_lengths, form_index)
+        encoded, _ = self.encoder(self.input_dropout(features), lengths=lengths,
+                                  need_cell_state=False)
+        return encoded
+
 
 class SequenceTagger(ReadsWords):
     """Tags every token of (B, T) word ids; returns UPOS logits (B, T, U), and XPOS and FEATS
@@ -179,24 +201,15 @@ class SequenceTagger(ReadsWords):
     def __init__(self, config: TaggerConfig):
         super().__init__()
         self.config = config
-        features = self._build_word_reader(config)
-        self.input_dropout = nn.Dropout(config.dropout)
-        self.encoder = ENCODERS[config.mode](
-            features, config.hidden_size, num_layers=config.num_layers, batch_first=True,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0)
-        encoded = config.hidden_size * (2 if config.bidirectional else 1)
-        self.output_dropout = nn.Dropout(config.dropout)
+        encoded = self._build_reader(config)
         self.upos_head = nn.Linear(encoded, config.num_upos)
         self.xpos_head = nn.Linear(encoded, config.num_xpos) if config.num_xpos else None
         self.feats_head = nn.Linear(encoded, config.num_feats) if config.num_feats else None
 
     def forward(self, words: Tensor, lengths: Tensor, chars: Tensor | None = None,
                 char_lengths: Tensor | None = None, form_index: Tensor | None = None):
-        features = self.read_words(words, chars, char_lengths, form_index)
-        encoded, _ = self.encoder(self.input_dropout(features), lengths=lengths,
-                                  need_cell_state=False)
-        encoded = self.output_dropout(encoded)
+        encoded = self.output_dropout(self.encode(words, lengths, chars, char_lengths,
+                                                  form_index))
         return (self.upos_head(encoded), self.xpos_head(encoded) if self.xpos_head else None,
                 self.feats_head(encoded) if self.feats_head else None)
 

@@ -93,6 +93,14 @@ class Tagger:
         return ([u.argmax(-1).tolist() for u in upos],
                 [x.argmax(-1).tolist() if x.shape[1] else [] for x in xpos])
 
+    def _tagging(self, sentences, batch_size):
+        """What ``tag`` reads, from one pass of the network: the UPOS and XPOS probabilities
+        (softmax(scores / T)) and the FEATS ids."""
+        heads = self.head_scores(sentences, batch_size)
+        return (_softmax_each(heads["upos"], self.temperature["upos"]),
+                _softmax_each(heads["xpos"], self.temperature["xpos"]),
+                [f.argmax(-1).tolist() if f.shape[1] else [] for f in heads["feats"]])
+
     def collate_tokens(self, tokens: list[str]):
         """One sentence's tokens as the network's batch of one."""
         return collate_sentences(encode([ud.Sentence(list(tokens), [], [])], self.vocab), [0],
@@ -115,8 +123,7 @@ class Tagger:
             if isinstance(s, str) or not all(isinstance(t, str) and t for t in s):
                 raise TypeError("tag() takes a list of sentences, each a list of non-empty "
                                 "token strings; use tokenize() for raw text")
-        upos, xpos = self.probabilities(sentences, batch_size)
-        feats = self.feats_ids(sentences, batch_size)
+        upos, xpos, feats = self._tagging(sentences, batch_size)
         results = []
         for s, u, x, f in zip(sentences, upos, xpos, feats):
             confidence, best = u.max(-1)
@@ -192,6 +199,10 @@ class TaggerEnsemble(Tagger):
             xpos = [a + b for a, b in zip(xpos, x)]
         k = len(self.members)
         return [u / k for u in upos], [x / k for x in xpos]
+
+    def _tagging(self, sentences, batch_size):
+        upos, xpos = self.probabilities(sentences, batch_size)
+        return upos, xpos, self.feats_ids(sentences, batch_size)
 
     def feats_ids(self, sentences, batch_size=128):
         """The FEATS of the members' raw probabilities averaged."""
