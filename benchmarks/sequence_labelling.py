@@ -8,7 +8,8 @@ file) and UNER Danish (named entities, span F1).
 gatedrnn trains its default preset (steps set by the data's size, the best dev epoch kept).
 Flair trains its SequenceTagger (BiLSTM 256, CRF) over one-hot word embeddings and its
 character BiLSTM, both learnt on the data (nothing downloaded), SGD 0.1 annealed on dev, for
-FLAIR_EPOCHS epochs; its best dev model is scored. One scorer for both: UPOS accuracy (and
+FLAIR_EPOCHS epochs (``--flair-same-time``: or until it would run past our default tagger's
+training time); its best dev model is scored. One scorer for both: UPOS accuracy (and
 on words unseen in training), or entity F1. Japanese is also tagged from each test sentence's
 raw text (``tagging.evaluate_raw_text``). ``--no-chars``: taggers without characters too;
 ``--vectors FILE``: EWT's taggers also from word vectors learnt on unlabelled English text."""
@@ -23,16 +24,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, markdown_table, write_results  # noqa: E402
+from flair_tagger import train_and_tag  # noqa: E402
 
 from gatedrnn.data import ud  # noqa: E402
-from gatedrnn.data.iob2 import spans  # noqa: E402
 from gatedrnn.entities import EntityRecognizer, load_files  # noqa: E402
 from gatedrnn.entities import evaluate as evaluate_entities  # noqa: E402
 from gatedrnn.entities import train as train_entities  # noqa: E402
 from gatedrnn.entities.evaluation import span_scores  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
 from gatedrnn.tagging import Tagger  # noqa: E402
-from gatedrnn.tagging import evaluate as evaluate_tagger  # noqa: E402
 from gatedrnn.tagging import evaluate_raw_text  # noqa: E402
 from gatedrnn.tagging import train as train_tagger  # noqa: E402
 
@@ -92,65 +92,6 @@ def scores(kind: str, data: dict, predicted) -> dict:
             "unseen_accuracy": unseen_right / unseen if unseen else None, "unseen_tokens": unseen}
 
 
-def flair(kind: str, data, out: Path, epochs: int) -> dict:
-    from flair.data import Corpus, Dictionary, Sentence
-    from flair.datasets import FlairDatapointDataset
-    from flair.embeddings import CharacterEmbeddings, OneHotEmbeddings, StackedEmbeddings
-    from flair.models import SequenceTagger
-    from flair.trainers import ModelTrainer
-
-    label = "ner" if kind == "ner" else "upos"
-
-    def make(rows, gold: bool = True):
-        made = []
-        for row in rows:
-            sentence = Sentence(list(row.forms))
-            if gold and kind == "ner":
-                for span in spans(row.tags):
-                    sentence[span.start:span.end].add_label(label, span.type)
-            elif gold:
-                for token, tag in zip(sentence, row.upos):
-                    token.add_label(label, tag)
-            made.append(sentence)
-        return made
-
-    corpus = Corpus(*(FlairDatapointDataset(make(getattr(data, s)))
-                      for s in ("train", "dev", "test")))
-    chars = Dictionary()
-    for character in sorted({c for s in data.train for f in s.forms for c in f}):
-        chars.add_item(character)
-    embeddings = StackedEmbeddings([
-        OneHotEmbeddings.from_corpus(corpus, min_freq=1, embedding_length=100),
-        CharacterEmbeddings(chars)])
-    tagger = SequenceTagger(hidden_size=256, embeddings=embeddings,
-                            tag_dictionary=corpus.make_label_dictionary(label),
-                            tag_type=label, use_crf=True)
-    started = time.perf_counter()
-    ModelTrainer(tagger, corpus).train(str(out), learning_rate=0.1, mini_batch_size=32,
-                                       max_epochs=epochs, embeddings_storage_mode="none",
-                                       create_file_logs=False, save_final_model=False)
-    seconds = time.perf_counter() - started
-    # Flair's trainer ends with its best dev epoch's weights in ``tagger``; flair 0.15's
-    # SequenceTagger.load of best-model.pt (OneHotEmbeddings) scored UNER test 13.6%, not 62.2%
-    test, model = make(data.test, gold=False), tagger
-    started = time.perf_counter()
-    model.predict(test, mini_batch_size=64)
-    rate = sum(len(s) for s in test) / (time.perf_counter() - started)
-    if kind == "ner":
-        predicted = []
-        for sentence in test:
-            tags = ["O"] * len(sentence)
-            for span in sentence.get_spans(label):
-                first = span.tokens[0].idx - 1
-                tags[first:first + len(span.tokens)] = [f"B-{span.tag}"] + \
-                    [f"I-{span.tag}"] * (len(span.tokens) - 1)
-            predicted.append(tags)
-    else:
-        predicted = [[t.get_label(label).value for t in s] for s in test]
-    return {"train_seconds": seconds, "epochs": epochs, "predict_tokens_per_s": rate,
-            **scores(kind, data, predicted)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ewt", help="UD English EWT's folder")
@@ -161,6 +102,8 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=2231, help="ewt-small's sentences")
     parser.add_argument("--flair-epochs", type=int, default=20)  # --no-flair: ours only
     parser.add_argument("--flair", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--flair-same-time", action="store_true",
+                        help="stop Flair before an epoch that would end past our training time")
     parser.add_argument("--no-chars", action="store_true", help="also taggers without chars")
     parser.add_argument("--vectors", help="also EWT's taggers from these (English) vectors")
     for option, default in (("--name", "sequence_labelling"), ("--work", None),
@@ -179,14 +122,17 @@ def main() -> None:
         systems = {system: ours(kind, data, work / name / system.replace(" ", ""), options)
                    for system, options in variants.items()}
         if args.flair:
-            systems["flair (from scratch)"] = flair(kind, data, work / name / "flair",
-                                                    args.flair_epochs)
+            budget = systems["gatedrnn"]["train_seconds"] if args.flair_same_time else None
+            predicted, timings = train_and_tag(kind, data, work / name / "flair",
+                                               args.flair_epochs, budget)
+            systems["flair (from scratch)"] = {**timings, **scores(kind, data, predicted)}
         rows[name] = {"sizes": {s: len(getattr(data, s)) for s in ("train", "dev", "test")},
                       "systems": systems}
         print(f"{name}: " + ", ".join(f"{k} {v['score']:.4f}" for k, v in systems.items()),
               flush=True)
     path = write_results(args.name, {"environment": environment(), "work": str(work),
-                                     "flair_epochs": args.flair_epochs, "rows": rows}, args.out)
+                                     "flair_epochs": args.flair_epochs,
+                                     "flair_same_time": args.flair_same_time, "rows": rows}, args.out)
     print(markdown_table(
         ["set", "system", "metric", "test", "unseen words", "train min", "epochs", "tokens/s"],
         [[name, system, r["metric"], f"{100 * r['score']:.2f}",

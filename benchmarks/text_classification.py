@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, markdown_table, write_results  # noqa: E402
 
 from gatedrnn.classify.predict import load_classifier  # noqa: E402
-from gatedrnn.classify.training import prepare, run_recipe, train  # noqa: E402
+from gatedrnn.classify.building import run_recipe  # noqa: E402
+from gatedrnn.classify.training import prepare, train  # noqa: E402
 from gatedrnn.data.labelled import read_labelled, stratified_split  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
 

@@ -310,7 +310,7 @@ def test_auto_tries_every_candidate_and_keeps_the_best_on_validation(tmp_path):
 
 
 def test_a_spent_budget_stops_or_skips_what_it_cannot_fit(tmp_path):
-    from gatedrnn.classify.training import run_recipe
+    from gatedrnn.classify.building import run_recipe
 
     train = write_csv(tmp_path / "train.csv", questions(30, 11))
     report = run_recipe("auto", train, tmp_path / "tight", budget_minutes=0.001,
@@ -325,7 +325,7 @@ def test_the_ensemble_is_built_in_the_reserve_after_the_training_deadline(tmp_pa
                                                                          monkeypatch):
     import time
 
-    from gatedrnn.classify import training
+    from gatedrnn.classify import building, training
 
     train = write_csv(tmp_path / "train.csv", questions(30, 16))
     started, real_train = time.perf_counter(), training.train
@@ -337,7 +337,7 @@ def test_the_ensemble_is_built_in_the_reserve_after_the_training_deadline(tmp_pa
         return summary
 
     monkeypatch.setattr(training, "train", slow_train)
-    report = training.run_recipe("auto", train, tmp_path / "reserve", budget_minutes=0.3,
+    report = building.run_recipe("auto", train, tmp_path / "reserve", budget_minutes=0.3,
                                  show_progress=False, log=lambda m: None)
     assert report["chosen"] == "ensemble"  # IMDb had skipped it: "the budget was spent"
     assert report["train_seconds"] < 0.3 * 60
@@ -346,7 +346,7 @@ def test_the_ensemble_is_built_in_the_reserve_after_the_training_deadline(tmp_pa
 def test_the_candidates_trained_by_epochs_share_the_budget_alike(tmp_path):
     import re
 
-    from gatedrnn.classify.training import run_recipe
+    from gatedrnn.classify.building import run_recipe
 
     train = write_csv(tmp_path / "train.csv", questions(30, 15))
     said = []

@@ -84,7 +84,7 @@ def test_an_ensemble_refuses_members_that_disagree_on_classes_or_take_several_la
 def test_the_best_recipe_builds_an_ensemble_that_loads_serves_and_explains(tmp_path):
     from fastapi.testclient import TestClient
 
-    from gatedrnn.classify.training import run_recipe
+    from gatedrnn.classify.building import run_recipe
     from gatedrnn.export import export_onnx
     from gatedrnn.train.checkpoint import CheckpointError
     from gatedrnn.serve.app import build
@@ -126,7 +126,7 @@ def test_the_best_recipe_builds_an_ensemble_that_loads_serves_and_explains(tmp_p
 
 
 def test_a_multi_label_recipe_trains_only_the_candidates_that_learn_several_labels(tmp_path):
-    from gatedrnn.classify.training import run_recipe
+    from gatedrnn.classify.building import run_recipe
     from test_classify import topics
 
     train = write_csv(tmp_path / "train.csv", topics(60, 23), header=("text", "labels"))

@@ -26,6 +26,13 @@ _ENCODER = {"embedding_dim": 128, "hidden_size": 128, "num_layers": 1, "bidirect
 _FIT = {"epochs": 8, "batch_size": 32, "lr": 2e-3, "clip": 1.0, "scheduler": "cosine",
         "max_length": 400, "patience": 3}
 
+# What a recurrent preset adds when unlabelled texts are given (``--unlabelled``): Sachan et
+# al.'s mixed objective (AAAI 2019), entropy minimisation and virtual adversarial training on
+# the unlabelled texts, adversarial training on the labelled ones (train/semi_supervised.py).
+# Sizes relative to one token's embedding norm; 0.3 is Miyato et al.'s ε = 5 on their
+# normalised 256-d embeddings (train/adversarial.py).
+UNLABELLED_FIT = {"entropy_minimisation": 1.0, "virtual_adversarial": 0.3, "adversarial": 0.3}
+
 PRESETS = {
     "bilstm": Preset(
         "one BiLSTM layer of 128 over a 30k-token vocabulary, attention pooling, embedding "

@@ -117,6 +117,12 @@ def classify():
               default=None, help="Start the embedding from a word-vector file (word2vec, "
               "GloVe or fastText text format; e.g. from 'gatedrnn embeddings train'); its "
               "dimension replaces the preset's.")
+@click.option("--unlabelled", type=FilePath(exists=True, path_type=Path), default=None,
+              help="Texts without labels to learn from too (a .txt file, one per line; a "
+                   "folder of .txt files; or a CSV, TSV, JSON Lines or Parquet file's text "
+                   "column): entropy minimisation and virtual adversarial training on them, "
+                   "adversarial training on the labelled ones; about 5 times the time per "
+                   "epoch. Recurrent presets.")
 @click.option("--multi-label", is_flag=True,
               help="A text may have several labels (a CSV field 'a|b', a JSON list, several "
                    "__label__): one sigmoid per class, each class's threshold tuned on "
@@ -134,9 +140,9 @@ def classify():
 @CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, file_format,
-                   text_column,
-                   label_column, encoding, vectors, multi_label, label_separator, class_weights,
-                   epochs, lr, batch_size, seed, resume, checkpoint_minutes, as_json):
+                   text_column, label_column, encoding, vectors, unlabelled, multi_label,
+                   label_separator, class_weights, epochs, lr, batch_size, seed, resume,
+                   checkpoint_minutes, as_json):
     """Train a classifier on labelled files; Ctrl-C saves, and --resume continues.
 
     At the end a temperature is fitted on the validation examples, so that confidences mean
@@ -157,10 +163,10 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
                                  "imdb-stars)", param_hint="--data")
     data = data if built_in(data) else Path(data)
     if recipe:
-        from ..classify.training import run_recipe
+        from ..classify.building import run_recipe
         fixed = {"--preset": preset != "bilstm", "--epochs": epochs, "--lr": lr,
                  "--batch-size": batch_size, "--class-weights": class_weights,
-                 "--resume": resume}
+                 "--resume": resume, "--unlabelled": unlabelled}
         given = [flag for flag, value in fixed.items() if value]
         if given:
             raise click.UsageError(f"--recipe {recipe} chooses its own models and training; "
@@ -184,7 +190,7 @@ def classify_train(data, valid, test, out, preset, recipe, budget, tokenizer, fi
                       text_column=text_column, label_column=label_column, format=file_format,
                       encoding=encoding, seed=seed, overrides=overrides,
                       vectors=vectors, class_weights=class_weights, multi_label=multi_label,
-                      label_separator=label_separator, resume=resume,
+                      label_separator=label_separator, resume=resume, unlabelled=unlabelled,
                       log=lambda m: click.echo(m, err=True)),
         out, errors)
     report_training(summary, out, "validation accuracy", as_json)

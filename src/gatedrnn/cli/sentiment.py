@@ -63,7 +63,8 @@ def _recipe_help() -> str:
 # what a recipe fixes: training options cannot change it (it is built as it was measured)
 _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "bf16", "limit",
                  "vectors", "freeze_embeddings", "init_from", "pooling", "word_dropout",
-                 "random_crop", "adversarial", "discriminative_lr", "gradual_unfreezing",
+                 "random_crop", "adversarial", "entropy_minimisation", "virtual_adversarial",
+                 "discriminative_lr", "gradual_unfreezing",
                  "step_max_tokens", "split_seed", "split_by", "teacher", "unlabelled",
                  "checkpoint_minutes")
 
@@ -108,6 +109,15 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
               help="Adversarial training: also learn from each batch with its word embeddings "
               "pushed along the loss's gradient, by EPS times one token's embedding norm per "
               "review (Miyato et al.'s setting is about 0.3); twice the time per epoch.")
+@click.option("--entropy-minimisation", type=click.FloatRange(min=0), default=None,
+              metavar="WEIGHT",
+              help="Learn from the unlabelled reviews: also make the predictions on a batch "
+              "of them surer, this weight times their mean entropy (0: off).")
+@click.option("--virtual-adversarial", type=click.FloatRange(min=0), default=None,
+              metavar="EPS",
+              help="Learn from the unlabelled reviews: keep each prediction when their "
+              "embeddings are pushed EPS (as --adversarial's) the way that changes it most, "
+              "found by one power iteration (0: off); about three passes per step.")
 @click.option("--discriminative-lr", type=click.FloatRange(min=1), default=None,
               help="Each lower layer group learns this many times slower (ULMFiT: 2.6).")
 @click.option("--gradual-unfreezing", is_flag=True, default=None,
@@ -128,14 +138,15 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
                    "training data. Keep --split-seed and --split-by the teacher's, so its "
                    "validation reviews stay unseen.")
 @click.option("--unlabelled", type=click.IntRange(min=1), default=None,
-              help="With --teacher: use this many of the 50,000 unlabelled reviews [default: all].")
+              help="With --teacher, --entropy-minimisation or --virtual-adversarial: use this "
+                   "many of the 50,000 unlabelled reviews [default: all].")
 @CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
                     bf16, limit, vectors, freeze_embeddings, init_from, pooling, word_dropout,
-                    random_crop, adversarial, discriminative_lr, gradual_unfreezing,
-                    step_max_tokens, split_seed, split_by, teacher, unlabelled, checkpoint_minutes,
-                    as_json):
+                    random_crop, adversarial, entropy_minimisation, virtual_adversarial,
+                    discriminative_lr, gradual_unfreezing, step_max_tokens, split_seed, split_by,
+                    teacher, unlabelled, checkpoint_minutes, as_json):
     """Train a classifier (--preset) or build a whole system (--recipe); Ctrl-C saves, and
     --resume continues.
 
@@ -162,6 +173,8 @@ def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_s
     overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                    "max_length": max_length, "clip": clip, "bf16": bf16,
                                    "random_crop": random_crop, "adversarial": adversarial,
+                                   "entropy_minimisation": entropy_minimisation,
+                                   "virtual_adversarial": virtual_adversarial,
                                    "discriminative_lr": discriminative_lr,
                                    "gradual_unfreezing": gradual_unfreezing,
                                    "step_max_tokens": step_max_tokens,

@@ -126,6 +126,40 @@ def read_labelled(path: str | Path, *, format: str | None = None, text_column: s
     return examples, report
 
 
+def read_unlabelled(path: str | Path, *, text_column: str | None = None,
+                    encoding: str | None = None) -> list[str]:
+    """Texts without labels (for learning from unlabelled text): a folder of .txt files (one
+    text each, searched below it, as IMDb's unsup/), a .txt file (one text per line), or a
+    CSV, TSV, JSON Lines or Parquet file's text column. Empty texts are skipped."""
+    path = Path(path)
+    if not path.exists():
+        raise LabelledDataError(f"{path} does not exist")
+    if path.is_dir():
+        files = sorted(path.rglob("*.txt"))
+        if not files:
+            raise LabelledDataError(f"{path} holds no .txt file: a folder of unlabelled texts "
+                                    "holds one text per .txt file")
+        texts = [read_text(file, encoding) for file in files]
+    elif path.suffix.lower() in (".txt", ".text"):
+        texts = read_text(path, encoding).splitlines()
+    else:
+        format = detect_format(path)
+        if format not in ("csv", "tsv", "jsonl", "parquet"):
+            raise LabelledDataError(f"{path}: unlabelled texts are read from a .txt file (one "
+                                    "per line), a folder of .txt files, or a CSV, TSV, JSON "
+                                    "Lines or Parquet file's text column")
+        rows = (_parquet_rows(path) if format == "parquet" else
+                {"csv": _delimited_rows, "tsv": _delimited_rows, "jsonl": _json_rows}[format](
+                    read_text(path, encoding), path, "\t" if format == "tsv" else ","))
+        column = _choose(list(rows[0][1]) if rows else [], text_column, TEXT_COLUMNS, "text",
+                         path, "--text-column")
+        texts = [str(row.get(column) or "") for _, row in rows]
+    texts = [text.strip()[:MAX_TEXT_CHARS] for text in texts if text.strip()]
+    if not texts:
+        raise LabelledDataError(f"{path} holds no text")
+    return texts
+
+
 def read_text(path: Path, encoding: str | None = None) -> str:
     """The file decoded; a byte that is not UTF-8 stops with the file, the line and the way out."""
     raw = path.read_bytes()

@@ -107,8 +107,8 @@ def _check_teacher_split(teacher, split_seed: int, split_by: str, log) -> None:
 
 def _unlabelled_subset(reviews, n: int | None, seed: int):
     if not reviews:
-        raise ValueError("the data set has no unlabelled reviews (aclImdb/train/unsup) for "
-                         "the teacher to label")
+        raise ValueError("the data set has no unlabelled reviews (aclImdb/train/unsup): "
+                         "give the whole IMDb archive or folder")
     if n is None or n >= len(reviews):
         return list(reviews)
     if n < 1:

@@ -20,7 +20,7 @@ from ..models.language_model import ENCODER_FIELDS
 from ..train.loop import FitConfig
 from .common import DEFAULT_OUT, TASK, TOKENIZER
 from .presets import DEFAULT_PRESET, PRESETS
-from .teachers import _teacher_labelled
+from .teachers import _teacher_labelled, _unlabelled_subset
 
 
 def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT, *, seed: int = 0,
@@ -48,12 +48,12 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
     50,000 unlabelled reviews (the first ``unlabelled`` of them, in a seeded order; all by
     default) become soft targets the classifier also trains on: knowledge distillation, which
     puts the unlabelled reviews to use. Labelled reviews keep their own labels.
+    A fit with ``entropy_minimisation`` or ``virtual_adversarial`` (the semi preset, or
+    ``overrides``) reads the unlabelled reviews (``unlabelled`` of them) and the training ones
+    as its stream of unlabelled batches (train/semi_supervised.py).
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if unlabelled is not None and not teacher:
-        raise ValueError("unlabelled reviews need a teacher to label them: pass teacher "
-                         "checkpoints (--teacher PATH)")
     chosen = PRESETS[preset]
     fitted = kind_of_preset(chosen).train
     if fitted is not None:  # a kind fitted in one go by its own module (kinds/), not by epochs
@@ -68,6 +68,11 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
         raise ValueError(f"preset {preset} fine-tunes a pretrained language model: pass "
                          f"init_from (--init-from), e.g. a run of 'gatedrnn lm pretrain'")
     fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
+    semi_supervised = bool(fit_config.entropy_minimisation or fit_config.virtual_adversarial)
+    if unlabelled is not None and not (teacher or semi_supervised):
+        raise ValueError("the unlabelled reviews are read by a teacher (--teacher PATH) or by "
+                         "the semi-supervised losses (--entropy-minimisation, "
+                         "--virtual-adversarial, or the semi preset)")
     started = time.perf_counter()
     if chosen.word2vec is not None and init_from is None and vectors is None:
         vectors = Path(out) / "word2vec.vec"
@@ -81,9 +86,13 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
     split_seed = seed if split_seed is None else split_seed
     dataset, train_reviews, valid_reviews = labelled_split(
         data, validation_fraction, split_seed, limit, download, show_progress,
-        unsup=bool(teacher), by=split_by)
+        unsup=bool(teacher) or semi_supervised, by=split_by)
     train_tokens = [basic_english(r.text) for r in train_reviews]
     train_labels = [r.label for r in train_reviews]
+    unlabelled_tokens = None
+    if semi_supervised:  # the unlabelled reviews and the training ones, never validation
+        unlabelled_tokens = [basic_english(r.text) for r in _unlabelled_subset(
+            dataset.unsup, unlabelled, split_seed)] + train_tokens
     targets = None
     if teacher:
         unlabelled_tokens, soft = _teacher_labelled(dataset, teacher, unlabelled, split_seed,
@@ -102,7 +111,8 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
         preset=chosen, preset_name=preset, fit_config=fit_config, tokenizer=BasicEnglish(),
         tokenizer_config=TOKENIZER, model_overrides=model_overrides, vocab_size=vocab_size,
         vectors=vectors, freeze_embeddings=freeze_embeddings, pretrained=pretrained,
-        targets=targets, resume=resume, started=started, source=dataset.source,
+        targets=targets, unlabelled_tokens=unlabelled_tokens, resume=resume, started=started,
+        source=dataset.source,
         train_note=(f" ({len(train_tokens) - len(train_reviews)} of them teacher-labelled)"
                     if teacher else ""), noun="reviews",
         extra_config={"validation_split_seed": split_seed, "validation_split_by": split_by,

@@ -65,14 +65,9 @@ class EmbeddingAdversary:
         if embedded is None or embedded.grad is None:
             raise RuntimeError("no gradient reached the embedding in the clean pass: run its "
                                "forward inside watching() and its backward before this")
-        gradient = embedded.grad.detach().float()
-        steps = embedded.shape[1]
-        real = torch.arange(steps, device=gradient.device)[None, :] < lengths.to(
-            gradient.device)[:, None]
-        token_norm = embedded.detach().float().norm(dim=-1)[real].mean()
-        per_review = gradient.flatten(1).norm(dim=1).clamp_min(1e-12)
-        step = gradient / per_review[:, None, None]
-        return (self.epsilon * token_norm * step).to(embedded.dtype)
+        step = unit_per_sequence(embedded.grad.detach().float())
+        norm = token_norm(embedded.detach(), lengths)
+        return (self.epsilon * norm * step).to(embedded.dtype)
 
     @contextlib.contextmanager
     def perturbed(self, perturbation: Tensor):
@@ -88,3 +83,19 @@ class EmbeddingAdversary:
             yield
         finally:
             handle.remove()
+
+
+def real_positions(lengths: Tensor, steps: int) -> Tensor:
+    """(batch, steps) True where a sequence has a token, False on its padding."""
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def token_norm(embedded: Tensor, lengths: Tensor) -> Tensor:
+    """The mean L2 norm of one (non-padding) token's embedding: the unit of a perturbation."""
+    real = real_positions(lengths.to(embedded.device), embedded.shape[1])
+    return embedded.float().norm(dim=-1)[real].mean()
+
+
+def unit_per_sequence(direction: Tensor) -> Tensor:
+    """``direction`` (batch, time, features) scaled to an L2 norm of 1 per sequence."""
+    return direction / direction.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]

@@ -6,6 +6,8 @@ callbacks): the loop calls every callback's hook at its moment, and a callback w
     before_epoch       an epoch starts                         GradualUnfreezing, MidEpochSaves
     around_loss        the forward pass that computes a loss   AdversarialTraining (watches)
     after_backward     a part of a batch was backpropagated    AdversarialTraining (2nd pass)
+    before_step        the whole batch was backpropagated      UnlabelledLosses
+                                                               (train/semi_supervised.py)
     after_step         the optimizer stepped                   MovingAverage, Snapshots,
                                                                MidEpochSaves, MemoryRelease,
                                                                TimeLimit (trainer.stop)
@@ -16,7 +18,6 @@ callbacks): the loop calls every callback's hook at its moment, and a callback w
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import torch
@@ -25,37 +26,8 @@ from torch import nn
 from ..runinfo import release_free_memory
 from . import checkpoint
 from .adversarial import EmbeddingAdversary
-
-
-class Callback:
-    """A training extra; every hook does nothing unless overridden."""
-
-    name = ""  # set: state_dict() is saved under this name in training.pt
-
-    def setup(self, trainer) -> None:
-        """The Trainer is built (model, optimizer, layer groups); check what applies."""
-
-    def before_epoch(self, trainer) -> None:
-        pass
-
-    def around_loss(self, trainer):
-        return contextlib.nullcontext()
-
-    def after_backward(self, trainer, model: nn.Module, batch, share: float) -> dict:
-        """Extra training done on this part of the batch: {metric: sum over its items}."""
-        return {}
-
-    def after_step(self, trainer) -> None:
-        pass
-
-    def evaluated(self, model: nn.Module) -> nn.Module:
-        return model
-
-    def state_dict(self):
-        return None
-
-    def load_state_dict(self, state) -> None:
-        pass
+from .callback import Callback
+from .semi_supervised import UnlabelledLosses
 
 
 class MovingAverage(Callback):
@@ -204,6 +176,10 @@ def callbacks_for(config) -> list[Callback]:
         callbacks.append(MovingAverage(config.ema_decay))
     if config.adversarial:
         callbacks.append(AdversarialTraining(config.adversarial))
+    if config.entropy_minimisation or config.virtual_adversarial:
+        callbacks.append(UnlabelledLosses(config.entropy_minimisation,
+                                          config.virtual_adversarial,
+                                          config.virtual_adversarial_xi))
     if config.gradual_unfreezing:
         callbacks.append(GradualUnfreezing())
     if config.snapshots:
