@@ -189,7 +189,7 @@ def test_a_dv_ngram_checkpoint_with_a_foreign_vocabulary_is_refused(trained_docv
 def test_dv_ngram_refuses_recurrent_options(tmp_path, imdb_archive):
     with pytest.raises(ValueError, match="init_from apply to recurrent presets only"):
         train(imdb_archive, "dv-ngram", tmp_path, init_from="lm", **QUIET)
-    with pytest.raises(ValueError, match="need a teacher"):
+    with pytest.raises(ValueError, match="read by a teacher"):
         train(imdb_archive, "dv-ngram", tmp_path, unlabelled=5, **QUIET)
 
 

@@ -55,6 +55,12 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     chosen = PRESETS[preset]
+    fit = {**chosen.fit, **(overrides or {})}
+    semi_supervised = bool(fit.get("entropy_minimisation") or fit.get("virtual_adversarial"))
+    if unlabelled is not None and not (teacher or semi_supervised):
+        raise ValueError("the unlabelled reviews are read by a teacher (--teacher PATH) or by "
+                         "the semi-supervised losses (--entropy-minimisation, "
+                         "--virtual-adversarial, or the semi preset)")
     fitted = kind_of_preset(chosen).train
     if fitted is not None:  # a kind fitted in one go by its own module (kinds/), not by epochs
         _refuse_recurrent_options(preset, {
@@ -68,11 +74,6 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
         raise ValueError(f"preset {preset} fine-tunes a pretrained language model: pass "
                          f"init_from (--init-from), e.g. a run of 'gatedrnn lm pretrain'")
     fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
-    semi_supervised = bool(fit_config.entropy_minimisation or fit_config.virtual_adversarial)
-    if unlabelled is not None and not (teacher or semi_supervised):
-        raise ValueError("the unlabelled reviews are read by a teacher (--teacher PATH) or by "
-                         "the semi-supervised losses (--entropy-minimisation, "
-                         "--virtual-adversarial, or the semi preset)")
     started = time.perf_counter()
     if chosen.word2vec is not None and init_from is None and vectors is None:
         vectors = Path(out) / "word2vec.vec"
