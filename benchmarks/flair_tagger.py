@@ -20,7 +20,7 @@ def train_and_tag(kind: str, data, out: Path, epochs: int, seconds_budget: float
     from flair.trainers.plugins import TrainerPlugin, TrainingInterrupt
 
     class Budget(TrainerPlugin):
-        """Stops before the epoch that would end past the budget (the last one's length)."""
+        """Stops before an epoch that would end past the budget (epochs at their mean length)."""
 
         @TrainerPlugin.hook
         def after_evaluation(self, epoch, **kw):
@@ -57,9 +57,10 @@ def train_and_tag(kind: str, data, out: Path, epochs: int, seconds_budget: float
                             tag_type=label, use_crf=True)
     trained = []
     started = time.perf_counter()
-    ModelTrainer(tagger, corpus).train(str(out), learning_rate=0.1, mini_batch_size=32, max_epochs=epochs,
-                  embeddings_storage_mode="none", create_file_logs=False,
-                  save_final_model=False, plugins=[Budget()])
+    ModelTrainer(tagger, corpus).train(str(out), learning_rate=0.1, mini_batch_size=32,
+                                       max_epochs=epochs, embeddings_storage_mode="none",
+                                       create_file_logs=False, save_final_model=False,
+                                       plugins=[Budget()])
     seconds = time.perf_counter() - started
     # Flair's trainer ends with its best dev epoch's weights in ``tagger``; flair 0.15's
     # SequenceTagger.load of best-model.pt (OneHotEmbeddings) scored UNER test 13.6%, not 62.2%

@@ -11,7 +11,8 @@ unlabelled + training reviews: ``gatedrnn embeddings train``), on one split and 
 ce nothing more; entropy entropy minimisation (weight 1) on the 50,000 unlabelled + training
 reviews; adversarial adversarial training (ε 0.3) on the labelled ones; virtual virtual
 adversarial training (ε 0.3, one power iteration) on the unlabelled ones; mix all three (the
-``semi`` preset's fit, ``classify.presets.UNLABELLED_FIT``). Each trains ``--epochs`` epochs
+``semi`` preset's fit, ``classify.presets.UNLABELLED_FIT``); mix-no-entropy the mix without
+entropy minimisation. Each trains ``--epochs`` epochs
 (the preset's one-cycle schedule spans them) and saves its weights after ``--fractions`` of
 them; each of those and the best epoch's is scored on the 25,000 test reviews. A point's CPU
 minutes are the epochs' training seconds up to it (interpolated within an epoch; the run's
@@ -44,6 +45,9 @@ ROWS = {
     "virtual": ("+ virtual adversarial training (ε 0.3)",
                 {"virtual_adversarial": UNLABELLED_FIT["virtual_adversarial"]}),
     "mix": ("+ all three (the semi preset's mixed objective)", dict(UNLABELLED_FIT)),
+    "mix-no-entropy": ("+ adversarial and virtual adversarial training (the mix without "
+                       "entropy minimisation)",
+                       {**UNLABELLED_FIT, "entropy_minimisation": 0.0}),
 }
 
 

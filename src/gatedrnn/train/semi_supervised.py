@@ -56,7 +56,7 @@ def virtual_adversarial_direction(model: nn.Module, batch: Batch, clean_logits: 
     """A unit push per sequence (batch, time, features) of the word embeddings that raises
     KL(p ‖ p̃) the most, found by ``iterations`` rounds of power iteration from a random one.
     ``autocast``: makes the context the forward passes run in (the Trainer's precision)."""
-    adversary = EmbeddingAdversary(model, max(xi, 1e-12))
+    adversary = EmbeddingAdversary(model, max(xi, 1e-12))  # only its perturbed() is used
     tokens, lengths = batch.tokens, batch.lengths
     with torch.no_grad():
         embedded = model.embedding(tokens)
@@ -80,7 +80,7 @@ def virtual_adversarial_loss(model: nn.Module, batch: Batch, clean_logits: Tenso
                                               autocast)
     with torch.no_grad():
         size = epsilon * token_norm(model.embedding(batch.tokens), batch.lengths)
-    adversary = EmbeddingAdversary(model, epsilon)
+    adversary = EmbeddingAdversary(model, epsilon)  # only its perturbed() is used
     with autocast(), adversary.perturbed((size * direction).to(clean_logits.device)):
         return kl_divergence(clean_logits, model(batch.tokens, batch.lengths))
 
