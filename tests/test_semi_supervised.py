@@ -21,6 +21,8 @@ from gatedrnn.train.semi_supervised import (
     virtual_adversarial_direction,
 )
 
+from conftest import interrupt_at
+
 QUIET = {"show_progress": False, "log": lambda m: None}
 
 
@@ -108,15 +110,7 @@ def test_a_resumed_run_reads_both_streams_from_where_they_were(tmp_path, monkeyp
     extras = {"entropy_minimisation": 0.5, "virtual_adversarial": 0.5, "adversarial": 0.3,
               "checkpoint_minutes": 0.0}
     whole = trainer(tmp_path / "whole", unlabelled=unlabelled, **extras).fit()
-    real, calls = loop.collate, {"n": 0}
-
-    def collate_until_six(*args, **kwargs):  # the labelled stream's 6th batch: epoch 2's 2nd
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "collate", collate_until_six)
+    real = interrupt_at(monkeypatch, 6)  # the labelled stream's 6th batch: epoch 2's 2nd
     with pytest.raises(KeyboardInterrupt):
         trainer(tmp_path / "cut", unlabelled=unlabelled, **extras).fit()
     state = checkpoint.load_training_state(tmp_path / "cut" / "last")
@@ -244,3 +238,27 @@ def test_sentiment_reads_the_unlabelled_reviews_when_its_fit_asks(tmp_path, imdb
     with pytest.raises(ValueError, match="read by a teacher .* or by the semi-supervised"):
         train(imdb_archive, "tiny", tmp_path / "no", unlabelled=5, show_progress=False,
               log=lambda m: None)
+
+
+def test_a_teacher_labels_the_unlabelled_reviews_without_making_them_a_stream(
+        tmp_path, imdb_archive, trained_sentiment, monkeypatch):
+    # the teacher's reviews once came back as the semi-supervised stream of a run that had
+    # asked for none, and replaced the stream of a run that had
+    from gatedrnn.sentiment import training
+
+    handed = []
+
+    def record(*args, **kwargs):
+        handed.append((len(args[0]), kwargs["unlabelled_tokens"]))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "fit_recurrent", record)
+    for overrides in ({}, {"entropy_minimisation": 1.0}):
+        with pytest.raises(KeyboardInterrupt):
+            training.train(imdb_archive, "tiny", tmp_path / "run", teacher=[trained_sentiment],
+                           overrides=overrides, show_progress=False, log=lambda m: None)
+    (taught, none), (taught_too, stream) = handed
+    assert none is None
+    # the stream: the fixture's 10 unsup reviews and the labelled training ones, as many as
+    # the training set that the 10 teacher-labelled reviews joined
+    assert taught == taught_too and len(stream) == taught

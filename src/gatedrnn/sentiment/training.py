@@ -96,12 +96,12 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
             dataset.unsup, unlabelled, split_seed)] + train_tokens
     targets = None
     if teacher:
-        unlabelled_tokens, soft = _teacher_labelled(dataset, teacher, unlabelled, split_seed,
-                                                    split_by, show_progress, log)
+        taught_tokens, soft = _teacher_labelled(dataset, teacher, unlabelled, split_seed,
+                                                split_by, show_progress, log)
         classes = soft.shape[1]
         targets = ([[float(k == label) for k in range(classes)] for label in train_labels]
                    + soft.tolist())
-        train_tokens += unlabelled_tokens
+        train_tokens = train_tokens + taught_tokens
         train_labels += soft.argmax(1).tolist()
     pretrained = None
     if init_from is not None:
