@@ -23,9 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, markdown_table, write_results  # noqa: E402
 
-from gatedrnn.classify.predict import load_classifier  # noqa: E402
-from gatedrnn.classify.building import run_recipe  # noqa: E402
-from gatedrnn.classify.training import prepare, train  # noqa: E402
+from gatedrnn.classify import load_classifier, prepare, run_recipe, train  # noqa: E402
 from gatedrnn.data.labelled import read_labelled, stratified_split  # noqa: E402
 from gatedrnn.runinfo import environment  # noqa: E402
 

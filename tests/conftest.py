@@ -50,6 +50,22 @@ def imdb_files(per_class: int = 40, unsup: int = 10, seed: int = 0, urls: bool =
     return files
 
 
+def interrupt_at(monkeypatch, call: int):
+    """Ctrl-C at the ``call``-th batch the Trainer's task collates (training and validation
+    batches alike); returns the real collate, to put back before resuming."""
+    import gatedrnn.train.loop as loop
+    real, calls = loop.collate, {"n": 0}
+
+    def collate(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "collate", collate)
+    return real
+
+
 def write_archive(path: Path, files: dict[str, bytes]) -> Path:
     with tarfile.open(path, "w:gz") as archive:
         for name, data in files.items():

@@ -47,6 +47,23 @@ def serving(checkpoint):
         thread.join(10)
 
 
+@contextlib.contextmanager
+def page_at(url: str, errors: list):
+    """A headless Chromium page opened at ``url``; the page's script errors go to ``errors``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "/")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="module")
 def server(trained_sentiment):
     with serving(trained_sentiment) as url:
@@ -54,20 +71,13 @@ def server(trained_sentiment):
 
 
 def test_page_shows_prediction_heatmap_and_gates(server, trained_sentiment):
-    from playwright.sync_api import sync_playwright
-
     from gatedrnn.sentiment import Predictor
 
     assert CHROMIUM is not None, "GATEDRNN_REQUIRE_BROWSER=1 but chromium is not installed"
     review = "A great and wonderful film, truly great."
     expected = Predictor.load(trained_sentiment).predict([review])[0]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox"])
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(server + "/")
+    errors = []
+    with page_at(server, errors) as page:
         page.wait_for_function("document.getElementById('models').textContent.includes('sentiment')")
         page.fill("#review", review)
         page.click("#analyse")
@@ -92,25 +102,17 @@ def test_page_shows_prediction_heatmap_and_gates(server, trained_sentiment):
         assert len(page.query_selector_all("#gates tr.values")) >= 6
         if os.environ.get("GATEDRNN_SCREENSHOT"):  # e.g. /tmp/page.png, to look at the page
             page.screenshot(path=os.environ["GATEDRNN_SCREENSHOT"], full_page=True)
-        browser.close()
     assert not errors, errors
 
 
 def test_page_marks_the_entities_an_entity_tagger_finds(trained_entities):
-    from playwright.sync_api import sync_playwright
-
     from gatedrnn.entities import EntityRecognizer
 
     text = "Hanne arbejder for Danske Bank.  Erik bor i Vejle."
     (expected,) = EntityRecognizer.load(trained_entities[0]).entities([text])
     assert expected["entities"], "the toy tagger should find entities in this text"
     errors = []
-    with serving(trained_entities[0]) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox"])
-        page = browser.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/")
+    with serving(trained_entities[0]) as url, page_at(url, errors) as page:
         page.wait_for_selector("#entities-panel:not([hidden])")
         page.fill("#entity-text", text)
         page.click("#find-entities")
@@ -121,5 +123,4 @@ def test_page_marks_the_entities_an_entity_tagger_finds(trained_entities):
         # the text around the marks is the text as sent
         assert page.inner_text("#entity-text-marked").replace("\n", "").startswith("Hanne")
         assert len(page.query_selector_all("#entity-table tr")) == len(expected["entities"])
-        browser.close()
     assert not errors, errors

@@ -14,6 +14,8 @@ from gatedrnn.train import checkpoint
 from gatedrnn.train.callbacks import Callback, MovingAverage, Snapshots
 from gatedrnn.train.loop import ClassificationTask, Encoded, FitConfig, Trainer
 
+from conftest import interrupt_at
+
 QUIET = {"show_progress": False, "log": lambda m: None}
 EXTRAS = {"ema_decay": 0.9, "adversarial": 0.5, "scheduler": "onecycle", "snapshots": [0.5],
           "checkpoint_minutes": 0.0}
@@ -32,19 +34,6 @@ def trainer(out, callbacks=None, task=None, **fit) -> Trainer:
     config = FitConfig(**{"epochs": 2, "batch_size": 4, "lr": 0.05, **fit})
     return Trainer(model, config, data(), data(6, seed=1), out, {"task": "sentiment"},
                    ["<pad>", "<unk>"], task=task, callbacks=callbacks, **QUIET)
-
-
-def interrupt_at(monkeypatch, call: int):
-    real, calls = loop.collate, {"n": 0}
-
-    def collate(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == call:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loop, "collate", collate)
-    return real
 
 
 def weights(directory):

@@ -8,8 +8,8 @@ tokenizer for the language; a trained, calibrated classifier out.
 
 ``gatedrnn sentiment`` is IMDb's defaults over this package: its prediction, its recurrent
 model kind and its training core are these. One module per job (``presets``, ``training``,
-``predict``, ``evaluation``); ``task`` declares the task to the registry and ``kinds/`` holds
-its model kinds.
+``building`` (a recipe), ``predict``, ``evaluation``); ``task`` declares the task to the
+registry and ``kinds/`` holds its model kinds.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from .._lazy import exports
 _WHERE = {
     **dict.fromkeys(["DEFAULT_OUT", "TASK", "MAX_TEXT_CHARS"], "common"),
     **dict.fromkeys(["PRESETS", "Preset", "DEFAULT_PRESET"], "presets"),
-    **dict.fromkeys(["train", "fit_recurrent"], "training"),
+    **dict.fromkeys(["train", "fit_recurrent", "prepare"], "training"),
+    "run_recipe": "building",
     **dict.fromkeys(["Predictor", "UNCERTAIN", "abstain", "load_classifier", "predictions"],
                     "predict"),
     **dict.fromkeys(["evaluate", "classification_report"], "evaluation"),
