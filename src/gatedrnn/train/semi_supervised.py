@@ -129,7 +129,6 @@ class UnlabelledLosses(Callback):
     the Trainer's ``unlabelled`` sequences (its training sequences when none are given)."""
 
     name = "unlabelled"
-    metrics = ("entropy", "virtual_adversarial_loss")
 
     def __init__(self, entropy_weight: float = 0.0, epsilon: float = 0.0, xi: float = 1e-3,
                  iterations: int = 1):
