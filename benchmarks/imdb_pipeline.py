@@ -32,6 +32,8 @@ def parse_arguments(argv=None) -> tuple[argparse.Namespace, PipelineOptions]:
     parser.add_argument("--data", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--members", type=int, default=2, help="BiLSTM members (seeds 0..N-1).")
+    parser.add_argument("--semi-members", type=int, default=0,
+                        help="BiLSTMs that also learn from the unlabelled reviews (preset semi).")
     parser.add_argument("--students", type=int, default=1, help="Distilled students per round.")
     parser.add_argument("--rounds", type=int, default=2,
                         help="Co-training rounds: round r + 1's students learn from "
@@ -65,7 +67,8 @@ def parse_arguments(argv=None) -> tuple[argparse.Namespace, PipelineOptions]:
                      "--doc-vectors too")
     try:
         options = PipelineOptions(
-            members=args.members, students=args.students, rounds=args.rounds,
+            members=args.members, semi_members=args.semi_members, students=args.students,
+            rounds=args.rounds,
             student_epochs=args.student_epochs, adversarial=args.adversarial,
             adversarial_from=args.adversarial_from, unlabelled=args.unlabelled,
             split_by=args.split_by, ensemble_teacher=args.ensemble_teacher,

@@ -136,6 +136,32 @@ def test_the_best_recipe_runs_the_best_measured_pipeline():
     assert PipelineOptions(**RECIPES["best"].pipeline) == measured == PipelineOptions()
 
 
+def test_semi_supervised_members_train_one_at_a_time_with_both_cores(tmp_path, monkeypatch):
+    """semi_members: BiLSTMs of the semi preset from the pipeline's word vectors, on the
+    shared split, each a step of its own with two threads, after the members; they join the
+    models the ensembles are made of."""
+    steps = []
+
+    def record(name, calls, work, threads, log=print):
+        steps.append((name, threads, {label: c.arguments for label, c in calls.items()}))
+        return {"seconds": 0.0}
+
+    monkeypatch.setattr(imdb_pipeline, "run_steps", record)
+    _, names = imdb_pipeline.train_models("data.tar.gz", tmp_path,
+                                          PipelineOptions(semi_members=2), log=lambda m: None)
+    assert [(name, threads) for name, threads, _ in steps] == [
+        ("vectors", 2), ("dv-ngram", 2), ("dv-trigram", 2), ("members", 1), ("semi-0", 2),
+        ("semi-1", 2)]
+    for k in range(2):
+        call = steps[4 + k][2][f"semi-{k}"]
+        assert call == {"data": "data.tar.gz", "preset": "semi",
+                        "out": str(tmp_path / f"semi-{k}"),
+                        "vectors": str(tmp_path / "word2vec.vec"), "seed": k, "split_seed": 0,
+                        "split_by": "film"}
+    assert names == ["member-0", "member-1", "nbsvm", "semi-0", "semi-1", "dv-ngram",
+                     "dv-trigram"]
+
+
 @pytest.mark.parametrize("rule", ["stacked", "mean"])
 def test_the_final_ensemble_is_calibrated_whole_and_loads_as_one_model(rule, trained_sentiment,
                                                                        tmp_path):
@@ -197,6 +223,8 @@ def test_ulmfit_members_fine_tune_from_their_own_direction_of_language_model(tmp
 
 @pytest.mark.parametrize("options, named", [
     ({"members": 2, "word_vectors": None}, "give word_vectors"),
+    ({"semi_members": 1, "word_vectors": None}, "give word_vectors"),
+    ({"semi_members": -1}, "must be >= 0"),
     ({"lm_snapshots": (0.5,)}, "needs ulmfit_lm_preset"),
     ({"ulmfit_lm_preset": "awd", "lm_snapshots": (0,)}, "above 0"),
 ])
@@ -214,6 +242,7 @@ def test_pipeline_options_that_cannot_apply_are_refused(options, named):
     PipelineOptions(members=0, word_vectors=None, linear_preset="nbsvm",
                     doc_vector_presets=(), ensemble_teacher=False, ulmfit_lm_preset="awd",
                     lm_snapshots=(0.5,)),
+    PipelineOptions(semi_members=2),
 ])
 def test_every_call_the_pipeline_makes_fits_its_function(tmp_path, monkeypatch, options):
     # the steps run library functions in other processes: a wrong keyword would only fail

@@ -14,7 +14,8 @@ Steps:
   1. word vectors   skip-gram on the unlabelled + training reviews
      doc vectors    each of ``doc_vector_presets`` (PV-DBOW + a regression), one member each
   2. members        ``members`` BiLSTMs (``member_preset`` from the word vectors, seeds 0..)
-                    and the NBSVM, side by side
+                    and the NBSVM, side by side; then ``semi_members`` BiLSTMs that also
+                    learn from the unlabelled reviews (preset semi), one at a time
   3. students       per round: students learn the members' (then the last round's)
                     probabilities on the unlabelled reviews; an NBSVM learns theirs
   4. evaluation     every model on validation and test; every combination of two or more
@@ -57,6 +58,9 @@ class PipelineOptions:
 
     members: int = 2                    # BiLSTM members, seeds 0..members-1
     member_preset: str = "fast"
+    # BiLSTMs of the semi preset (from the word vectors, seeds 0..), each a step of its own
+    # with both cores (about 20 min each on 2)
+    semi_members: int = 0
     # embeddings train options (None: no word vectors, which only the BiLSTM members use)
     word_vectors: dict | None = field(default_factory=lambda: {"dim": 128})
     linear_preset: str | None = "nbsvm"  # None: no linear member
@@ -76,11 +80,12 @@ class PipelineOptions:
     split_by: str = "film"
 
     def __post_init__(self):
-        if self.members < 0:
-            raise ValueError(f"members must be >= 0, got {self.members}")
-        if self.members and self.word_vectors is None:
+        if self.members < 0 or self.semi_members < 0:
+            raise ValueError(f"members and semi_members must be >= 0, got {self.members} and "
+                             f"{self.semi_members}")
+        if (self.members or self.semi_members) and self.word_vectors is None:
             raise ValueError("the BiLSTM members start from word vectors: give word_vectors, "
-                             "or set members to 0")
+                             "or set members and semi_members to 0")
         if (self.rounds or self.ensemble_teacher) and not (self.linear_preset and self.members):
             raise ValueError("students and the ensemble teacher retrain the linear model from "
                              "the members: they need members and a linear_preset")
@@ -306,7 +311,13 @@ def train_models(data, work: Path, options: PipelineOptions, log=print) -> tuple
     if members:
         steps["members"] = run_steps("members", members, work, 1 if len(members) > 1 else 2,
                                      log)
-    names = [*members, *names]
+    semi = [f"semi-{k}" for k in range(options.semi_members)]
+    for k, name in enumerate(semi):
+        # alone with both cores: its three passes per step would keep a one-thread process
+        # busy long after the others ended
+        steps[name] = run_steps(name, {name: classifier(
+            data, "semi", work / name, vectors=str(vectors), seed=k, **split)}, work, 2, log)
+    names = [*members, *semi, *names]
     teacher = [str(work / name) for name in members]
     students = []
     for round_number in range(1, options.rounds + 1):
@@ -387,7 +398,7 @@ def run_pipeline(data, work, options: PipelineOptions = PipelineOptions(), *,
     best = {rule: max(table, key=lambda n: table[n]["valid"])
             for rule, table in ensembles.items() if table}
     single = max(rows, key=lambda n: rows[n]["valid"])
-    recurrent = [n for n in rows if n.startswith(("member", "student", "ulmfit"))]
+    recurrent = [n for n in rows if n.startswith(("member", "semi", "student", "ulmfit"))]
     recurrent = max(recurrent, key=lambda n: rows[n]["valid"]) if recurrent else None
     return {"environment": environment(seed=0), "work": str(work),
             "options": asdict(options), "split_by": options.split_by, "steps": steps,
