@@ -73,7 +73,7 @@ def train(data=None, preset: str = DEFAULT_PRESET, out: str | Path = DEFAULT_OUT
     if chosen.needs_language_model and init_from is None:
         raise ValueError(f"preset {preset} fine-tunes a pretrained language model: pass "
                          f"init_from (--init-from), e.g. a run of 'gatedrnn lm pretrain'")
-    fit_config = FitConfig(**{**chosen.fit, "seed": seed, **(overrides or {})})
+    fit_config = FitConfig(**{"seed": seed, **fit})  # an override's seed still wins
     started = time.perf_counter()
     if chosen.word2vec is not None and init_from is None and vectors is None:
         vectors = Path(out) / "word2vec.vec"
