@@ -122,6 +122,17 @@ def test_fine_tuning_starts_from_the_language_model(tmp_path, imdb_archive, pret
     assert vocab == checkpoint.load_vocab_tokens(lm_dir / "best")
 
 
+def test_init_from_refuses_an_encoder_shape_of_its_own(tmp_path, imdb_archive, pretrained_lm):
+    """The encoder's weights are the language model's: a width of its own would have been
+    replaced without a word."""
+    lm_dir, _ = pretrained_lm
+    width = checkpoint.read_config(lm_dir / "best")["model"]["hidden_size"]
+    with pytest.raises(ValueError, match=f"fixes hidden_size={width}; drop that option"):
+        train(imdb_archive, "tiny", tmp_path / "run", init_from=lm_dir,
+              model_overrides={"hidden_size": width + 8}, **QUIET)
+    assert not (tmp_path / "run").exists()
+
+
 def test_init_from_refuses_a_classifier_checkpoint(tmp_path, imdb_archive, trained_sentiment):
     with pytest.raises(checkpoint.CheckpointError, match="not a pretrained language model"):
         train(imdb_archive, "tiny", tmp_path / "run", init_from=trained_sentiment, **QUIET)

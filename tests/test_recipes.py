@@ -84,6 +84,10 @@ def test_a_recipe_refuses_the_options_it_fixes(imdb_archive, tmp_path):
     assert result.exit_code == 2
     assert "--preset, --epochs cannot change it" in result.output
     assert not (tmp_path / "x").exists()
+    result = CliRunner().invoke(main, ["sentiment", "train", "--recipe", "best", "--hidden-size",
+                                       "512", "--data", str(imdb_archive),
+                                       "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "--hidden-size cannot change it" in result.output
 
 
 def test_a_pipeline_recipe_refuses_another_seed(imdb_archive, tmp_path):

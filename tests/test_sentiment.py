@@ -244,9 +244,12 @@ def test_cli_train_and_evaluate(tmp_path, imdb_archive):
     runner = CliRunner()
     out = tmp_path / "cli_run"
     result = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
-                                  "tiny", "--out", str(out), "--epochs", "1", "--json"])
+                                  "tiny", "--out", str(out), "--epochs", "1", "--hidden-size",
+                                  "12", "--json"])
     assert result.exit_code == 0, result.output
     assert "best_valid_accuracy" in json.loads(result.stdout)
+    config = checkpoint.read_config(out / "best")
+    assert config["model"]["hidden_size"] == 12  # the tiny preset's is 16
     result = runner.invoke(main, ["sentiment", "evaluate", str(out), "--data", str(imdb_archive),
                                   "--json"])
     assert result.exit_code == 0, result.output

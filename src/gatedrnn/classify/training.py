@@ -70,6 +70,14 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
     started = time.perf_counter() if started is None else started
     model_settings = {**preset.model, **(model_overrides or {})}
     if pretrained is not None:
+        # the encoder's weights come from the language model, so its shape cannot change
+        shape = pretrained["shape"]
+        clashing = [f"{k}={shape[k]}" for k, v in sorted((model_overrides or {}).items())
+                    if k in shape and v != shape[k]]
+        if clashing:
+            raise ValueError(f"the language model in {pretrained['directory']} fixes "
+                             f"{', '.join(clashing)}; drop that option or pretrain a language "
+                             f"model of that shape")
         vocab = pretrained["vocab"]
         model_settings.update(pretrained["shape"])
         log(f"starting from the language model in {pretrained['directory']} (vocab "
