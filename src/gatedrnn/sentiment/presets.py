@@ -110,7 +110,8 @@ PRESETS["best"] = replace(
 # unlabelled + training reviews and adversarial training on the labelled ones. Two epochs
 # (benchmarks/semi_supervised.py): 91.68% test in 19.0 min. A 10-epoch schedule (stopped after 7)
 # gained nothing: validation stayed at 90.8-91.0% from epoch 2 to 6 while training accuracy went
-# from 90% to 99%, and fell to 90.4% at epoch 7 (docs/experiment-log.md).
+# from 90% to 99%, and fell to 90.4% at epoch 7 (docs/experiment-log.md). Neither 256 units
+# (91.31% in 43.7 min) nor word dropout 0.3 over 4 epochs (91.12% in 39.9 min) did better.
 PRESETS["semi"] = replace(
     PRESETS["best"], fit={**PRESETS["fast"].fit, "epochs": 2, **classify_presets.UNLABELLED_FIT},
     description="the best preset (BiLSTM 1×128 from word2vec) that also learns from the "
