@@ -245,11 +245,12 @@ def test_cli_train_and_evaluate(tmp_path, imdb_archive):
     out = tmp_path / "cli_run"
     result = runner.invoke(main, ["sentiment", "train", "--data", str(imdb_archive), "--preset",
                                   "tiny", "--out", str(out), "--epochs", "1", "--hidden-size",
-                                  "12", "--json"])
+                                  "12", "--patience", "3", "--json"])
     assert result.exit_code == 0, result.output
     assert "best_valid_accuracy" in json.loads(result.stdout)
     config = checkpoint.read_config(out / "best")
     assert config["model"]["hidden_size"] == 12  # the tiny preset's is 16
+    assert config["fit"]["patience"] == 3
     result = runner.invoke(main, ["sentiment", "evaluate", str(out), "--data", str(imdb_archive),
                                   "--json"])
     assert result.exit_code == 0, result.output

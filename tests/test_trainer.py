@@ -140,6 +140,20 @@ def test_model_selection_reads_the_tasks_declared_score(tmp_path):
         loop.TrainingTask().loss(None, None)
 
 
+def test_patience_stops_after_that_many_epochs_without_a_better_score(tmp_path):
+    class Flat(ClassificationTask):  # the same score every epoch: only the first improves
+        def score(self, valid):
+            return 0.5
+
+    messages = []
+    run = trainer(tmp_path, task=Flat(), epochs=6, patience=2)
+    run.log = messages.append
+    summary = run.fit()
+    assert [h["best"] for h in summary["history"]] == [True, False, False]
+    assert any("early stop: no better validation accuracy for 2 epochs" in m for m in messages)
+    assert len(trainer(tmp_path / "again", task=Flat(), epochs=4).fit()["history"]) == 4
+
+
 def test_a_crash_between_the_two_saves_of_an_epoch_never_leaves_a_best_score_without_best(
         tmp_path, monkeypatch):
     """last/ records the best score so far; were it written before best/, a crash between the

@@ -61,12 +61,12 @@ def _recipe_help() -> str:
 
 
 # what a recipe fixes: training options cannot change it (it is built as it was measured)
-_RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "bf16", "limit",
-                 "vectors", "freeze_embeddings", "init_from", "pooling", "hidden_size",
-                 "word_dropout", "random_crop", "adversarial", "entropy_minimisation",
-                 "virtual_adversarial", "discriminative_lr", "gradual_unfreezing",
-                 "step_max_tokens", "split_seed", "split_by", "teacher", "unlabelled",
-                 "checkpoint_minutes")
+_RECIPE_FIXED = ("preset", "epochs", "patience", "lr", "batch_size", "max_length", "clip",
+                 "bf16", "limit", "vectors", "freeze_embeddings", "init_from", "pooling",
+                 "hidden_size", "word_dropout", "random_crop", "adversarial",
+                 "entropy_minimisation", "virtual_adversarial", "discriminative_lr",
+                 "gradual_unfreezing", "step_max_tokens", "split_seed", "split_by", "teacher",
+                 "unlabelled", "checkpoint_minutes")
 
 
 @sentiment.command("train")
@@ -81,6 +81,10 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/last after an interruption.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--patience", type=click.IntRange(min=1), default=None,
+              help="Stop after this many epochs without a better validation accuracy "
+                   "[default: the preset's: 2 for best-practice, none for the others]. The "
+                   "best epoch is kept either way.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--max-length", type=click.IntRange(min=1), default=None,
@@ -145,11 +149,12 @@ _RECIPE_FIXED = ("preset", "epochs", "lr", "batch_size", "max_length", "clip", "
                    "many of the 50,000 unlabelled reviews [default: all].")
 @CHECKPOINT_MINUTES
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_size, max_length, clip,
-                    bf16, limit, vectors, freeze_embeddings, init_from, pooling, hidden_size,
-                    word_dropout, random_crop, adversarial, entropy_minimisation,
-                    virtual_adversarial, discriminative_lr, gradual_unfreezing, step_max_tokens,
-                    split_seed, split_by, teacher, unlabelled, checkpoint_minutes, as_json):
+def sentiment_train(data, recipe, preset, out, seed, resume, epochs, patience, lr, batch_size,
+                    max_length, clip, bf16, limit, vectors, freeze_embeddings, init_from,
+                    pooling, hidden_size, word_dropout, random_crop, adversarial,
+                    entropy_minimisation, virtual_adversarial, discriminative_lr,
+                    gradual_unfreezing, step_max_tokens, split_seed, split_by, teacher,
+                    unlabelled, checkpoint_minutes, as_json):
     """Train a classifier (--preset) or build a whole system (--recipe); Ctrl-C saves, and
     --resume continues.
 
@@ -173,8 +178,9 @@ def sentiment_train(data, recipe, preset, out, seed, resume, epochs, lr, batch_s
         report_recipe(summary, out, as_json)
         return
 
-    overrides = {k: v for k, v in {"epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                   "max_length": max_length, "clip": clip, "bf16": bf16,
+    overrides = {k: v for k, v in {"epochs": epochs, "patience": patience, "lr": lr,
+                                   "batch_size": batch_size, "max_length": max_length,
+                                   "clip": clip, "bf16": bf16,
                                    "random_crop": random_crop, "adversarial": adversarial,
                                    "entropy_minimisation": entropy_minimisation,
                                    "virtual_adversarial": virtual_adversarial,
