@@ -14,11 +14,11 @@ adversarial training (ε 0.3, one power iteration) on the unlabelled ones; mix a
 ``semi`` preset's fit, ``classify.presets.UNLABELLED_FIT``); mix-no-entropy the mix without
 entropy minimisation; mix-word-dropout the mix with words dropped (p 0.3) for 4 epochs;
 mix-wide the mix at 256 units per direction. Each trains ``--epochs`` epochs (a row's own
-where it names them)
-(the preset's one-cycle schedule spans them) and saves its weights after ``--fractions`` of
-them; each of those and the best epoch's is scored on the 25,000 test reviews. A point's CPU
-minutes are the epochs' training seconds up to it (interpolated within an epoch; the run's
-wall time, with loading the vectors and calibrating, is ``wall_minutes``)."""
+where it names them; the preset's one-cycle schedule spans them) and saves its weights after
+the ``--fractions`` of them it reaches; each of those and the best epoch's is scored on the
+25,000 test reviews. A point's CPU minutes are the epochs' training seconds up to it
+(interpolated within an epoch; the run's wall time, with loading the vectors and
+calibrating, is ``wall_minutes``)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ from gatedrnn.runinfo import environment  # noqa: E402
 from gatedrnn.sentiment import Predictor  # noqa: E402
 from gatedrnn.sentiment import train as train_sentiment  # noqa: E402
 
+# name: (description, fit overrides[, model overrides])
 ROWS = {
     "ce": ("cross-entropy only", {}),
     "entropy": ("+ entropy minimisation (weight 1)",

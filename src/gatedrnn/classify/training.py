@@ -79,7 +79,7 @@ def fit_recurrent(train_tokens: list[list[str]], train_labels: list[int],
                              f"{', '.join(clashing)}; drop that option or pretrain a language "
                              f"model of that shape")
         vocab = pretrained["vocab"]
-        model_settings.update(pretrained["shape"])
+        model_settings.update(shape)
         log(f"starting from the language model in {pretrained['directory']} (vocab "
             f"{len(vocab)}, encoder {pretrained['shape']})")
     else:
